@@ -1,0 +1,70 @@
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models.functions import Lower
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups of these names; a user's role is the highest group they hold."""
+
+    AGENT = "agent", "Agent"
+    SUPERVISOR = "supervisor", "Supervisor"
+    ADMIN = "admin", "Admin"
+
+
+class User(AbstractUser):
+    """A member of staff. Customers are not users: they live in tickets.Customer."""
+
+    class Meta:
+        ordering = ["username"]
+
+    def has_role(self, role: Role) -> bool:
+        # Cached per instance: permission checks call this on every row of a page.
+        roles = self.__dict__.get("_role_names")
+        if roles is None:
+            roles = set(self.groups.values_list("name", flat=True))
+            self.__dict__["_role_names"] = roles
+        return self.is_superuser or role.value in roles
+
+    @property
+    def is_admin_role(self) -> bool:
+        return self.has_role(Role.ADMIN)
+
+    @property
+    def is_supervisor_role(self) -> bool:
+        return self.has_role(Role.SUPERVISOR) or self.is_admin_role
+
+    @property
+    def role(self) -> Role | None:
+        for role in (Role.ADMIN, Role.SUPERVISOR, Role.AGENT):
+            if self.has_role(role):
+                return role
+        return None
+
+
+class Team(models.Model):
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=100, unique=True)
+    members = models.ManyToManyField(User, through="TeamMembership", related_name="teams")
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(Lower("name"), name="team_name_unique_ci"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TeamMembership(models.Model):
+    team = models.ForeignKey(Team, on_delete=models.CASCADE, related_name="memberships")
+    user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="memberships")
+    joined_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["team", "user"], name="team_membership_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.team}"

@@ -1,0 +1,55 @@
+from collections.abc import Iterable
+
+from django.contrib.auth.models import Group, Permission
+from django.db import transaction
+from django.utils.text import slugify
+
+from accounts.models import Role, Team, TeamMembership, User
+
+# Admins manage people, teams, customers and consent through the Django admin.
+ADMIN_APPS = ("accounts", "tickets", "copilot", "recovery", "authtoken", "axes")
+
+
+def roles_ensure() -> dict[Role, Group]:
+    """The three role groups exist, and the admin group may manage the product's data.
+
+    Idempotent. Permissions only exist after migrate, so this runs when users are created rather
+    than in a migration.
+    """
+    groups = {role: Group.objects.get_or_create(name=role.value)[0] for role in Role}
+    groups[Role.ADMIN].permissions.set(
+        Permission.objects.filter(content_type__app_label__in=ADMIN_APPS)
+    )
+    return groups
+
+
+def team_get_or_create(*, name: str) -> Team:
+    team, _ = Team.objects.get_or_create(slug=slugify(name)[:100], defaults={"name": name})
+    return team
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str,
+    role: Role,
+    teams: Iterable[Team] = (),
+    email: str = "",
+    first_name: str = "",
+    last_name: str = "",
+) -> User:
+    groups = roles_ensure()
+    user = User.objects.create_user(
+        username=username,
+        password=password,
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        # Admins reach the Django admin to manage users, teams and consent.
+        is_staff=role == Role.ADMIN,
+    )
+    user.groups.add(groups[role])
+    for team in teams:
+        TeamMembership.objects.get_or_create(team=team, user=user)
+    return user

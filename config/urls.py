@@ -1,0 +1,31 @@
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_not_required
+from django.urls import include, path
+from django.views.generic import RedirectView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from accounts.decorators import role_required
+from accounts.models import Role
+
+urlpatterns = [
+    path("", include("tickets.urls")),
+    path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
+    path("logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("admin/", admin.site.urls),
+    # Browsers ask for /favicon.ico whatever the page declares.
+    path(
+        "favicon.ico",
+        login_not_required(RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg")),
+    ),
+    path("api/", include("tickets.api_urls")),
+    # DRF authenticates the schema itself (token or session), so API clients get a 401, not a
+    # redirect; the docs page is for people, so it sends them to the login page instead.
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path(
+        "api/docs/",
+        role_required(Role.AGENT)(SpectacularSwaggerView.as_view(url_name="schema")),
+        name="swagger-ui",
+    ),
+]

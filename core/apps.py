@@ -1,0 +1,20 @@
+from pathlib import Path
+
+from django.apps import AppConfig
+
+
+class CoreConfig(AppConfig):
+    name = "core"
+    verbose_name = "Core"
+
+    def ready(self) -> None:
+        from django.conf import settings
+
+        from config.env import VAR_DIR
+
+        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+            # kombu's file-system transport expects its folders to exist already.
+            for key in ("data_folder_in", "processed_folder"):
+                folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]
+                Path(folder).mkdir(parents=True, exist_ok=True)
