@@ -1,0 +1,1 @@
+# Recovery actions, approvals and the override audit arrive with their own models.

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from tickets import apis
+
+app_name = "api"
+urlpatterns = [
+    path("tickets/", apis.TicketListApi.as_view(), name="ticket-list"),
+    path("tickets/<int:ticket_id>/", apis.TicketDetailApi.as_view(), name="ticket-detail"),
+    path(
+        "tickets/<int:ticket_id>/messages/", apis.MessageCreateApi.as_view(), name="message-create"
+    ),
+    path("customers/", apis.CustomerListApi.as_view(), name="customer-list"),
+    path("customers/<int:customer_id>/", apis.CustomerDetailApi.as_view(), name="customer-detail"),
+]

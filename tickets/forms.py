@@ -1,0 +1,62 @@
+from django import forms
+from django.conf import settings
+
+from tickets.models import Channel, Priority, Status
+from tickets.selectors import TicketFilters
+
+
+class InboxFilterForm(forms.Form):
+    status = forms.ChoiceField(
+        required=False,
+        choices=[("", "Active"), ("all", "All"), *Status.choices],
+    )
+    priority = forms.ChoiceField(required=False, choices=[("", "Any priority"), *Priority.choices])
+    team = forms.ChoiceField(required=False, choices=[("", "All my teams")])
+    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
+    mine = forms.BooleanField(required=False, label="Mine")
+    q = forms.CharField(required=False, max_length=200, label="Search")
+
+    def __init__(self, *args: object, teams: list[tuple[str, str]], **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["team"].choices = [("", "All my teams"), *teams]  # type: ignore[attr-defined]
+
+    def to_filters(self) -> TicketFilters:
+        """Valid fields filter; an invalid one (a stale bookmark, say) is simply ignored."""
+        data = self.cleaned_data if self.is_valid() else {}
+        return TicketFilters(
+            status=data.get("status", ""),
+            priority=data.get("priority", ""),
+            team=data.get("team", ""),
+            channel=data.get("channel", ""),
+            mine=bool(data.get("mine", False)),
+            q=(data.get("q") or "").strip(),
+        )
+
+
+class ReplyForm(forms.Form):
+    body = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Write a reply to the customer"}),
+        max_length=settings.COPILOT_MESSAGE_MAX_CHARS,
+        strip=False,
+        label="Reply",
+    )
+
+
+class StatusForm(forms.Form):
+    status = forms.ChoiceField(choices=Status.choices)
+    resolution = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        max_length=settings.COPILOT_MESSAGE_MAX_CHARS,
+        help_text="Needed to solve; the latest reply is used when left empty.",
+    )
+
+
+class AssignForm(forms.Form):
+    assignee = forms.TypedChoiceField(coerce=int, required=False, empty_value=None)
+
+    def __init__(
+        self, *args: object, choices: list[tuple[int | str, str]], **kwargs: object
+    ) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["assignee"].choices = [("", "Unassigned"), *choices]  # type: ignore[attr-defined]

@@ -1,0 +1,290 @@
+"""Import of tickets with their transcripts from JSON Lines, JSON or CSV files.
+
+Formats (see README, "Importing tickets"):
+- JSON Lines / JSON list: one ticket per record, with nested "customer" and "messages".
+- CSV: one row per message; the ticket and customer columns repeat on every row of a ticket.
+
+Import is idempotent: a ticket whose external_id is already present is skipped, so re-running a
+file adds nothing twice. The whole file is validated before anything is written, and every
+problem is reported with its row (line) number.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from rest_framework import serializers
+
+from accounts.services import team_get_or_create
+from tickets.events import ticket_event_imported
+from tickets.models import (
+    DONE_STATUSES,
+    AuthorKind,
+    Channel,
+    Customer,
+    Message,
+    Priority,
+    Segment,
+    Status,
+    Ticket,
+)
+from tickets.text import text_clean
+
+
+class CustomerRecord(serializers.Serializer[Any]):
+    external_id = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=200)
+    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    segment = serializers.ChoiceField(choices=Segment.values, default=Segment.STANDARD)
+    signup_date = serializers.DateField(required=False, allow_null=True, default=None)
+    lifetime_spend = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=0,
+        default=0,  # type: ignore[arg-type]
+    )
+    order_count = serializers.IntegerField(min_value=0, default=0)
+
+
+class MessageRecord(serializers.Serializer[Any]):
+    external_id = serializers.CharField(
+        max_length=100, required=False, allow_blank=True, default=""
+    )
+    author_kind = serializers.ChoiceField(choices=AuthorKind.values)
+    author = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    body = serializers.CharField(
+        max_length=settings.COPILOT_MESSAGE_MAX_CHARS, trim_whitespace=False
+    )
+    created_at = serializers.DateTimeField()
+
+    def validate_body(self, value: str) -> str:
+        value = text_clean(value)
+        if not value.strip():
+            raise serializers.ValidationError("A message cannot be empty.")
+        return value
+
+
+class TicketRecord(serializers.Serializer[Any]):
+    external_id = serializers.CharField(max_length=100)
+    subject = serializers.CharField(max_length=settings.COPILOT_SUBJECT_MAX_CHARS)
+    channel = serializers.ChoiceField(choices=Channel.values)
+    status = serializers.ChoiceField(choices=Status.values)
+    priority = serializers.ChoiceField(choices=Priority.values, default=Priority.NORMAL)
+    team = serializers.CharField(max_length=100)
+    intent = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
+    created_at = serializers.DateTimeField()
+    solved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    resolution = serializers.CharField(required=False, allow_blank=True, default="")
+    customer = CustomerRecord()
+    messages = MessageRecord(many=True, allow_empty=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        done = attrs["status"] in DONE_STATUSES
+        if done and attrs["solved_at"] is None:
+            raise serializers.ValidationError(
+                {"solved_at": "Required for a solved or closed ticket."}
+            )
+        if not done and attrs["solved_at"] is not None:
+            attrs["solved_at"] = None
+        if attrs["status"] == Status.SOLVED and not attrs["resolution"].strip():
+            raise serializers.ValidationError({"resolution": "Required for a solved ticket."})
+        ids = [m["external_id"] for m in attrs["messages"] if m["external_id"]]
+        if len(ids) != len(set(ids)):
+            raise serializers.ValidationError({"messages": "Message external_ids repeat."})
+        return attrs
+
+
+@dataclass(frozen=True)
+class ImportProblem:
+    row: int
+    errors: dict[str, Any]
+
+    def __str__(self) -> str:
+        return f"row {self.row}: {_flatten(self.errors)}"
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    skipped: int = 0
+
+
+def _flatten(errors: Any, prefix: str = "") -> str:
+    if isinstance(errors, dict):
+        return "; ".join(
+            _flatten(v, prefix if k == "non_field_errors" else f"{prefix}{k}.")
+            for k, v in errors.items()
+            if v
+        )
+    if isinstance(errors, list):
+        if errors and all(isinstance(e, str) for e in errors):
+            return f"{prefix.rstrip('.')}: {' '.join(errors)}"
+        return "; ".join(_flatten(e, f"{prefix}{i}.") for i, e in enumerate(errors) if e)
+    return f"{prefix.rstrip('.')}: {errors}"
+
+
+def records_read(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(row number, raw record) pairs; the row is the line (JSONL, CSV) or list position (JSON)."""
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        with path.open(encoding="utf-8") as fh:
+            for line_no, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    yield line_no, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    yield line_no, {"__error__": f"not valid JSON ({exc.msg})"}
+    elif suffix == ".json":
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(data, list):
+            raise ValueError("A .json import file must hold a list of tickets.")
+        yield from enumerate(data, start=1)
+    elif suffix == ".csv":
+        yield from _csv_records(path)
+    else:
+        raise ValueError(f"Unsupported file type {suffix!r}: use .jsonl, .json or .csv.")
+
+
+CSV_TICKET_COLUMNS = {
+    "ticket_external_id": "external_id",
+    "subject": "subject",
+    "channel": "channel",
+    "status": "status",
+    "priority": "priority",
+    "team": "team",
+    "intent": "intent",
+    "ticket_created_at": "created_at",
+    "solved_at": "solved_at",
+    "resolution": "resolution",
+}
+CSV_CUSTOMER_COLUMNS = {
+    "customer_external_id": "external_id",
+    "customer_name": "name",
+    "customer_email": "email",
+    "customer_segment": "segment",
+    "customer_signup_date": "signup_date",
+    "customer_lifetime_spend": "lifetime_spend",
+    "customer_order_count": "order_count",
+}
+CSV_MESSAGE_COLUMNS = {
+    "message_external_id": "external_id",
+    "author_kind": "author_kind",
+    "author": "author",
+    "body": "body",
+    "message_created_at": "created_at",
+}
+
+
+def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    """Group message rows into ticket records; the row number is that of the ticket's first row."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        missing = {"ticket_external_id", "body", "author_kind"} - set(reader.fieldnames or [])
+        if missing:
+            raise ValueError(f"CSV header lacks column(s): {', '.join(sorted(missing))}.")
+        current: dict[str, Any] | None = None
+        first_row = 0
+        for row_no, row in enumerate(reader, start=2):  # row 1 is the header
+            ticket_id = row.get("ticket_external_id", "")
+            if current is None or ticket_id != current["external_id"]:
+                if current is not None:
+                    yield first_row, current
+                first_row = row_no
+                current = {
+                    new: row.get(old)
+                    for old, new in CSV_TICKET_COLUMNS.items()
+                    if row.get(old) not in (None, "")
+                }
+                current["external_id"] = ticket_id
+                current["customer"] = {
+                    new: row.get(old)
+                    for old, new in CSV_CUSTOMER_COLUMNS.items()
+                    if row.get(old) not in (None, "")
+                }
+                current["messages"] = []
+            current["messages"].append(
+                {
+                    new: row.get(old)
+                    for old, new in CSV_MESSAGE_COLUMNS.items()
+                    if row.get(old) not in (None, "")
+                }
+            )
+        if current is not None:
+            yield first_row, current
+
+
+def records_validate(
+    records: Iterator[tuple[int, dict[str, Any]]],
+) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportProblem]]:
+    valid: list[tuple[int, dict[str, Any]]] = []
+    problems: list[ImportProblem] = []
+    seen: dict[str, int] = {}
+    for row, raw in records:
+        if "__error__" in raw or not isinstance(raw, dict):
+            problems.append(ImportProblem(row, {"record": raw.get("__error__", "not an object")}))
+            continue
+        record = TicketRecord(data=raw)
+        if not record.is_valid():
+            problems.append(ImportProblem(row, dict(record.errors)))
+            continue
+        data: dict[str, Any] = record.validated_data  # type: ignore[assignment]
+        if data["external_id"] in seen:
+            problems.append(
+                ImportProblem(row, {"external_id": f"repeats row {seen[data['external_id']]}"})
+            )
+            continue
+        seen[data["external_id"]] = row
+        valid.append((row, data))
+    return valid, problems
+
+
+@transaction.atomic
+def ticket_import(*, data: dict[str, Any], source: str) -> Ticket | None:
+    """Write one validated ticket record with its transcript; None when it is already here.
+
+    Imported history is not queued for analysis: it is the past, not work waiting for an agent.
+    """
+    if Ticket.objects.filter(external_id=data["external_id"]).exists():
+        return None
+    customer_data = dict(data["customer"])
+    customer, _ = Customer.objects.get_or_create(
+        external_id=customer_data.pop("external_id"), defaults=customer_data
+    )
+    messages = sorted(data["messages"], key=lambda m: m["created_at"])
+    ticket = Ticket.objects.create(
+        external_id=data["external_id"],
+        customer=customer,
+        subject=" ".join(text_clean(data["subject"]).split()),
+        channel=data["channel"],
+        status=data["status"],
+        priority=data["priority"],
+        team=team_get_or_create(name=data["team"]),
+        intent=data["intent"],
+        resolution=text_clean(data["resolution"]),
+        created_at=data["created_at"],
+        solved_at=data["solved_at"],
+        last_message_at=max(data["created_at"], messages[-1]["created_at"]),
+        transcript_version=len(messages),
+    )
+    Message.objects.bulk_create(
+        Message(
+            ticket=ticket,
+            sequence=seq,
+            author_kind=m["author_kind"],
+            author_name=text_clean(m["author"])[:200],
+            body=m["body"],
+            external_id=m["external_id"],
+            created_at=m["created_at"],
+        )
+        for seq, m in enumerate(messages, start=1)
+    )
+    ticket_event_imported(ticket=ticket, source=source)
+    return ticket

@@ -1,0 +1,48 @@
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+
+from accounts.models import Role, User
+from accounts.services import team_get_or_create, user_create
+
+DEMO_FILE = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
+# Printed on purpose: demo data on a laptop, never a deployment.
+DEMO_PASSWORD = "copilot-demo"  # noqa: S105
+TEAMS = ["Orders & Delivery", "Billing & Payments", "Accounts & Technical"]
+# username, role, teams (indexes into TEAMS; admins see every team anyway)
+DEMO_USERS = [
+    ("agent", Role.AGENT, [0]),
+    ("agent.billing", Role.AGENT, [1]),
+    ("supervisor", Role.SUPERVISOR, [0, 1]),
+    ("admin", Role.ADMIN, [0, 1, 2]),
+]
+
+
+class Command(BaseCommand):
+    help = "Load the demo tickets (real public support conversations) and create demo users."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--file", type=Path, default=DEMO_FILE)
+        parser.add_argument("--no-progress", action="store_true")
+
+    def handle(self, *args: Any, file: Path, no_progress: bool, **options: Any) -> None:
+        teams = [team_get_or_create(name=name) for name in TEAMS]
+        call_command(
+            "import_tickets", str(file), source="demo", no_progress=no_progress, stdout=self.stdout
+        )
+        self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
+        for username, role, team_idx in DEMO_USERS:
+            if not User.objects.filter(username=username).exists():
+                user_create(
+                    username=username,
+                    password=DEMO_PASSWORD,
+                    role=role,
+                    teams=[teams[i] for i in team_idx],
+                    first_name=username.split(".")[0].title(),
+                    email=f"{username}@example.com",
+                )
+            names = ", ".join(TEAMS[i] for i in team_idx)
+            self.stdout.write(f"  {username:<14} {role.label:<10} teams: {names}")

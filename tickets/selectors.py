@@ -1,0 +1,97 @@
+"""Reads on customers and tickets, always scoped to what the user may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.shortcuts import get_object_or_404
+
+from accounts.models import User
+from accounts.selectors import team_ids_for_user
+from tickets.models import DONE_STATUSES, Customer, Message, Status, Ticket
+
+# Statuses the inbox shows when no status filter is chosen: the work still to do.
+ACTIVE_STATUSES = tuple(s for s in Status.values if s not in DONE_STATUSES)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TicketFilters:
+    status: str = ""  # "" = active statuses, "all" = every status, else one status
+    priority: str = ""
+    team: str = ""  # team slug
+    channel: str = ""
+    mine: bool = False
+    q: str = ""
+
+
+def ticket_qs_for_user(*, user: User) -> QuerySet[Ticket]:
+    """Every ticket the user may see: their teams' (admins: all teams')."""
+    return Ticket.objects.filter(team_id__in=team_ids_for_user(user=user))
+
+
+def ticket_get_for_user(*, user: User, ticket_id: int) -> Ticket:
+    """One ticket, or 404 when it does not exist *or* belongs to a team the user is not in.
+
+    Both cases answer the same, so ids of other teams' tickets cannot be probed.
+    """
+    return get_object_or_404(
+        ticket_qs_for_user(user=user).select_related("customer", "team", "assignee"),
+        pk=ticket_id,
+    )
+
+
+def ticket_list_for_user(*, user: User, filters: TicketFilters) -> QuerySet[Ticket]:
+    qs = ticket_qs_for_user(user=user)
+    if filters.status == "all":
+        pass
+    elif filters.status:
+        qs = qs.filter(status=filters.status)
+    else:
+        qs = qs.filter(status__in=ACTIVE_STATUSES)
+    if filters.priority:
+        qs = qs.filter(priority=filters.priority)
+    if filters.team:
+        qs = qs.filter(team__slug=filters.team)
+    if filters.channel:
+        qs = qs.filter(channel=filters.channel)
+    if filters.mine:
+        qs = qs.filter(assignee=user)
+    if filters.q:
+        # Subject or customer name; a customer match is an EXISTS so the ticket rows stay distinct.
+        customers = Customer.objects.filter(
+            Q(name__icontains=filters.q) | Q(email__iexact=filters.q) | Q(external_id=filters.q),
+            pk=OuterRef("customer_id"),
+        )
+        match = Q(subject__icontains=filters.q) | Q(Exists(customers))
+        if filters.q.lstrip("#").isdigit():
+            match |= Q(pk=int(filters.q.lstrip("#")))
+        qs = qs.filter(match)
+    return qs.select_related("customer", "team", "assignee").order_by("-last_message_at", "-id")
+
+
+def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:
+    return ticket.messages.select_related("author_user").order_by("sequence")
+
+
+def customer_qs_for_user(*, user: User) -> QuerySet[Customer]:
+    """Customers who wrote to one of the user's teams (admins: every customer)."""
+    if user.is_admin_role:
+        return Customer.objects.all()
+    tickets = Ticket.objects.filter(
+        customer_id=OuterRef("pk"), team_id__in=team_ids_for_user(user=user)
+    )
+    return Customer.objects.filter(Exists(tickets))
+
+
+def customer_get_for_user(*, user: User, customer_id: int) -> Customer:
+    return get_object_or_404(customer_qs_for_user(user=user), pk=customer_id)
+
+
+def customer_recent_tickets(*, customer: Customer, user: User, limit: int = 5) -> list[Ticket]:
+    return list(
+        ticket_qs_for_user(user=user)
+        .filter(customer=customer)
+        .order_by("-created_at")
+        .only("id", "subject", "status", "created_at")[:limit]
+    )

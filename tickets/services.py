@@ -1,0 +1,284 @@
+"""Writes on customers, tickets and transcripts.
+
+Every write that changes more than one row is atomic, and the ticket row is locked while a message
+is appended so that two concurrent messages can never get the same transcript version.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import Team, User
+from copilot.services import analysis_request
+from core.errors import Conflict, DomainError
+from tickets.events import (
+    ticket_event_assigned,
+    ticket_event_created,
+    ticket_event_status_changed,
+)
+from tickets.models import (
+    DONE_STATUSES,
+    STATUS_TRANSITIONS,
+    AuthorKind,
+    Channel,
+    Customer,
+    Message,
+    Priority,
+    Segment,
+    Status,
+    Ticket,
+)
+from tickets.text import text_clean
+
+CUSTOMER_EDITABLE_FIELDS = frozenset(
+    {"name", "email", "segment", "signup_date", "lifetime_spend", "order_count"}
+)
+
+
+def _choice(value: str, *, choices: type[Any], field: str) -> str:
+    if value not in choices.values:
+        allowed = ", ".join(choices.values)
+        raise DomainError(f"Unknown {field} {value!r}; expected one of: {allowed}.", field=field)
+    return value
+
+
+def _body(value: str, *, field: str = "body") -> str:
+    body = text_clean(value)
+    if not body.strip():
+        raise DomainError("A message cannot be empty.", field=field, code="blank")
+    limit = settings.COPILOT_MESSAGE_MAX_CHARS
+    if len(body) > limit:
+        raise DomainError(
+            f"A message is limited to {limit:,} characters; this one has {len(body):,}.",
+            field=field,
+            code="max_length",
+        )
+    return body
+
+
+def _subject(value: str) -> str:
+    subject = " ".join(text_clean(value).split())
+    if not subject:
+        raise DomainError("A ticket needs a subject.", field="subject", code="blank")
+    limit = settings.COPILOT_SUBJECT_MAX_CHARS
+    if len(subject) > limit:
+        raise DomainError(
+            f"A subject is limited to {limit} characters; this one has {len(subject)}.",
+            field="subject",
+            code="max_length",
+        )
+    return subject
+
+
+def customer_create(
+    *,
+    external_id: str,
+    name: str,
+    email: str = "",
+    segment: str = Segment.STANDARD,
+    signup_date: dt.date | None = None,
+    lifetime_spend: Decimal = Decimal("0"),
+    order_count: int = 0,
+) -> Customer:
+    customer = Customer(
+        external_id=text_clean(external_id).strip(),
+        name=text_clean(name).strip(),
+        email=email,
+        segment=_choice(segment, choices=Segment, field="segment"),
+        signup_date=signup_date,
+        lifetime_spend=lifetime_spend,
+        order_count=order_count,
+    )
+    _customer_validate(customer)
+    customer.save()
+    return customer
+
+
+def _customer_validate(customer: Customer) -> None:
+    if not customer.external_id:
+        raise DomainError("A customer needs an external id.", field="external_id", code="blank")
+    if not customer.name:
+        raise DomainError("A customer needs a name.", field="name", code="blank")
+    if customer.lifetime_spend < 0:
+        raise DomainError("Lifetime spend cannot be negative.", field="lifetime_spend")
+
+
+def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
+    unknown = set(data) - CUSTOMER_EDITABLE_FIELDS
+    if unknown:
+        field = sorted(unknown)[0]
+        raise DomainError(f"{field!r} cannot be changed here.", field=field)
+    for field, value in data.items():
+        if field == "segment":
+            value = _choice(value, choices=Segment, field="segment")
+        if field == "name":
+            value = text_clean(value).strip()
+        setattr(customer, field, value)
+    _customer_validate(customer)
+    customer.save(update_fields=[*data, "updated_at"])
+    return customer
+
+
+@transaction.atomic
+def ticket_create(
+    *,
+    customer: Customer,
+    team: Team,
+    subject: str,
+    body: str,
+    channel: str = Channel.API,
+    priority: str = Priority.NORMAL,
+    created_by: User | None = None,
+    author_kind: str = AuthorKind.CUSTOMER,
+    author_name: str = "",
+    created_at: dt.datetime | None = None,
+) -> Ticket:
+    """Open a ticket with its first message (the customer's, unless an agent opens it for them)."""
+    now = created_at or timezone.now()
+    ticket = Ticket.objects.create(
+        customer=customer,
+        team=team,
+        subject=_subject(subject),
+        channel=_choice(channel, choices=Channel, field="channel"),
+        priority=_choice(priority, choices=Priority, field="priority"),
+        created_at=now,
+        last_message_at=now,
+    )
+    ticket_event_created(ticket=ticket, actor=created_by)
+    message_append(
+        ticket=ticket,
+        body=body,
+        author_kind=author_kind,
+        author_user=created_by if author_kind == AuthorKind.AGENT else None,
+        author_name=author_name or (customer.name if author_kind == AuthorKind.CUSTOMER else ""),
+        created_at=now,
+    )
+    ticket.refresh_from_db()
+    return ticket
+
+
+@transaction.atomic
+def message_append(
+    *,
+    ticket: Ticket,
+    body: str,
+    author_kind: str,
+    author_user: User | None = None,
+    author_name: str = "",
+    external_id: str = "",
+    created_at: dt.datetime | None = None,
+) -> Message:
+    """Add a message to the transcript and move the ticket's version on by one.
+
+    A customer writing on a solved ticket reopens it; a closed ticket takes no more messages (the
+    customer's next contact is a new ticket). Customer messages are queued for analysis once the
+    transaction commits.
+    """
+    author_kind = _choice(author_kind, choices=AuthorKind, field="author_kind")
+    clean_body = _body(body)
+    # Lock the ticket: the version bump must be serialised with any concurrent append.
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if locked.status == Status.CLOSED:
+        raise Conflict(
+            "This ticket is closed and takes no more messages; open a new ticket.",
+            field="ticket",
+            code="closed",
+        )
+    now = created_at or timezone.now()
+    locked.transcript_version += 1
+    if author_user is not None and not author_name:
+        author_name = author_user.get_full_name() or author_user.get_username()
+    message = Message.objects.create(
+        ticket=locked,
+        sequence=locked.transcript_version,
+        author_kind=author_kind,
+        author_user=author_user,
+        author_name=text_clean(author_name)[:200],
+        body=clean_body,
+        external_id=external_id,
+        created_at=now,
+    )
+    update_fields = ["transcript_version", "last_message_at", "updated_at"]
+    locked.last_message_at = max(locked.last_message_at, now)
+    if author_kind == AuthorKind.CUSTOMER and locked.status == Status.SOLVED:
+        locked.status = Status.OPEN
+        locked.solved_at = None
+        update_fields += ["status", "solved_at"]
+    elif author_kind == AuthorKind.AGENT and locked.status == Status.NEW:
+        # The first agent reply means someone is on it.
+        locked.status = Status.OPEN
+        update_fields.append("status")
+    locked.save(update_fields=update_fields)
+    # Keep the caller's instance current: views render it right after.
+    for field in update_fields:
+        setattr(ticket, field, getattr(locked, field))
+    if author_kind == AuthorKind.CUSTOMER:
+        analysis_request(message=message)
+    return message
+
+
+@transaction.atomic
+def ticket_change_status(
+    *, ticket: Ticket, status: str, by: User | None, resolution: str = ""
+) -> Ticket:
+    """Move a ticket along its life cycle (see STATUS_TRANSITIONS).
+
+    Solving needs a resolution; when none is given, the latest agent reply is taken, since that is
+    what actually solved it.
+    """
+    status = _choice(status, choices=Status, field="status")
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if status == locked.status:
+        return locked
+    if status not in STATUS_TRANSITIONS[locked.status]:
+        raise Conflict(
+            f"The ticket is {locked.get_status_display().lower()}; "
+            f"it cannot become {Status(status).label.lower()}.",
+            field="status",
+            code="transition",
+        )
+    resolution = text_clean(resolution).strip()
+    if status == Status.SOLVED:
+        if not resolution:
+            last_reply = (
+                locked.messages.filter(author_kind=AuthorKind.AGENT).order_by("-sequence").first()
+            )
+            resolution = last_reply.body if last_reply else ""
+        if not resolution and not locked.resolution:
+            raise DomainError(
+                "Say how the ticket was solved: add a resolution or reply to the customer first.",
+                field="resolution",
+                code="required",
+            )
+        locked.resolution = resolution or locked.resolution
+    if status in DONE_STATUSES:
+        locked.solved_at = locked.solved_at or timezone.now()
+    else:
+        locked.solved_at = None
+    old = locked.status
+    locked.status = status
+    locked.save(update_fields=["status", "solved_at", "resolution", "updated_at"])
+    ticket_event_status_changed(ticket=locked, actor=by, old=old, new=status)
+    return locked
+
+
+@transaction.atomic
+def ticket_assign(*, ticket: Ticket, assignee: User | None, by: User | None) -> Ticket:
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    if assignee is not None and not assignee.memberships.filter(team_id=locked.team_id).exists():
+        raise DomainError(
+            f"{assignee.get_username()} is not a member of {locked.team.name}.", field="assignee"
+        )
+    old = locked.assignee
+    if old == assignee:
+        return locked
+    locked.assignee = assignee
+    locked.save(update_fields=["assignee", "updated_at"])
+    ticket_event_assigned(ticket=locked, actor=by, old=old, new=assignee)
+    return locked
