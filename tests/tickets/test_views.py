@@ -25,6 +25,7 @@ def test_inbox_full_page_and_fragment(
 
     assert page.status_code == fragment.status_code == 200
     assert b"<html" in page.content and b'id="inbox-results"' in page.content
+    assert b"{#" not in page.content and b"{%" not in page.content  # no template syntax leaks
     assert b"<html" not in fragment.content
     assert fragment.content.lstrip().startswith(b'<div id="inbox-results">')
     assert b"Parcel never arrived" in fragment.content
