@@ -62,7 +62,10 @@ STATUS_TRANSITIONS: dict[str, frozenset[str]] = {
     Status.SOLVED: frozenset({Status.OPEN, Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }
-DONE_STATUSES = frozenset({Status.SOLVED, Status.CLOSED})
+# A list with a fixed order for the check constraint: a frozenset's iteration order changes with
+# the hash seed, and makemigrations would then see a different constraint on every run.
+DONE_STATUS_ORDER = [Status.SOLVED.value, Status.CLOSED.value]
+DONE_STATUSES = frozenset(DONE_STATUS_ORDER)
 
 
 class Priority(models.TextChoices):
@@ -123,8 +126,8 @@ class Ticket(models.Model):
         ]
         constraints = [
             models.CheckConstraint(
-                condition=Q(status__in=list(DONE_STATUSES), solved_at__isnull=False)
-                | (~Q(status__in=list(DONE_STATUSES)) & Q(solved_at__isnull=True)),
+                condition=Q(status__in=DONE_STATUS_ORDER, solved_at__isnull=False)
+                | (~Q(status__in=DONE_STATUS_ORDER) & Q(solved_at__isnull=True)),
                 name="ticket_solved_at_iff_done",
             ),
             models.CheckConstraint(
