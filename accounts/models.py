@@ -14,6 +14,10 @@ class Role(models.TextChoices):
 class User(AbstractUser):
     """A member of staff. Customers are not users: they live in tickets.Customer."""
 
+    # The largest recovery amount this person may approve; empty = their role's default
+    # (RECOVERY_APPROVAL_LIMITS).
+    approval_limit = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+
     class Meta:
         ordering = ["username"]
 

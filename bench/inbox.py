@@ -24,6 +24,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
+from bench.common import ensure_database
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -31,6 +33,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=30)
     args = parser.parse_args()
 
+    ensure_database()
     import django
 
     django.setup()
@@ -105,6 +108,7 @@ def main() -> None:
         "inbox priority=urgent": ("/?priority=urgent", {}),
         "inbox search 'refund'": ("/?q=refund", {}),
         "inbox search customer": ("/?q=Customer 1234", {}),
+        "inbox sorted by urgency": ("/?sort=urgency", {}),
         "api ticket list": ("/api/tickets/", {}),
     }
     print(f"{'case':<28}{'p50 ms':>9}{'p95 ms':>9}{'max ms':>9}")

@@ -11,6 +11,9 @@ from accounts.models import Role
 
 urlpatterns = [
     path("", include("tickets.urls")),
+    path("", include("copilot.urls")),
+    path("", include("recovery.urls")),
+    path("supervision/", include("recovery.supervisor_urls")),
     path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
@@ -19,7 +22,7 @@ urlpatterns = [
         "favicon.ico",
         login_not_required(RedirectView.as_view(url=f"{settings.STATIC_URL}favicon.svg")),
     ),
-    path("api/", include("tickets.api_urls")),
+    path("api/", include("config.api_urls")),
     # DRF authenticates the schema itself (token or session), so API clients get a 401, not a
     # redirect; the docs page is for people, so it sends them to the login page instead.
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -7,9 +8,17 @@ from tickets.models import Message, Ticket
 class AnalysisStatus(models.TextChoices):
     PENDING = "pending", "Awaiting analysis"
     DONE = "done", "Done"
+    # Looked at, but there was nothing a model could read (emoji or symbols only, say).
+    NOT_ANALYSABLE = "not_analysable", "Not analysable"
     FAILED = "failed", "Failed"
     # A newer customer message arrived before this one was analysed: only the newest counts.
     SUPERSEDED = "superseded", "Superseded"
+
+
+class Sentiment(models.TextChoices):
+    NEGATIVE = "negative", "Negative"
+    NEUTRAL = "neutral", "Neutral"
+    POSITIVE = "positive", "Positive"
 
 
 class MessageAnalysis(models.Model):
@@ -23,13 +32,26 @@ class MessageAnalysis(models.Model):
     transcript_version = models.PositiveIntegerField()
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="analyses")
     status = models.CharField(
-        max_length=12, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
+        max_length=16, choices=AnalysisStatus.choices, default=AnalysisStatus.PENDING
     )
     attempts = models.PositiveSmallIntegerField(default=0)
     requested_at = models.DateTimeField()
     picked_up_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True, help_text="-1 (negative) to 1")
+    sentiment_confidence = models.FloatField(null=True, blank=True)
+    # "unsure" when the classifier's confidence is below the configured threshold.
+    intent = models.CharField(max_length=100, blank=True)
+    intent_confidence = models.FloatField(null=True, blank=True)
+    intent_candidates = models.JSONField(default=list, blank=True)  # [{"label", "confidence"}]
+    similar_cases = models.JSONField(default=list, blank=True)  # [{"ticket_id", "similarity"}]
+    draft_reply = models.TextField(blank=True)
+    draft_reasons = models.JSONField(default=list, blank=True)  # plain-language strings
+    model_versions = models.JSONField(default=dict, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["ticket", "-transcript_version"]
@@ -45,3 +67,93 @@ class MessageAnalysis(models.Model):
 
     def __str__(self) -> str:
         return f"analysis of ticket {self.ticket_id} v{self.transcript_version} ({self.status})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status != AnalysisStatus.PENDING
+
+
+class DraftDecision(models.TextChoices):
+    ACCEPTED = "accepted", "Used as is"
+    EDITED = "edited", "Edited"
+    DISCARDED = "discarded", "Discarded"
+
+
+class DraftDecisionEvent(models.Model):
+    """What an agent did with a drafted reply. Append-only: one row per decision, never changed."""
+
+    analysis = models.ForeignKey(
+        MessageAnalysis, on_delete=models.CASCADE, related_name="draft_decisions"
+    )
+    agent = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    decision = models.CharField(max_length=10, choices=DraftDecision.choices)
+    proposed_text = models.TextField()
+    final_text = models.TextField(blank=True)
+    message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(decision__in=DraftDecision.values), name="draft_decision_valid"
+            ),
+            # One decision per draft: a second click (or a second agent) cannot record another.
+            models.UniqueConstraint(fields=["analysis"], name="draft_decision_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.decision} draft of {self.analysis}"
+
+
+class SolvedCase(models.Model):
+    """A solved ticket as the similar-case index sees it: its text and embedding.
+
+    Kept in the database so the index can be rebuilt or replicated from here, and so the index
+    generation is traceable to the rows it was built from.
+    """
+
+    ticket = models.OneToOneField(Ticket, on_delete=models.CASCADE, related_name="solved_case")
+    text = models.TextField()
+    embedding = models.BinaryField()  # float32 unit vector, as the encoder produced it
+    model_version = models.CharField(max_length=100)
+    # False until an index generation holding this row is published. A re-solved ticket gets
+    # a new row (a new primary key), so the index sync marks rows by key without racing.
+    indexed = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["indexed"], name="solvedcase_indexed_idx")]
+
+    def __str__(self) -> str:
+        return f"case {self.ticket_id}"
+
+
+class TicketInsight(models.Model):
+    """The copilot's current reading of a ticket, for the inbox: one row per analysed ticket.
+
+    A copy of the newest finished analysis's headline figures, written in the same transaction as
+    that analysis, so the inbox can filter and sort 100,000 tickets by sentiment without a
+    per-row subquery.
+    """
+
+    ticket = models.OneToOneField(
+        Ticket, on_delete=models.CASCADE, primary_key=True, related_name="insight"
+    )
+    analysis = models.ForeignKey(MessageAnalysis, on_delete=models.CASCADE, related_name="+")
+    transcript_version = models.PositiveIntegerField()
+    sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
+    sentiment_score = models.FloatField(null=True, blank=True)
+    intent = models.CharField(max_length=100, blank=True)
+    intent_confidence = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["sentiment_score"], name="insight_sentiment_idx")]
+
+    def __str__(self) -> str:
+        return f"insight on {self.ticket_id}"

@@ -1,10 +1,31 @@
-"""Writes of the copilot app: requesting and recording analyses of customer messages."""
+"""Writes of the copilot app: requesting, running and recording analyses of customer messages,
+and the agent's decisions on drafted replies."""
+
+import logging
+import time
 
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
-from copilot.models import AnalysisStatus, MessageAnalysis
-from tickets.models import Message
+from accounts.models import User
+from copilot.engine import EngineError, TextAnalysis, get_engine
+from copilot.models import (
+    AnalysisStatus,
+    DraftDecision,
+    DraftDecisionEvent,
+    MessageAnalysis,
+    TicketInsight,
+)
+from copilot.nlp.draft import SimilarCase, draft_reply
+from copilot.selectors import customer_text_for_version, similar_case_resolutions
+from core.errors import Conflict, DomainError
+from recovery.events import audit_draft_decided
+from recovery.services import recommendations_propose
+from tickets.models import AuthorKind, Message, Ticket
+from tickets.services import message_append
+
+logger = logging.getLogger(__name__)
 
 
 def analysis_request(*, message: Message) -> MessageAnalysis:
@@ -21,15 +42,48 @@ def analysis_request(*, message: Message) -> MessageAnalysis:
         status=AnalysisStatus.PENDING,
         transcript_version__lt=message.sequence,
     ).update(status=AnalysisStatus.SUPERSEDED, finished_at=now)
-    analysis, _ = MessageAnalysis.objects.get_or_create(
+    analysis, created = MessageAnalysis.objects.get_or_create(
         ticket_id=message.ticket_id,
         transcript_version=message.sequence,
         defaults={"message": message, "requested_at": now},
     )
+    if not created and analysis.status == AnalysisStatus.FAILED:
+        # Asked again (an admin re-running failed analyses): start over.
+        analysis.status = AnalysisStatus.PENDING
+        analysis.error = ""
+        analysis.requested_at = now
+        analysis.finished_at = None
+        analysis.save(update_fields=["status", "error", "requested_at", "finished_at"])
     analyse_message.delay_on_commit(
         ticket_id=message.ticket_id, transcript_version=message.sequence
     )
     return analysis
+
+
+def analyses_queue_missing(*, retry_failed: bool = False) -> int:
+    """Queue analyses for active tickets whose newest message is a customer's and has none
+    (tickets that arrived by import), and optionally re-queue failed ones. Returns how many."""
+    from tickets.selectors import ACTIVE_STATUSES
+
+    latest = Message.objects.filter(ticket_id=OuterRef("pk")).order_by("-sequence")
+    tickets = Ticket.objects.filter(status__in=ACTIVE_STATUSES).annotate(
+        last_kind=Subquery(latest.values("author_kind")[:1]),
+        last_id=Subquery(latest.values("pk")[:1]),
+    )
+    settled = MessageAnalysis.objects.filter(
+        ticket_id=OuterRef("pk"), transcript_version=OuterRef("transcript_version")
+    )
+    if retry_failed:
+        settled = settled.exclude(status=AnalysisStatus.FAILED)
+    candidates = tickets.filter(last_kind=AuthorKind.CUSTOMER).filter(~Exists(settled))
+    queued = 0
+    for message in Message.objects.filter(pk__in=candidates.values("last_id")).order_by(
+        "-created_at"
+    ):
+        with transaction.atomic():
+            analysis_request(message=message)
+        queued += 1
+    return queued
 
 
 @transaction.atomic
@@ -37,7 +91,7 @@ def analysis_pick_up(*, ticket_id: int, transcript_version: int) -> MessageAnaly
     """A worker took the analysis: note it, or stop here if it is gone or already superseded.
 
     Safe to run twice (late acknowledgement redelivers a task whose worker died): it only counts
-    the attempt. The models that fill in the result arrive with the analysis pipeline.
+    the attempt.
     """
     analysis = (
         MessageAnalysis.objects.select_for_update()
@@ -50,3 +104,178 @@ def analysis_pick_up(*, ticket_id: int, transcript_version: int) -> MessageAnaly
     analysis.picked_up_at = timezone.now()
     analysis.save(update_fields=["attempts", "picked_up_at"])
     return analysis
+
+
+def is_analysable(text: str) -> bool:
+    """A model can read it: at least one letter or digit (emoji or punctuation alone is not)."""
+    return any(ch.isalnum() for ch in text)
+
+
+def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis | None:
+    """Analyse one customer message and store the result; what a worker runs per message.
+
+    Idempotent: a redelivered or repeated task finds the analysis no longer pending and stops,
+    and two workers racing on one analysis both compute but only the first writes (the row is
+    re-checked under a lock). The models run outside any transaction, so a slow model never
+    holds a database lock. A model that cannot be loaded marks the analysis failed (the message
+    itself is untouched); database and broker errors propagate so the task is retried.
+    """
+    analysis = analysis_pick_up(ticket_id=ticket_id, transcript_version=transcript_version)
+    if analysis is None or analysis.status != AnalysisStatus.PENDING:
+        return analysis
+    started = time.perf_counter()
+    text, message = customer_text_for_version(
+        ticket_id=ticket_id, transcript_version=transcript_version
+    )
+    if not is_analysable(text):
+        return _analysis_finish(
+            analysis,
+            status=AnalysisStatus.NOT_ANALYSABLE,
+            error="it has no words to read (only emoji, symbols or blank space)",
+        )
+    ticket = Ticket.objects.select_related("customer").get(pk=ticket_id)
+    try:
+        result = get_engine().analyse(text, team_id=ticket.team_id, exclude_case=ticket.pk)
+    except EngineError as exc:
+        logger.exception("Analysis of ticket %s v%s failed", ticket_id, transcript_version)
+        return _analysis_finish(analysis, status=AnalysisStatus.FAILED, error=str(exc))
+    fields = _analysis_fields(result, message=message, ticket=ticket)
+    fields["duration_ms"] = round((time.perf_counter() - started) * 1000)
+    return _analysis_finish(analysis, status=AnalysisStatus.DONE, **fields)
+
+
+def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) -> dict:
+    """The stored result: signals, the similar cases still valid in the database, the draft."""
+    cases = similar_case_resolutions(ids=[n.id for n in result.neighbours], team_id=ticket.team_id)
+    neighbours = [n for n in result.neighbours if n.id in cases]
+    sentiment = result.sentiment
+    draft = draft_reply(
+        message=message.body,
+        customer_first_name=(ticket.customer.name.split() or [""])[0],
+        sentiment=sentiment.label,
+        similar_cases=[
+            SimilarCase(case_id=n.id, similarity=n.score, resolution=cases[n.id].resolution)
+            for n in neighbours
+        ],
+    )
+    intent = result.intent
+    return {
+        "sentiment": sentiment.label,
+        "sentiment_score": round(sentiment.score, 4),
+        "sentiment_confidence": round(sentiment.confidence, 4),
+        "intent": intent.label if intent else "",
+        "intent_confidence": round(intent.confidence, 4) if intent else None,
+        "intent_candidates": [
+            {"label": c.label, "confidence": round(c.score, 4)} for c in intent.top
+        ]
+        if intent
+        else [],
+        "similar_cases": [{"ticket_id": n.id, "similarity": round(n.score, 4)} for n in neighbours],
+        "draft_reply": draft.text,
+        "draft_reasons": [*draft.reasons, *result.notes],
+        "model_versions": result.model_versions,
+    }
+
+
+@transaction.atomic
+def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> MessageAnalysis:
+    locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
+    if locked.status != AnalysisStatus.PENDING:
+        # Another worker finished first, or a newer message superseded this one meanwhile.
+        return locked
+    for name, value in fields.items():
+        setattr(locked, name, value)
+    locked.status = status
+    locked.finished_at = timezone.now()
+    locked.save()
+    if status == AnalysisStatus.DONE:
+        _insight_update(locked)
+        # In the same transaction, so the agent sees the analysis and its recovery proposals
+        # appear together.
+        recommendations_propose(analysis=locked)
+    return locked
+
+
+def _insight_update(analysis: MessageAnalysis) -> None:
+    """Point the ticket's inbox insight at this analysis unless a newer one is there already."""
+    insight = TicketInsight.objects.select_for_update().filter(ticket_id=analysis.ticket_id).first()
+    if insight is not None and insight.transcript_version > analysis.transcript_version:
+        return
+    TicketInsight.objects.update_or_create(
+        ticket_id=analysis.ticket_id,
+        defaults={
+            "analysis": analysis,
+            "transcript_version": analysis.transcript_version,
+            "sentiment": analysis.sentiment,
+            "sentiment_score": analysis.sentiment_score,
+            "intent": analysis.intent,
+            "intent_confidence": analysis.intent_confidence,
+        },
+    )
+
+
+def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
+    """Lock the analysis and make sure its draft is still open for a decision."""
+    locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
+    if not locked.draft_reply:
+        raise DomainError("This analysis has no drafted reply.", field="draft", code="no_draft")
+    if DraftDecisionEvent.objects.filter(analysis=locked).exists():
+        raise Conflict(
+            "Someone already decided on this draft.", field="draft", code="already_decided"
+        )
+    return locked
+
+
+@transaction.atomic
+def draft_use(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEvent:
+    """Send the drafted reply as it is."""
+    locked = _draft_lock(analysis=analysis)
+    message = message_append(
+        ticket=locked.ticket,
+        body=locked.draft_reply,
+        author_kind=AuthorKind.AGENT,
+        author_user=agent,
+    )
+    event = DraftDecisionEvent.objects.create(
+        analysis=locked,
+        agent=agent,
+        decision=DraftDecision.ACCEPTED,
+        proposed_text=locked.draft_reply,
+        final_text=message.body,
+        message=message,
+    )
+    audit_draft_decided(decision=event)
+    return event
+
+
+@transaction.atomic
+def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> DraftDecisionEvent:
+    """Send a reply that started from the draft: recorded as used as is, or edited with its text."""
+    locked = _draft_lock(analysis=analysis)
+    message = message_append(
+        ticket=locked.ticket, body=body, author_kind=AuthorKind.AGENT, author_user=agent
+    )
+    unchanged = message.body.strip() == locked.draft_reply.strip()
+    event = DraftDecisionEvent.objects.create(
+        analysis=locked,
+        agent=agent,
+        decision=DraftDecision.ACCEPTED if unchanged else DraftDecision.EDITED,
+        proposed_text=locked.draft_reply,
+        final_text=message.body,
+        message=message,
+    )
+    audit_draft_decided(decision=event)
+    return event
+
+
+@transaction.atomic
+def draft_discard(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEvent:
+    locked = _draft_lock(analysis=analysis)
+    event = DraftDecisionEvent.objects.create(
+        analysis=locked,
+        agent=agent,
+        decision=DraftDecision.DISCARDED,
+        proposed_text=locked.draft_reply,
+    )
+    audit_draft_decided(decision=event)
+    return event

@@ -1,9 +1,86 @@
+"""Celery tasks of the copilot. Each is idempotent: late acknowledgement redelivers a task whose
+worker died, and running one twice changes nothing the first run did not."""
+
+import logging
+
 from celery import shared_task
+from celery.signals import worker_process_init, worker_ready
+from django.db import InterfaceError, OperationalError
 
-from copilot.services import analysis_pick_up
+from copilot.cases import IndexBusy, case_index_sync, case_record
+from copilot.engine import get_engine, index_health
+from copilot.services import analysis_run
+
+logger = logging.getLogger(__name__)
+
+# The database or the broker gone for a moment (a restart, a failover): try again a few times,
+# backing off, rather than leave the message without its analysis. A model that cannot run is
+# not transient and is recorded as a failed analysis instead (see analysis_run).
+TRANSIENT = (OperationalError, InterfaceError)
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=6,
+)
 def analyse_message(*, ticket_id: int, transcript_version: int) -> None:
     """Analyse the customer message that brought a ticket to ``transcript_version``."""
-    analysis_pick_up(ticket_id=ticket_id, transcript_version=transcript_version)
+    analysis_run(ticket_id=ticket_id, transcript_version=transcript_version)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    max_retries=6,
+)
+def record_solved_case(*, ticket_id: int) -> None:
+    """Embed a solved ticket as a case, then bring the index up to date."""
+    if case_record(ticket_id=ticket_id) is not None:
+        sync_case_index.delay()
+
+
+@shared_task(
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    max_retries=6,
+)
+def sync_case_index(self) -> None:  # type: ignore[no-untyped-def]
+    """Publish the cases added and removed since the last index generation.
+
+    When another writer holds the index this run steps back and comes again in a moment; the
+    run that follows picks up every change made until then, so bursts of solved tickets cost
+    one publish, not one each.
+    """
+    try:
+        case_index_sync(wait=False)
+    except IndexBusy as exc:
+        raise self.retry(countdown=2, max_retries=60, exc=exc) from exc
+
+
+@worker_ready.connect
+def _report_index(**_kwargs: object) -> None:
+    """Say at start-up, plainly, if the similar-case index is missing or damaged."""
+    ok, message = index_health(verify=True)
+    (logger.info if ok else logger.error)("Similar-case index: %s", message)
+
+
+@worker_process_init.connect
+def _warm_up(**_kwargs: object) -> None:
+    """Load the models when a pool process starts, so the first message is not the slow one.
+
+    A model that cannot load is logged, not raised: the process still runs, and each analysis
+    then records the failure on its ticket instead of the worker dying in a restart loop.
+    """
+    try:
+        get_engine().warm_up()
+    except Exception:
+        logger.exception("Copilot models could not be loaded at start-up")

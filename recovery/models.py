@@ -1,1 +1,348 @@
-# Recovery actions, approvals and the override audit arrive with their own models.
+"""Recovery actions: the catalogue and its policies, what the copilot recommends for a message,
+what agents and supervisors decide, what was executed, and the append-only audit of it all."""
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from accounts.models import Team
+from copilot.models import MessageAnalysis
+from tickets.models import Customer, Message, Ticket
+
+
+class ActionKind(models.TextChoices):
+    APOLOGY = "apology", "Apology"
+    REFUND_FULL = "refund_full", "Full refund"
+    REFUND_PARTIAL = "refund_partial", "Partial refund"
+    STORE_CREDIT = "store_credit", "Store credit"
+    REPLACEMENT = "replacement", "Replacement"
+    EXPEDITED_SHIPPING = "expedited_shipping", "Expedited shipping"
+    DISCOUNT = "discount", "Discount on next order"
+    ESCALATION = "escalation", "Escalation to a specialist"
+    CALLBACK = "callback", "Proactive callback"
+    CUSTOM = "custom", "Custom"
+
+
+class RecoveryAction(models.Model):
+    """One entry of the admin-managed catalogue, with its policy."""
+
+    key = models.SlugField(max_length=50, unique=True)
+    name = models.CharField(max_length=100)
+    kind = models.CharField(max_length=30, choices=ActionKind.choices)
+    description = models.TextField(blank=True, help_text="What the agent should tell the customer.")
+    active = models.BooleanField(default=True)
+    # Money: actions without an amount (apology, escalation, callback) leave these empty.
+    monetary = models.BooleanField(default=False)
+    default_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    max_amount = models.DecimalField(
+        max_digits=10, decimal_places=2, null=True, blank=True, help_text="Per action."
+    )
+    customer_limit = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Most money one customer may receive through this action per period.",
+    )
+    customer_limit_days = models.PositiveIntegerField(default=90)
+    coapproval_above = models.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Amounts above this wait for a supervisor's co-approval.",
+    )
+    # Empty lists mean "any".
+    intents = models.JSONField(default=list, blank=True, help_text="Intents it applies to.")
+    segments = models.JSONField(default=list, blank=True, help_text="Eligible customer segments.")
+    negative_only = models.BooleanField(
+        default=False, help_text="Only offered when the customer is upset."
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind__in=ActionKind.values), name="action_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(default_amount__isnull=True) | Q(default_amount__gte=0),
+                name="action_default_amount_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(max_amount__isnull=True) | Q(max_amount__gte=0),
+                name="action_max_amount_non_negative",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class BehaviourSegment(models.TextChoices):
+    NEW = "new", "New"
+    LOYAL = "loyal", "Loyal"
+    AT_RISK = "at_risk", "At risk"
+    FREQUENT_CONTACT = "frequent_contact", "Frequent contact"
+    REGULAR = "regular", "Regular"
+
+
+class CustomerSignals(models.Model):
+    """What the copilot knows about a customer, recomputed from their history by a worker."""
+
+    customer = models.OneToOneField(
+        Customer, on_delete=models.CASCADE, primary_key=True, related_name="signals"
+    )
+    lifetime_value = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal(0))
+    churn_risk = models.FloatField(default=0.0, help_text="0-1, from the churn model.")
+    churn_model_version = models.CharField(max_length=64, blank=True)
+    contacts_30d = models.PositiveIntegerField(default=0)
+    repeat_issue = models.BooleanField(
+        default=False, help_text="Several contacts about the same need recently."
+    )
+    recoveries_count = models.PositiveIntegerField(default=0)
+    recoveries_positive = models.PositiveIntegerField(default=0)
+    segment = models.CharField(
+        max_length=20, choices=BehaviourSegment.choices, default=BehaviourSegment.REGULAR
+    )
+    computed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"signals of {self.customer_id}"
+
+
+class RecommendationStatus(models.TextChoices):
+    PROPOSED = "proposed", "Proposed"
+    AWAITING_COAPPROVAL = "awaiting_coapproval", "Awaiting a supervisor"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    EXECUTED = "executed", "Executed"
+
+
+# Who may move a recommendation where. Executed and rejected are final.
+RECOMMENDATION_TRANSITIONS: dict[str, frozenset[str]] = {
+    RecommendationStatus.PROPOSED: frozenset(
+        {
+            RecommendationStatus.APPROVED,
+            RecommendationStatus.AWAITING_COAPPROVAL,
+            RecommendationStatus.REJECTED,
+        }
+    ),
+    RecommendationStatus.AWAITING_COAPPROVAL: frozenset(
+        {RecommendationStatus.APPROVED, RecommendationStatus.REJECTED}
+    ),
+    RecommendationStatus.APPROVED: frozenset({RecommendationStatus.EXECUTED}),
+    RecommendationStatus.REJECTED: frozenset(),
+    RecommendationStatus.EXECUTED: frozenset(),
+}
+
+
+class Recommendation(models.Model):
+    """A recovery action proposed for one analysed message (or added by an agent)."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="recommendations")
+    analysis = models.ForeignKey(
+        MessageAnalysis,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="recommendations",
+    )
+    action = models.ForeignKey(RecoveryAction, on_delete=models.PROTECT, related_name="+")
+    rank = models.PositiveSmallIntegerField(default=0)
+    score = models.FloatField(default=0.0)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    explanation = models.TextField(blank=True)
+    evidence = models.JSONField(default=dict, blank=True)
+    personalised = models.BooleanField(default=True)
+    # Added by an agent rather than proposed by the copilot.
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    status = models.CharField(
+        max_length=20, choices=RecommendationStatus.choices, default=RecommendationStatus.PROPOSED
+    )
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_reason = models.TextField(blank=True)
+    final_amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["ticket", "rank", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(status__in=RecommendationStatus.values),
+                name="recommendation_status_valid",
+            ),
+            models.CheckConstraint(
+                condition=Q(amount__isnull=True) | Q(amount__gte=0),
+                name="recommendation_amount_non_negative",
+            ),
+            models.CheckConstraint(
+                condition=Q(final_amount__isnull=True) | Q(final_amount__gte=0),
+                name="recommendation_final_amount_non_negative",
+            ),
+            # The copilot proposes each action at most once per analysis.
+            models.UniqueConstraint(
+                fields=["analysis", "action"],
+                condition=Q(added_by__isnull=True),
+                name="recommendation_once_per_analysis",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"], name="recommendation_status_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.action} for ticket {self.ticket_id} ({self.status})"
+
+
+class ExecutionStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class RecoveryExecution(models.Model):
+    """An approved action carried out: at most one per recommendation (the idempotency key).
+
+    Created when the action is approved, in the same transaction; the shop's hook is called by a
+    worker after commit, with the idempotency key, so a retry never pays twice.
+    """
+
+    recommendation = models.OneToOneField(
+        Recommendation, on_delete=models.PROTECT, related_name="execution"
+    )
+    idempotency_key = models.CharField(max_length=64, unique=True)
+    amount = models.DecimalField(max_digits=10, decimal_places=2, null=True, blank=True)
+    currency = models.CharField(max_length=3, blank=True)
+    status = models.CharField(
+        max_length=10, choices=ExecutionStatus.choices, default=ExecutionStatus.PENDING
+    )
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    executed_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.TextField(blank=True)
+    # Outcome, filled in later from what happened next (feeds the ranking): None = not known yet.
+    reopened = models.BooleanField(null=True, blank=True)
+    positive_reply = models.BooleanField(null=True, blank=True)
+    churned = models.BooleanField(null=True, blank=True)
+    outcome_checked_at = models.DateTimeField(null=True, blank=True)
+    # What the shop's hook answered (a refund id, say).
+    result = models.JSONField(default=dict, blank=True)
+    transcript_message = models.ForeignKey(
+        Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    def __str__(self) -> str:
+        return f"execution {self.idempotency_key}"
+
+
+class AuditKind(models.TextChoices):
+    DRAFT_DECIDED = "draft_decided", "Draft decided"
+    RECOMMENDATION_SHOWN = "recommendation_shown", "Recommendation shown"
+    RECOMMENDATION_APPROVED = "recommendation_approved", "Recommendation approved"
+    RECOMMENDATION_EDITED = "recommendation_edited", "Recommendation approved with changes"
+    RECOMMENDATION_REJECTED = "recommendation_rejected", "Recommendation rejected"
+    RECOMMENDATION_ADDED = "recommendation_added", "Action added by agent"
+    COAPPROVAL_REQUESTED = "coapproval_requested", "Co-approval requested"
+    COAPPROVED = "coapproved", "Co-approved"
+    COAPPROVAL_REFUSED = "coapproval_refused", "Co-approval refused"
+    EXECUTED = "executed", "Executed"
+    OVERRIDE_REVIEWED = "override_reviewed", "Override reviewed"
+
+
+class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
+    def update(self, **kwargs: object) -> int:
+        raise PermissionError("Audit events are append-only.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit events are append-only.")
+
+
+class AuditEvent(models.Model):
+    """Every suggestion shown and every decision on it: who, when, what the copilot proposed,
+    what was done, and why. Append-only: rows are created by `recovery.events` and never
+    changed or deleted through the app (the admin shows them read-only)."""
+
+    kind = models.CharField(max_length=30, choices=AuditKind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="+")
+    ticket = models.ForeignKey(Ticket, on_delete=models.PROTECT, related_name="audit_events")
+    recommendation = models.ForeignKey(
+        Recommendation, on_delete=models.PROTECT, null=True, blank=True, related_name="events"
+    )
+    analysis = models.ForeignKey(
+        MessageAnalysis, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    # For override statistics without joins: the action, the message's intent, the segment.
+    action_key = models.CharField(max_length=50, blank=True)
+    intent = models.CharField(max_length=100, blank=True)
+    segment = models.CharField(max_length=20, blank=True)
+    proposed = models.JSONField(default=dict, blank=True)
+    final = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True)
+    # An agent went against the copilot (rejected, changed, or added an action of their own).
+    is_override = models.BooleanField(default=False)
+    # For OVERRIDE_REVIEWED: the event reviewed.
+    reviewed_event = models.ForeignKey(
+        "self", on_delete=models.PROTECT, null=True, blank=True, related_name="reviews"
+    )
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    objects = AuditEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(kind__in=AuditKind.values), name="audit_kind_valid"),
+            # An override is reviewed once; a second supervisor racing the first gets a Conflict.
+            models.UniqueConstraint(
+                fields=["reviewed_event"],
+                condition=Q(kind="override_reviewed"),
+                name="audit_review_once",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["team", "is_override", "-created_at"], name="audit_override_idx"),
+            models.Index(fields=["kind", "-created_at"], name="audit_kind_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on ticket {self.ticket_id}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise PermissionError("Audit events are append-only.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise PermissionError("Audit events are append-only.")
+
+
+class ChurnModelRun(models.Model):
+    """One training of the churn model: what it was trained on and how well it validated.
+    The newest row is the model in use; admins see these in the admin."""
+
+    version = models.CharField(max_length=64, unique=True)
+    trained_at = models.DateTimeField(auto_now_add=True)
+    n_customers = models.PositiveIntegerField()
+    n_churned = models.PositiveIntegerField()
+    validation_auc = models.FloatField(null=True, blank=True)
+    baseline_auc = models.FloatField(null=True, blank=True)
+    details = models.JSONField(default=dict, blank=True)  # features, coefficients, split, cutoff
+
+    class Meta:
+        ordering = ["-trained_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"churn model {self.version}"

@@ -1,10 +1,14 @@
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
+from config.celery import app as celery_app
+from copilot.engine import reset_engine
 from tests.factories import TeamFactory, TicketFactory, UserFactory
 from tickets.models import Ticket
 
@@ -73,3 +77,42 @@ def api(db: None) -> Callable[[User | None], APIClient]:
         return api_client
 
     return _api
+
+
+@pytest.fixture
+def copilot_dirs(settings: Settings, tmp_path: Path) -> Iterator[Path]:
+    """A fresh, empty index directory and no trained intent model of the organisation's own
+    (so the model shipped with the code is used), with a fresh per-process engine."""
+    settings.COPILOT_INDEX_DIR = str(tmp_path / "index")
+    settings.COPILOT_INTENT_MODEL_DIR = str(tmp_path / "intent")
+    reset_engine()
+    yield tmp_path
+    reset_engine()
+
+
+@pytest.fixture
+def eager_tasks() -> Iterator[None]:
+    """Run queued tasks in-process at once (tests of what a task does, not of the broker)."""
+    celery_app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def empty_queue() -> None:
+    """Drop tasks that earlier tests queued (their tickets are gone) before a real worker runs."""
+    with celery_app.connection_for_write() as conn:
+        conn.default_channel.queue_purge(celery_app.conf.task_default_queue)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Remove this run's own directories and SQLite file (see config/settings/test.py)."""
+    import shutil
+
+    from django.conf import settings
+
+    for path in (settings.COPILOT_INDEX_DIR, settings.COPILOT_INTENT_MODEL_DIR):
+        shutil.rmtree(path, ignore_errors=True)
+    shutil.rmtree(settings.RECOVERY_CHURN_MODEL_DIR, ignore_errors=True)

@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import User
+from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -216,3 +218,235 @@ def test_api_schema_and_docs_need_login(
         assert schema.status_code == 200
         assert b"/api/tickets/" in schema.content
         assert docs.status_code == 200
+
+
+COPILOT_PAGES: list[tuple[str, str, dict[str, str], int]] = [
+    # (method, url name, extra headers, status when allowed); args: ticket, analysis
+    ("get", "copilot:panel", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "copilot:draft-edit", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "copilot:draft-use", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "copilot:draft-discard", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "copilot:draft-discard", {}, 302),
+]
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize(("method", "name", "headers", "allowed"), COPILOT_PAGES)
+def test_copilot_panel_and_draft_decisions(
+    request: pytest.FixtureRequest,
+    client: Client,
+    ticket_a: Ticket,
+    who: str,
+    method: str,
+    name: str,
+    headers: dict[str, str],
+    allowed: int,
+) -> None:
+    analysis = MessageAnalysis.objects.create(
+        ticket=ticket_a,
+        transcript_version=1,
+        message=ticket_a.messages.get(),
+        requested_at=timezone.now(),
+        status=AnalysisStatus.DONE,
+        draft_reply="We re-sent it.",
+    )
+    user = _user(request, who)
+    if user is not None:
+        client.force_login(user)
+    url = reverse(
+        name, args=[ticket_a.pk] if name == "copilot:panel" else [ticket_a.pk, analysis.pk]
+    )
+
+    response = getattr(client, method)(url, **headers)
+
+    expected = _expected(who, allowed=allowed, api=False)
+    assert response.status_code == expected
+    decided = DraftDecisionEvent.objects.filter(analysis=analysis).exists()
+    assert decided == (method == "post" and who in SEES_TEAM_A)
+
+
+COPILOT_API: list[tuple[str, str, dict[str, Any], int]] = [
+    ("get", "api:ticket-analysis", {}, 200),
+    ("get", "api:ticket-analysis-version", {}, 200),
+]
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize(("method", "name", "payload", "allowed"), COPILOT_API)
+def test_copilot_api(
+    request: pytest.FixtureRequest,
+    api: Callable[[User | None], Any],
+    ticket_a: Ticket,
+    who: str,
+    method: str,
+    name: str,
+    payload: dict[str, Any],
+    allowed: int,
+) -> None:
+    MessageAnalysis.objects.create(
+        ticket=ticket_a,
+        transcript_version=1,
+        message=ticket_a.messages.get(),
+        requested_at=timezone.now(),
+        status=AnalysisStatus.DONE,
+    )
+    args = [ticket_a.pk] if name == "api:ticket-analysis" else [ticket_a.pk, 1]
+
+    response = getattr(api(_user(request, who)), method)(reverse(name, args=args), payload)
+
+    assert response.status_code == _expected(who, allowed=allowed, api=True)
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_similar_case_search_needs_a_role(
+    request: pytest.FixtureRequest, api: Callable[[User | None], Any], who: str
+) -> None:
+    # Scoping of the results is tested with the search itself (tests/copilot/test_api.py);
+    # here: who may call it at all. An empty text is refused before any model runs.
+    response = api(_user(request, who)).post(
+        reverse("api:similar-case-search"), {"text": ""}, format="json"
+    )
+
+    expected = {"anonymous": 401, "no_role_user": 403}.get(who, 400)
+    assert response.status_code == expected
+
+
+@pytest.fixture
+def recommendation_a(ticket_a: Ticket) -> Any:
+    from recovery.catalogue import action_catalogue_ensure
+    from recovery.models import Recommendation, RecoveryAction
+
+    action_catalogue_ensure()
+    return Recommendation.objects.create(
+        ticket=ticket_a,
+        action=RecoveryAction.objects.get(key="refund-partial"),
+        amount="15.00",
+        currency="EUR",
+    )
+
+
+HX_HEADERS = {"HTTP_HX_REQUEST": "true"}
+RECOVERY_PAGES: list[tuple[str, str, dict[str, str], dict[str, str], int]] = [
+    # (method, url name, post data, headers, status when allowed for an agent of team A)
+    ("get", "recovery:panel", {}, {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "recovery:decide", {"decision": "reject", "reason": "no"}, {}, 302),
+    ("post", "recovery:decide", {"decision": "reject", "reason": "no"}, HX_HEADERS, 200),
+    ("post", "recovery:add", {"action": "callback", "reason": "asked"}, HX_HEADERS, 200),
+]
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize(("method", "name", "data", "headers", "allowed"), RECOVERY_PAGES)
+def test_recovery_pages_and_fragments(
+    request: pytest.FixtureRequest,
+    client: Client,
+    ticket_a: Ticket,
+    recommendation_a: Any,
+    who: str,
+    method: str,
+    name: str,
+    data: dict[str, str],
+    headers: dict[str, str],
+    allowed: int,
+) -> None:
+    from recovery.models import AuditEvent, Recommendation
+
+    user = _user(request, who)
+    if user is not None:
+        client.force_login(user)
+    args = (
+        [ticket_a.pk]
+        if name in ("recovery:panel", "recovery:add")
+        else [
+            ticket_a.pk,
+            recommendation_a.pk,
+        ]
+    )
+
+    response = getattr(client, method)(reverse(name, args=args), data, **headers)
+
+    expected = _expected(who, allowed=allowed, api=False)
+    assert response.status_code == expected
+    changed = AuditEvent.objects.exists() or Recommendation.objects.count() > 1
+    assert changed == (method == "post" and who in SEES_TEAM_A)
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_coapproval_page_is_for_supervisors_of_the_team(
+    request: pytest.FixtureRequest,
+    client: Client,
+    ticket_a: Ticket,
+    recommendation_a: Any,
+    who: str,
+) -> None:
+    from recovery.models import RecommendationStatus
+
+    type(recommendation_a).objects.filter(pk=recommendation_a.pk).update(
+        status=RecommendationStatus.AWAITING_COAPPROVAL, final_amount="90.00"
+    )
+    user = _user(request, who)
+    if user is not None:
+        client.force_login(user)
+
+    response = client.post(
+        reverse("recovery:coapprove", args=[ticket_a.pk, recommendation_a.pk]),
+        {"approve": "no", "reason": "too much"},
+    )
+
+    expected = {
+        "anonymous": 302,
+        "no_role_user": 403,
+        "agent": 403,
+        "other_agent": 403,
+        "supervisor": 302,
+        "admin_user": 302,
+    }[who]
+    assert response.status_code == expected
+    recommendation_a.refresh_from_db()
+    refused = recommendation_a.status == RecommendationStatus.REJECTED
+    assert refused == (who in ("supervisor", "admin_user"))
+
+
+RECOVERY_API: list[tuple[str, str, bool, dict[str, Any], int]] = [
+    # (method, url name, on the recommendation (else the ticket), payload, allowed status)
+    ("get", "api:ticket-recommendations", False, {}, 200),
+    ("post", "api:ticket-recommendations", False, {"action": "callback", "reason": "asked"}, 201),
+    ("post", "api:recommendation-decision", True, {"decision": "reject", "reason": "no"}, 200),
+]
+
+
+@pytest.mark.parametrize("who", USERS)
+@pytest.mark.parametrize(("method", "name", "on_rec", "payload", "allowed"), RECOVERY_API)
+def test_recovery_api(
+    request: pytest.FixtureRequest,
+    api: Callable[[User | None], Any],
+    ticket_a: Ticket,
+    recommendation_a: Any,
+    who: str,
+    method: str,
+    name: str,
+    on_rec: bool,
+    payload: dict[str, Any],
+    allowed: int,
+) -> None:
+    from recovery.models import AuditEvent
+
+    args = [recommendation_a.pk] if on_rec else [ticket_a.pk]
+
+    response = getattr(api(_user(request, who)), method)(
+        reverse(name, args=args), payload, format="json"
+    )
+
+    expected = _expected(who, allowed=allowed, api=True)
+    assert response.status_code == expected
+    assert AuditEvent.objects.exists() == (method == "post" and expected == allowed)
+
+
+@pytest.mark.parametrize("who", USERS)
+def test_audit_trail_api_is_for_supervisors_and_admins(
+    request: pytest.FixtureRequest, api: Callable[[User | None], Any], who: str
+) -> None:
+    response = api(_user(request, who)).get(reverse("api:audit-event-list"))
+
+    expected = {"anonymous": 401, "supervisor": 200, "admin_user": 200}.get(who, 403)
+    assert response.status_code == expected

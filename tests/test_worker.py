@@ -1,52 +1,77 @@
-"""End to end with a real Celery worker and the real Redis broker."""
+"""End to end with a real Celery worker, the real Redis broker and the real models.
 
+The worker is a separate process: it loads the models itself and finds the index through the
+same COPILOT_INDEX_DIR (tests/worker.py passes this run's settings on).
+"""
+
+import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from django.db import transaction
+from django.db.models import F
 from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from config.celery import app as celery_app
-from copilot.models import AnalysisStatus, MessageAnalysis
+from copilot.cases import case_index_rebuild
+from copilot.engine import index_store
+from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.tasks import analyse_message
+from tests.factories import TicketFactory
 from tests.worker import celery_worker, wait_for
-from tickets.models import Ticket
+from tickets.models import Status, Ticket
+from tickets.services import ticket_change_status
 
-pytestmark = [pytest.mark.worker, pytest.mark.django_db(transaction=True)]
-
-
-@pytest.fixture(autouse=True)
-def _empty_queue() -> None:
-    with celery_app.connection_for_write() as conn:
-        conn.default_channel.queue_purge(celery_app.conf.task_default_queue)
+pytestmark = [
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("copilot_dirs", "empty_queue"),
+]
 
 
 def _analysis(ticket_id: int, version: int) -> MessageAnalysis | None:
     return MessageAnalysis.objects.filter(ticket_id=ticket_id, transcript_version=version).first()
 
 
-def test_message_posted_through_api_is_picked_up_by_a_real_worker(
+def _done(ticket_id: int, version: int) -> bool:
+    analysis = _analysis(ticket_id, version)
+    return analysis is not None and analysis.status != AnalysisStatus.PENDING
+
+
+def test_message_posted_through_api_is_analysed_and_readable_through_api(
     api: Callable[[User], APIClient], agent: User, ticket_a: Ticket, tmp_path: Path
 ) -> None:
+    solved = TicketFactory(
+        team=ticket_a.team,
+        status=Status.SOLVED,
+        solved_at=ticket_a.created_at,
+        first_message="My parcel never arrived and tracking shows nothing.",
+        resolution="We have sent a replacement parcel by express delivery.",
+    )
+    case_index_rebuild(progress=None)
+    client = api(agent)
+
     with celery_worker(tmp_path / "worker.log"):
-        response = api(agent).post(
+        response = client.post(
             reverse("api:message-create", args=[ticket_a.pk]),
-            {"body": "Still nothing. Order 8841."},
+            {"body": "Still no parcel, this is awful. Order 8841."},
             format="json",
         )
         assert response.status_code == 201
+        wait_for(lambda: _done(ticket_a.pk, 2), what="the worker to analyse the message")
 
-        wait_for(
-            lambda: (a := _analysis(ticket_a.pk, 2)) is not None and a.picked_up_at is not None,
-            what="the worker to pick up the analysis",
-        )
-
-    analysis = _analysis(ticket_a.pk, 2)
-    assert analysis is not None
-    assert (analysis.status, analysis.attempts) == (AnalysisStatus.PENDING, 1)
-    assert "analyse_message" in (tmp_path / "worker.log").read_text()
+    result = client.get(reverse("api:ticket-analysis", args=[ticket_a.pk]))
+    assert result.status_code == 200
+    data = result.json()
+    assert (data["status"], data["transcript_version"]) == ("done", 2)
+    assert data["sentiment"] == "negative"
+    assert data["similar_cases"][0]["ticket_id"] == solved.pk
+    assert data["similar_cases"][0]["resolution"].startswith("We have sent a replacement")
+    assert "express delivery" in data["draft_reply"] and "8841" in data["draft_reply"]
+    assert data["model_versions"]["index_generation"] == index_store().current_generation()
 
 
 def test_task_queued_while_no_worker_runs_is_done_when_one_starts(
@@ -58,11 +83,15 @@ def test_task_queued_while_no_worker_runs_is_done_when_one_starts(
     )
     assert _analysis(ticket_a.pk, 2).picked_up_at is None  # type: ignore[union-attr]
 
-    with celery_worker(tmp_path / "worker.log"):
-        wait_for(
-            lambda: _analysis(ticket_a.pk, 2).picked_up_at is not None,  # type: ignore[union-attr]
-            what="the queued task to be consumed",
-        )
+    log = tmp_path / "worker.log"
+    with celery_worker(log):
+        wait_for(lambda: _done(ticket_a.pk, 2), what="the queued task to be consumed")
+
+    # No index was ever built here: the worker said so at start-up, with the cure.
+    assert "ERROR/MainProcess] Similar-case index: No similar-case index published" in (
+        log.read_text()
+    )
+    assert "python manage.py rebuild_case_index" in log.read_text()
 
 
 def test_same_task_delivered_twice_leaves_one_analysis(
@@ -73,8 +102,67 @@ def test_same_task_delivered_twice_leaves_one_analysis(
     )
     # A redelivery after a worker crash looks exactly like this: the same ids once more.
     analyse_message.delay(ticket_id=ticket_a.pk, transcript_version=2)
+    log = tmp_path / "worker.log"
 
-    with celery_worker(tmp_path / "worker.log"):
-        wait_for(lambda: _analysis(ticket_a.pk, 2).attempts == 2, what="both deliveries")  # type: ignore[union-attr]
+    with celery_worker(log):
+        wait_for(
+            lambda: log.read_text().count("analyse_message[") >= 4,  # received + succeeded, x2
+            what="both deliveries to run",
+        )
 
     assert MessageAnalysis.objects.filter(ticket=ticket_a).count() == 1
+    analysis = _analysis(ticket_a.pk, 2)
+    assert analysis is not None
+    assert (analysis.status, analysis.attempts) == (AnalysisStatus.DONE, 1)
+
+
+def test_solving_a_ticket_publishes_it_to_the_index(
+    agent: User, ticket_a: Ticket, tmp_path: Path
+) -> None:
+    with celery_worker(tmp_path / "worker.log"):
+        ticket_change_status(
+            ticket=ticket_a, status=Status.SOLVED, by=agent, resolution="Re-sent by courier."
+        )
+        wait_for(
+            lambda: SolvedCase.objects.filter(ticket=ticket_a, indexed=True).exists(),
+            what="the solved ticket to be embedded and indexed",
+        )
+
+    assert index_store().load().index.ids() == {ticket_a.pk}
+
+
+def test_worker_killed_mid_task_leaves_the_analysis_to_another_worker(
+    api: Callable[[User], APIClient], agent: User, ticket_a: Ticket, tmp_path: Path
+) -> None:
+    api(agent).post(
+        reverse("api:message-create", args=[ticket_a.pk]),
+        {"body": "My parcel is lost, order 7781."},
+        format="json",
+    )
+    log = tmp_path / "worker.log"
+    # Redis hands an unacknowledged task to another consumer after this many seconds.
+    quick_redelivery = {"CELERY_VISIBILITY_TIMEOUT": "5"}
+
+    # Hold the analysis row locked (a write, so SQLite's database lock too): the worker that
+    # takes the task blocks inside it, and is killed there.
+    with transaction.atomic():
+        MessageAnalysis.objects.filter(ticket=ticket_a, transcript_version=2).update(
+            attempts=F("attempts")
+        )
+        with celery_worker(log, extra_env=quick_redelivery) as first:
+            wait_for(
+                lambda: "analyse_message" in log.read_text() and " received" in (log.read_text()),
+                what="the task to be received",
+            )
+            time.sleep(1)  # inside analysis_pick_up, waiting for the lock
+            first.send_signal(signal.SIGKILL)
+            first.wait(timeout=10)
+    assert _analysis(ticket_a.pk, 2).status == AnalysisStatus.PENDING  # type: ignore[union-attr]
+
+    with celery_worker(log, extra_env=quick_redelivery):
+        wait_for(lambda: _done(ticket_a.pk, 2), what="a second worker to redo the analysis")
+
+    assert MessageAnalysis.objects.filter(ticket=ticket_a).count() == 1
+    analysis = _analysis(ticket_a.pk, 2)
+    assert analysis is not None and analysis.status == AnalysisStatus.DONE
+    assert log.read_text().count("succeeded in") == 1  # done once, not twice

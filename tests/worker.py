@@ -26,16 +26,21 @@ def _database_url() -> str:
 
 
 @contextmanager
-def celery_worker(log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def celery_worker(
+    log_path: Path, *, extra_env: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a worker consuming this test run's queue; stop it (TERM, then KILL) afterwards."""
     env = {
+        **(extra_env or {}),
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url(),
         "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
         "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
+        "COPILOT_INDEX_DIR": str(settings.COPILOT_INDEX_DIR),
+        "COPILOT_INTENT_MODEL_DIR": str(settings.COPILOT_INTENT_MODEL_DIR),
     }
-    with log_path.open("wb") as log:
+    with log_path.open("ab") as log:
         process = subprocess.Popen(
             [
                 sys.executable,

@@ -2,7 +2,7 @@ from django.urls import path
 
 from tickets import apis
 
-app_name = "api"
+# Mounted under the "api" namespace by config/api_urls.py, with the other apps' endpoints.
 urlpatterns = [
     path("tickets/", apis.TicketListApi.as_view(), name="ticket-list"),
     path("tickets/<int:ticket_id>/", apis.TicketDetailApi.as_view(), name="ticket-detail"),

@@ -15,6 +15,10 @@ class InboxFilterForm(forms.Form):
     channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
     mine = forms.BooleanField(required=False, label="Mine")
     q = forms.CharField(required=False, max_length=200, label="Search")
+    sort = forms.ChoiceField(
+        required=False,
+        choices=[("recent", "Newest activity"), ("urgency", "Most urgent")],
+    )
 
     def __init__(self, *args: object, teams: list[tuple[str, str]], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -30,6 +34,7 @@ class InboxFilterForm(forms.Form):
             channel=data.get("channel", ""),
             mine=bool(data.get("mine", False)),
             q=(data.get("q") or "").strip(),
+            sort=data.get("sort") or "recent",
         )
 
 
@@ -40,6 +45,8 @@ class ReplyForm(forms.Form):
         strip=False,
         label="Reply",
     )
+    # Set when the reply started from the copilot's drafted reply (its analysis id).
+    draft = forms.IntegerField(required=False, widget=forms.HiddenInput)
 
 
 class StatusForm(forms.Form):

@@ -221,3 +221,40 @@ class TicketEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.ticket_id} {self.kind}"
+
+
+class ConsentPurpose(models.TextChoices):
+    # Recommendations may use the customer's value, history, churn risk and past recoveries.
+    PERSONALISATION = "personalisation", "Personalised recommendations"
+    # Their solved tickets may be similar-case examples and training data for the models.
+    TRAINING = "training", "Model training and similar-case examples"
+
+
+class ConsentRecord(models.Model):
+    """One change of a customer's consent for one purpose. Append-only: the newest row per
+    (customer, purpose) is the current state; with no row, consent is assumed (the shop's
+    terms), and an opt-out is recorded as granted=False."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="consents")
+    purpose = models.CharField(max_length=20, choices=ConsentPurpose.choices)
+    granted = models.BooleanField()
+    source = models.CharField(max_length=50, help_text="Where it was given: api, admin, e-mail…")
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    note = models.TextField(blank=True)
+    recorded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["customer", "purpose", "-recorded_at", "-id"]
+        indexes = [
+            models.Index(fields=["customer", "purpose", "-recorded_at"], name="consent_current_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(purpose__in=ConsentPurpose.values), name="consent_purpose_valid"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} {self.purpose}={'yes' if self.granted else 'no'}"

@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef, Q, QuerySet
+from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from accounts.selectors import team_ids_for_user
-from tickets.models import DONE_STATUSES, Customer, Message, Status, Ticket
+from tickets.models import (
+    DONE_STATUSES,
+    PRIORITY_RANK,
+    ConsentRecord,
+    Customer,
+    Message,
+    Status,
+    Ticket,
+)
 
 # Statuses the inbox shows when no status filter is chosen: the work still to do.
 ACTIVE_STATUSES = tuple(s for s in Status.values if s not in DONE_STATUSES)
@@ -23,6 +31,7 @@ class TicketFilters:
     channel: str = ""
     mine: bool = False
     q: str = ""
+    sort: str = "recent"  # "recent" (newest activity first) or "urgency"
 
 
 def ticket_qs_for_user(*, user: User) -> QuerySet[Ticket]:
@@ -67,7 +76,23 @@ def ticket_list_for_user(*, user: User, filters: TicketFilters) -> QuerySet[Tick
         if filters.q.lstrip("#").isdigit():
             match |= Q(pk=int(filters.q.lstrip("#")))
         qs = qs.filter(match)
-    return qs.select_related("customer", "team", "assignee").order_by("-last_message_at", "-id")
+    qs = qs.select_related("customer", "team", "assignee", "insight")
+    if filters.sort == "urgency":
+        return _order_by_urgency(qs)
+    return qs.order_by("-last_message_at", "-id")
+
+
+def _order_by_urgency(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
+    """Most urgent first: an unhappy customer, then priority, then what the customer is worth to
+    the business, then the longest wait."""
+    negative = Case(When(insight__sentiment="negative", then=Value(1)), default=Value(0))
+    rank = Case(
+        *(When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()),
+        default=Value(1),
+    )
+    return qs.annotate(negative=negative, rank=rank).order_by(
+        "-negative", "-rank", "-customer__lifetime_spend", "last_message_at", "id"
+    )
 
 
 def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:
@@ -95,3 +120,15 @@ def customer_recent_tickets(*, customer: Customer, user: User, limit: int = 5) -
         .order_by("-created_at")
         .only("id", "subject", "status", "created_at")[:limit]
     )
+
+
+def consent_granted(*, customer: Customer, purpose: str) -> bool:
+    """The customer's current consent for a purpose: their newest record, or yes with none
+    (the shop's terms cover it until the customer says otherwise)."""
+    latest = (
+        ConsentRecord.objects.filter(customer=customer, purpose=purpose)
+        .order_by("-recorded_at", "-id")
+        .values_list("granted", flat=True)
+        .first()
+    )
+    return True if latest is None else latest

@@ -15,7 +15,6 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.services import analysis_request
 from core.errors import Conflict, DomainError
 from tickets.events import (
     ticket_event_assigned,
@@ -215,10 +214,18 @@ def message_append(
         locked.status = Status.OPEN
         update_fields.append("status")
     locked.save(update_fields=update_fields)
+    if "solved_at" in update_fields:
+        # The customer reopened it by writing: the history says so like any status change
+        # (the churn model counts reopened tickets from these events).
+        ticket_event_status_changed(ticket=locked, actor=None, old=Status.SOLVED, new=Status.OPEN)
     # Keep the caller's instance current: views render it right after.
     for field in update_fields:
         setattr(ticket, field, getattr(locked, field))
     if author_kind == AuthorKind.CUSTOMER:
+        # Imported here: the copilot's services build on these ones (a drafted reply is sent
+        # through message_append), so a module-level import would be circular.
+        from copilot.services import analysis_request
+
         analysis_request(message=message)
     return message
 
@@ -265,6 +272,10 @@ def ticket_change_status(
     locked.status = status
     locked.save(update_fields=["status", "solved_at", "resolution", "updated_at"])
     ticket_event_status_changed(ticket=locked, actor=by, old=old, new=status)
+    # Imported here for the same reason as in message_append.
+    from copilot.cases import case_on_status_change
+
+    case_on_status_change(ticket=locked, old=old, new=status)
     return locked
 
 

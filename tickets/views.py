@@ -13,8 +13,12 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import role_required
 from accounts.models import Role
 from accounts.selectors import team_list_for_user, user_list_assignable
+from copilot.models import MessageAnalysis
+from copilot.selectors import analysis_get_by_id, analysis_panel_for_ticket
+from copilot.services import draft_reply_send
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
+from recovery.selectors import recovery_panel_for_ticket
 from tickets.forms import AssignForm, InboxFilterForm, ReplyForm, StatusForm
 from tickets.models import AuthorKind, Ticket
 from tickets.selectors import (
@@ -42,15 +46,26 @@ def inbox(request: AuthedHttpRequest) -> HttpResponse:
     return render(request, "tickets/inbox.html", context)
 
 
-def _ticket_context(
-    request: AuthedHttpRequest, ticket: Ticket, **extra: object
+def ticket_context(
+    request: AuthedHttpRequest,
+    ticket: Ticket,
+    *,
+    draft: MessageAnalysis | None = None,
+    reply_form: ReplyForm | None = None,
+    **extra: object,
 ) -> dict[str, object]:
+    """Everything the ticket page and its fragments render from."""
     assignable = user_list_assignable(team_ids={ticket.team_id})
+    if reply_form is None:
+        initial = {"body": draft.draft_reply, "draft": draft.pk} if draft else {}
+        reply_form = ReplyForm(initial=initial)
     return {
         "ticket": ticket,
         "transcript": message_list_for_ticket(ticket=ticket),
         "customer_tickets": customer_recent_tickets(customer=ticket.customer, user=request.user),
-        "reply_form": ReplyForm(),
+        "panel": analysis_panel_for_ticket(ticket=ticket, user=request.user),
+        "recovery": recovery_panel_for_ticket(ticket=ticket),
+        "reply_form": reply_form,
         "status_form": StatusForm(initial={"status": ticket.status}),
         "assign_form": AssignForm(
             initial={"assignee": ticket.assignee_id},
@@ -64,7 +79,13 @@ def _ticket_context(
 @role_required(Role.AGENT)
 def ticket_detail(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
-    return render(request, "tickets/ticket_detail.html", _ticket_context(request, ticket))
+    # ?draft=<analysis id>: "Edit" without JavaScript, the reply box filled with the draft.
+    draft_id = request.GET.get("draft", "")
+    draft = (
+        analysis_get_by_id(ticket=ticket, analysis_id=int(draft_id)) if draft_id.isdigit() else None
+    )
+    context = ticket_context(request, ticket, draft=draft)
+    return render(request, "tickets/ticket_detail.html", context)
 
 
 @require_GET
@@ -72,9 +93,7 @@ def ticket_detail(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
 def ticket_transcript(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     """The transcript alone, for a refresh after a message arrived from elsewhere."""
     ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
-    return render(
-        request, "tickets/ticket_detail.html#transcript", _ticket_context(request, ticket)
-    )
+    return render(request, "tickets/ticket_detail.html#transcript", ticket_context(request, ticket))
 
 
 @require_POST
@@ -83,17 +102,23 @@ def ticket_reply(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
     form = ReplyForm(request.POST)
     if form.is_valid():
+        draft_id = form.cleaned_data["draft"]
+        draft = analysis_get_by_id(ticket=ticket, analysis_id=draft_id) if draft_id else None
         try:
-            message_append(
-                ticket=ticket,
-                body=form.cleaned_data["body"],
-                author_kind=AuthorKind.AGENT,
-                author_user=request.user,
-            )
+            if draft is not None:
+                # Started from the copilot's draft: the service records used-as-is or edited.
+                draft_reply_send(analysis=draft, agent=request.user, body=form.cleaned_data["body"])
+            else:
+                message_append(
+                    ticket=ticket,
+                    body=form.cleaned_data["body"],
+                    author_kind=AuthorKind.AGENT,
+                    author_user=request.user,
+                )
         except DomainError as exc:
             form.add_error("body", exc.message)
     if not form.is_valid():
-        context = _ticket_context(request, ticket, reply_form=form)
+        context = ticket_context(request, ticket, reply_form=form)
         if request.htmx:
             response = render(request, "tickets/ticket_detail.html#reply-form", context)
             response.status_code = 422
@@ -102,7 +127,7 @@ def ticket_reply(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     if request.htmx:
         # The transcript in place, plus a fresh reply box and header (status may have moved).
         return render(
-            request, "tickets/ticket_detail.html#after-reply", _ticket_context(request, ticket)
+            request, "tickets/ticket_detail.html#after-reply", ticket_context(request, ticket)
         )
     return redirect("tickets:detail", ticket_id=ticket.pk)
 
@@ -112,7 +137,7 @@ def _header_response(
 ) -> HttpResponse:
     """Answer a status or assignee change: the header fragment for htmx, else the page."""
     ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
-    context = _ticket_context(request, ticket, status_error=error, **extra)
+    context = ticket_context(request, ticket, status_error=error, **extra)
     status_code = 422 if error else 200
     if request.htmx:
         template = "tickets/ticket_detail.html#ticket-header"

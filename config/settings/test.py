@@ -17,7 +17,8 @@ STORAGES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not :memory:, so that a real Celery worker in another process sees the same rows.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # Named after the run, so two runs at once (a developer's and CI's) do not share it.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 AXES_FAILURE_LIMIT = 5
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
@@ -25,7 +26,21 @@ WHITENOISE_AUTOREFRESH = True
 # Tests that start a real worker use the real Redis. A queue of this run's own keeps two runs on
 # one machine (or a leftover task of an earlier run) from feeding each other's workers.
 CELERY_BROKER_URL = env.str("TEST_REDIS_URL", default="redis://127.0.0.1:6379/15")
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 60}
+# How long an unacknowledged task waits before Redis hands it to another worker (a test of a
+# killed worker shortens it).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=60)
+}
 CELERY_TASK_DEFAULT_QUEUE = env.str(
     "CELERY_TASK_DEFAULT_QUEUE", default=f"copilot-test-{os.getpid()}"
+)
+
+# Models and the index live in this run's own directories: a developer's trained intent model or
+# published index in var/ must not change what the tests see, and two runs must not share one.
+COPILOT_INDEX_DIR = env.str("COPILOT_INDEX_DIR", default=str(VAR_DIR / f"test-index-{os.getpid()}"))
+COPILOT_INTENT_MODEL_DIR = env.str(
+    "COPILOT_INTENT_MODEL_DIR", default=str(VAR_DIR / f"test-intent-{os.getpid()}")
+)
+RECOVERY_CHURN_MODEL_DIR = env.str(
+    "RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / f"test-churn-{os.getpid()}")
 )

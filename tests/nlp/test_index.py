@@ -263,3 +263,16 @@ def test_search_can_be_restricted_to_allowed_ids(kind: IndexKind) -> None:
 
     assert [h.id for h in hits] == expected
     assert index.search(query, 5, allowed=np.zeros(0, dtype=np.int64)) == [[]]
+
+
+def test_restricted_search_is_exact_for_small_and_large_id_sets() -> None:
+    # A large set is answered by filtering an unrestricted search, a tiny one (here 3 of 300)
+    # by FAISS's id selector; both must give the exact top-k of the allowed ids, batch-wise.
+    index = SimilarCaseIndex.build(IDS, VECTORS)
+    queries = VECTORS[:20]
+    for allowed in (IDS[::2], IDS[[5, 150, 299]]):
+        allowed_vectors = VECTORS[np.isin(IDS, allowed)]
+        hits = index.search(queries, 5, allowed=allowed)
+        for query, row in zip(queries, hits, strict=True):
+            order = np.argsort(-(allowed_vectors @ query))[: min(5, len(allowed))]
+            assert [h.id for h in row] == allowed[order].tolist()

@@ -35,6 +35,9 @@ HNSW_EF_CONSTRUCTION = 80
 HNSW_EF_SEARCH = 64
 # FAISS warns below 39 training points per centroid; 4*sqrt(n) is its usual nlist guide.
 IVF_MIN_POINTS_PER_LIST = 39
+# A search restricted to some ids first fetches up to this many unrestricted hits and filters
+# them (see SimilarCaseIndex._search_allowed); beyond it the id selector is cheaper.
+ALLOWED_OVERFETCH_MAX = 512
 # faiss's bundled type stubs omit DirectMap; the attribute exists at run time.
 _DIRECT_MAP_HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defined]
 
@@ -268,8 +271,7 @@ class SimilarCaseIndex:
         if allowed is None:
             scores, ids = self._index.search(queries, fetch)
         else:
-            selector = faiss.IDSelectorBatch(_as_ids(allowed))
-            scores, ids = self._index.search(queries, fetch, params=self._search_params(selector))
+            scores, ids = self._search_allowed(queries, fetch, _as_ids(allowed))
         results: list[list[Neighbour]] = []
         for row_scores, row_ids in zip(scores, ids, strict=True):
             row: list[Neighbour] = []
@@ -281,6 +283,41 @@ class SimilarCaseIndex:
                     break
             results.append(row)
         return results
+
+    def _search_allowed(
+        self, queries: FloatArray, k: int, allowed: IdArray
+    ) -> tuple[npt.NDArray[np.float32], IdArray]:
+        """Top-k among `allowed` ids only.
+
+        First an unrestricted search for enough hits that k allowed ones are expected among
+        them (fast: one matrix product for the whole batch); where at least k allowed ids (or
+        all of them) came back, those are exactly the top-k allowed ones. Rows that fell short
+        are searched again with a FAISS id selector, which checks every candidate against the
+        allowed set and is several times slower, so it is kept for rare, small id sets.
+        """
+        n = len(queries)
+        out_scores = np.full((n, k), -np.inf, dtype=np.float32)
+        out_ids = np.full((n, k), -1, dtype=np.int64)
+        wanted = min(k, len(allowed))
+        share = len(allowed) / max(1, len(self))
+        overfetch = min(len(self), max(4 * k, math.ceil(2 * k / share)))
+        short = list(range(n))
+        if overfetch <= ALLOWED_OVERFETCH_MAX:
+            scores, ids = self._index.search(queries, overfetch)
+            keep = np.isin(ids, allowed)
+            short = []
+            for row in range(n):
+                row_ids = ids[row][keep[row]][:k]
+                if len(row_ids) < wanted:
+                    short.append(row)
+                    continue
+                out_ids[row, : len(row_ids)] = row_ids
+                out_scores[row, : len(row_ids)] = scores[row][keep[row]][:k]
+        if short:
+            params = self._search_params(faiss.IDSelectorBatch(allowed))
+            scores, ids = self._index.search(queries[short], k, params=params)
+            out_scores[short], out_ids[short] = scores, ids
+        return out_scores, out_ids
 
     def _search_params(self, selector: Any) -> Any:
         """Search parameters carrying an id selector, keeping the kind's own tuning."""

@@ -7,6 +7,8 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import Role, User
 from accounts.services import team_get_or_create, user_create
+from recovery.catalogue import action_catalogue_ensure
+from recovery.signals import customer_signals_refresh_all
 
 DEMO_FILE = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
 # Printed on purpose: demo data on a laptop, never a deployment.
@@ -33,6 +35,14 @@ class Command(BaseCommand):
         call_command(
             "import_tickets", str(file), source="demo", no_progress=no_progress, stdout=self.stdout
         )
+        # The copilot's evidence: the solved demo tickets become the similar-case index, and
+        # the open ones are queued for the worker, so their analyses fill in as the demo runs.
+        call_command("rebuild_case_index", no_progress=no_progress, stdout=self.stdout)
+        created = action_catalogue_ensure()
+        self.stdout.write(f"Recovery catalogue: {created} action(s) added.")
+        refreshed = customer_signals_refresh_all()
+        self.stdout.write(f"Customer signals computed for {refreshed} customers.")
+        call_command("analyse_tickets", stdout=self.stdout)
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, team_idx in DEMO_USERS:
             if not User.objects.filter(username=username).exists():

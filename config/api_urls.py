@@ -1,0 +1,43 @@
+"""Every REST endpoint under /api/, in one URL namespace ("api") across the apps."""
+
+from django.urls import path
+
+from copilot import apis as copilot_apis
+from recovery import apis as recovery_apis
+from tickets.api_urls import urlpatterns as ticket_urlpatterns
+
+app_name = "api"
+urlpatterns = [
+    *ticket_urlpatterns,
+    path(
+        "tickets/<int:ticket_id>/analysis/",
+        copilot_apis.TicketAnalysisApi.as_view(),
+        name="ticket-analysis",
+    ),
+    path(
+        "tickets/<int:ticket_id>/analysis/<int:version>/",
+        copilot_apis.TicketAnalysisVersionApi.as_view(),
+        name="ticket-analysis-version",
+    ),
+    path(
+        "similar-cases/search/",
+        copilot_apis.SimilarCaseSearchApi.as_view(),
+        name="similar-case-search",
+    ),
+    path(
+        "tickets/<int:ticket_id>/recommendations/",
+        recovery_apis.TicketRecommendationsApi.as_view(),
+        name="ticket-recommendations",
+    ),
+    path(
+        "recommendations/<int:recommendation_id>/decision/",
+        recovery_apis.RecommendationDecisionApi.as_view(),
+        name="recommendation-decision",
+    ),
+    path(
+        "recommendations/<int:recommendation_id>/coapproval/",
+        recovery_apis.RecommendationCoapprovalApi.as_view(),
+        name="recommendation-coapproval",
+    ),
+    path("audit-events/", recovery_apis.AuditEventListApi.as_view(), name="audit-event-list"),
+]

@@ -1,0 +1,227 @@
+"""Solved cases and the similar-case index: the database is the truth, the index follows it.
+
+A ticket that is solved gets a `SolvedCase` row (its problem statement and embedding); one that
+is reopened loses it. `case_index_sync` then brings the published FAISS index in line with those
+rows (adds what is new, removes what is gone) and publishes a new generation atomically.
+`case_index_rebuild` builds the whole index from the database, for a first start, a lost or
+corrupt index directory, a new embedding model or a new index kind.
+
+Only one writer changes the index at a time: both hold an exclusive lock on a file in the index
+directory for their whole read-modify-publish cycle, across processes and machines sharing it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+
+from copilot.engine import get_engine, index_store
+from copilot.models import SolvedCase
+from copilot.nlp.index import IndexMissing, Manifest, SimilarCaseIndex
+from copilot.selectors import case_text
+from tickets.models import DONE_STATUSES, Ticket
+
+logger = logging.getLogger(__name__)
+
+SYNC_LOCK_FILE = ".sync.lock"
+EMBED_BATCH = 256
+
+
+class IndexBusy(Exception):
+    """Another process is changing the index right now."""
+
+
+@contextlib.contextmanager
+def index_writer_lock(*, wait: bool) -> Iterator[None]:
+    root = Path(settings.COPILOT_INDEX_DIR)
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / SYNC_LOCK_FILE).open("a") as fh:
+        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
+        try:
+            fcntl.flock(fh.fileno(), flags)
+        except BlockingIOError as exc:
+            raise IndexBusy(str(root)) from exc
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def case_eligible(ticket: Ticket) -> bool:
+    """Solved or closed, with a resolution a draft can be built from."""
+    return ticket.status in DONE_STATUSES and bool(ticket.resolution.strip())
+
+
+def case_record(*, ticket_id: int) -> SolvedCase | None:
+    """Embed a solved ticket and store it as a case (replacing an older row of the ticket)."""
+    ticket = Ticket.objects.filter(pk=ticket_id).first()
+    if ticket is None or not case_eligible(ticket):
+        return None
+    encoder = get_engine().encoder
+    text = case_text(ticket=ticket)
+    vector = encoder.encode([text])[0]
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket_id)
+        if not case_eligible(locked):
+            return None  # reopened while we were embedding
+        SolvedCase.objects.filter(ticket=locked).delete()
+        return SolvedCase.objects.create(
+            ticket=locked,
+            text=text,
+            embedding=vector.astype(np.float32).tobytes(),
+            model_version=encoder.version,
+        )
+
+
+def case_forget(*, ticket: Ticket) -> bool:
+    """The ticket is no longer a solved case (reopened, erased): drop its row. The next index
+    sync removes its vector; until then searches re-check hits against the database."""
+    deleted, _ = SolvedCase.objects.filter(ticket=ticket).delete()
+    return deleted > 0
+
+
+def case_on_status_change(*, ticket: Ticket, old: str, new: str) -> None:
+    """Keep the similar-case index in step with a ticket's life cycle (inside its transaction).
+
+    Solved: embed it and index it once the transaction commits. Reopened: drop the case now, so
+    no draft is built from a resolution that turned out not to solve the problem.
+    """
+    from copilot.tasks import record_solved_case, sync_case_index
+
+    was_done, is_done = old in DONE_STATUSES, new in DONE_STATUSES
+    if is_done and not was_done:
+        record_solved_case.delay_on_commit(ticket_id=ticket.pk)
+    elif was_done and not is_done and case_forget(ticket=ticket):
+        sync_case_index.delay_on_commit()
+
+
+def _vectors(rows: list[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:
+    ids = np.fromiter((ticket_id for ticket_id, _ in rows), dtype=np.int64, count=len(rows))
+    matrix = np.zeros((len(rows), dim), dtype=np.float32)
+    for i, (_, blob) in enumerate(rows):
+        matrix[i] = np.frombuffer(bytes(blob), dtype=np.float32)
+    return ids, matrix
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    added: int
+    removed: int
+    manifest: Manifest | None  # None: nothing changed, nothing published
+
+
+def case_index_sync(*, wait: bool = False) -> SyncResult:
+    """Publish a new index generation with the cases added and removed since the last one.
+
+    Raises IndexBusy when another writer holds the index and `wait` is false (the task then
+    retries shortly: whichever sync runs next picks up every change made until then).
+    """
+    encoder = get_engine().encoder
+    store = index_store()
+    with index_writer_lock(wait=wait):
+        try:
+            index = store.load(expected_model_version=encoder.version).index
+        except IndexMissing:
+            logger.info("No similar-case index yet: building it from the database")
+            return _rebuild_locked(kind=settings.COPILOT_INDEX_KIND, progress=None)
+        current = dict(
+            SolvedCase.objects.filter(model_version=encoder.version).values_list(
+                "ticket_id", "indexed"
+            )
+        )
+        in_index = index.ids()
+        removed = sorted(in_index - current.keys())
+        to_add = [
+            ticket_id
+            for ticket_id, indexed in current.items()
+            if not indexed or ticket_id not in in_index
+        ]
+        if not removed and not to_add:
+            return SyncResult(added=0, removed=0, manifest=None)
+        index.remove(removed)
+        row_ids: list[int] = []
+        for start in range(0, len(to_add), 2000):
+            rows = list(
+                SolvedCase.objects.filter(ticket_id__in=to_add[start : start + 2000]).values_list(
+                    "pk", "ticket_id", "embedding"
+                )
+            )
+            row_ids.extend(pk for pk, _, _ in rows)
+            ids, matrix = _vectors([(t, e) for _, t, e in rows], index.dim)
+            index.add(ids, matrix)
+        manifest = store.publish(index, model_version=encoder.version)
+        SolvedCase.objects.filter(pk__in=row_ids).update(indexed=True)
+        logger.info(
+            "Index generation %s: +%s -%s, %s cases",
+            manifest.generation,
+            len(row_ids),
+            len(removed),
+            manifest.count,
+        )
+        return SyncResult(added=len(row_ids), removed=len(removed), manifest=manifest)
+
+
+def case_index_rebuild(
+    *, kind: str | None = None, reembed: bool = False, progress: Callable[[int], None] | None
+) -> SyncResult:
+    """Build the index from the database and publish it (waits for any running writer)."""
+    with index_writer_lock(wait=True):
+        return _rebuild_locked(
+            kind=kind or settings.COPILOT_INDEX_KIND, progress=progress, reembed=reembed
+        )
+
+
+def cases_to_embed(*, reembed: bool = False) -> list[int]:
+    """Solved tickets whose case row is missing or was embedded by another model."""
+    version = get_engine().encoder.version
+    eligible = Ticket.objects.filter(status__in=DONE_STATUSES).exclude(resolution="")
+    if not reembed:
+        eligible = eligible.exclude(solved_case__model_version=version)
+    return list(eligible.order_by("pk").values_list("pk", flat=True))
+
+
+def _rebuild_locked(
+    *, kind: str, progress: Callable[[int], None] | None, reembed: bool = False
+) -> SyncResult:
+    encoder = get_engine().encoder
+    pending = cases_to_embed(reembed=reembed)
+    for start in range(0, len(pending), EMBED_BATCH):
+        batch = list(
+            Ticket.objects.filter(pk__in=pending[start : start + EMBED_BATCH]).prefetch_related(
+                "messages"
+            )
+        )
+        texts = [case_text(ticket=t) for t in batch]
+        vectors = encoder.encode(texts)
+        with transaction.atomic():
+            SolvedCase.objects.filter(ticket__in=batch).delete()
+            SolvedCase.objects.bulk_create(
+                SolvedCase(
+                    ticket=t,
+                    text=text,
+                    embedding=vector.astype(np.float32).tobytes(),
+                    model_version=encoder.version,
+                )
+                for t, text, vector in zip(batch, texts, vectors, strict=True)
+            )
+        if progress is not None:
+            progress(len(batch))
+    # Cases of another model (a changed setting) cannot share an index with these.
+    SolvedCase.objects.exclude(model_version=encoder.version).delete()
+    rows = list(
+        SolvedCase.objects.order_by("ticket_id").values_list("pk", "ticket_id", "embedding")
+    )
+    ids, matrix = _vectors([(t, e) for _, t, e in rows], encoder.dim)
+    index = SimilarCaseIndex.build(ids, matrix, kind=kind, dim=encoder.dim)  # type: ignore[arg-type]
+    manifest = index_store().publish(index, model_version=encoder.version)
+    # By key: a case recorded while we built is not in this generation; the next sync adds it.
+    SolvedCase.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(indexed=True)
+    return SyncResult(added=len(rows), removed=0, manifest=manifest)

@@ -1,0 +1,20 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from copilot.services import analyses_queue_missing
+
+
+class Command(BaseCommand):
+    help = (
+        "Queue an analysis for every open ticket whose newest customer message has none (after "
+        "an import), and with --retry-failed re-run the analyses that failed. The workers do "
+        "the work; this only queues it."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--retry-failed", action="store_true")
+
+    def handle(self, *args: Any, retry_failed: bool, **options: Any) -> None:
+        queued = analyses_queue_missing(retry_failed=retry_failed)
+        self.stdout.write(self.style.SUCCESS(f"Queued {queued} analyses."))

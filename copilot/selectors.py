@@ -1,0 +1,166 @@
+"""Reads of the copilot app, scoped to what the user may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from accounts.models import User
+from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
+from tickets.models import AuthorKind, Message, Ticket
+from tickets.selectors import ticket_qs_for_user
+
+# What the encoder reads of a conversation. MiniLM stops at 256 word pieces (about 1,000
+# characters of English) anyway; the cap only bounds work on a pasted log file.
+TEXT_MAX_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class SimilarCaseView:
+    ticket_id: int
+    similarity: float
+    subject: str
+    resolution: str
+    visible: bool  # False: the case belongs to a team the viewer is not in
+
+
+@dataclass(frozen=True)
+class AnalysisPanel:
+    """What the ticket page shows: the newest finished analysis, and whether a newer one runs."""
+
+    analysis: MessageAnalysis | None
+    pending: bool
+    similar: list[SimilarCaseView]
+    decision: Any  # DraftDecisionEvent | None
+
+
+def analysis_get_for_ticket(
+    *, ticket: Ticket, version: int | None = None
+) -> MessageAnalysis | None:
+    qs = MessageAnalysis.objects.filter(ticket=ticket).order_by("-transcript_version")
+    if version is not None:
+        return qs.filter(transcript_version=version).first()
+    return qs.exclude(status=AnalysisStatus.SUPERSEDED).first()
+
+
+def analysis_get_by_id(*, ticket: Ticket, analysis_id: int) -> MessageAnalysis | None:
+    """An analysis of this (already permission-checked) ticket, or None."""
+    return MessageAnalysis.objects.filter(ticket=ticket, pk=analysis_id).first()
+
+
+def analysis_panel_for_ticket(*, ticket: Ticket, user: User) -> AnalysisPanel:
+    latest = analysis_get_for_ticket(ticket=ticket)
+    pending = latest is not None and latest.status == AnalysisStatus.PENDING
+    shown = latest
+    if pending:
+        shown = (
+            MessageAnalysis.objects.filter(ticket=ticket)
+            .exclude(status__in=[AnalysisStatus.PENDING, AnalysisStatus.SUPERSEDED])
+            .order_by("-transcript_version")
+            .first()
+        )
+    similar = similar_cases_for_user(cases=shown.similar_cases, user=user) if shown else []
+    decision = shown.draft_decisions.first() if shown else None
+    return AnalysisPanel(analysis=shown, pending=pending, similar=similar, decision=decision)
+
+
+def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[SimilarCaseView]:
+    """Resolve stored (ticket_id, similarity) pairs to what this user may see of them."""
+    ids = [c["ticket_id"] for c in cases]
+    visible = {
+        t.pk: t
+        for t in ticket_qs_for_user(user=user)
+        .filter(pk__in=ids)
+        .only("id", "subject", "resolution")
+    }
+    result = []
+    for case in cases:
+        ticket = visible.get(case["ticket_id"])
+        result.append(
+            SimilarCaseView(
+                ticket_id=case["ticket_id"],
+                similarity=case["similarity"],
+                subject=ticket.subject if ticket else "",
+                resolution=ticket.resolution if ticket else "",
+                visible=ticket is not None,
+            )
+        )
+    return result
+
+
+def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tuple[str, Message]:
+    """What the customer has said since the last agent reply, up to this transcript version.
+
+    A customer often writes in bursts ("hi" / "my order 123 never came" / "??"); the copilot
+    reads the burst as one request. Returns the text and the newest customer message.
+    """
+    messages = list(
+        Message.objects.filter(ticket_id=ticket_id, sequence__lte=transcript_version)
+        .exclude(author_kind=AuthorKind.SYSTEM)
+        .order_by("-sequence")
+        .only("id", "sequence", "author_kind", "body")[:50]
+    )
+    burst: list[Message] = []
+    for message in messages:
+        if message.author_kind == AuthorKind.AGENT:
+            break
+        burst.append(message)
+    if not burst:
+        raise Message.DoesNotExist(
+            f"ticket {ticket_id} has no customer message at version {transcript_version}"
+        )
+    text = "\n".join(m.body for m in reversed(burst))
+    return text[-TEXT_MAX_CHARS:], burst[0]
+
+
+def case_text(*, ticket: Ticket) -> str:
+    """A solved ticket as the similar-case index sees it: the customer's problem statement.
+
+    That is the customer's messages before the first agent reply (what a new request will be
+    compared with), or the subject when the ticket has none.
+    """
+    parts: list[str] = []
+    # Sorted here rather than in SQL so a prefetched transcript (bulk rebuilds) is reused.
+    for message in sorted(ticket.messages.all(), key=lambda m: m.sequence):
+        if message.author_kind == AuthorKind.AGENT:
+            break
+        if message.author_kind == AuthorKind.CUSTOMER:
+            parts.append(message.body)
+    text = "\n".join(parts).strip() or ticket.subject
+    return text[:TEXT_MAX_CHARS]
+
+
+def solved_case_teams() -> list[tuple[int, int]]:
+    """(case id, team id) of every stored solved case; the index filters searches by team."""
+    return list(SolvedCase.objects.values_list("ticket_id", "ticket__team_id"))
+
+
+def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int, Ticket]:
+    """The solved tickets behind index hits, re-checked against the database: a hit whose
+    ticket was reopened, erased or moved to another team since the index was published is
+    dropped."""
+    qs = Ticket.objects.filter(pk__in=ids, solved_case__isnull=False)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    return {t.pk: t for t in qs.only("id", "subject", "resolution", "team_id")}
+
+
+def intent_training_examples(*, min_examples: int) -> tuple[list[str], list[str], list[str]]:
+    """(texts, labels, labels left out) from tickets an agent or an import labelled.
+
+    The text is the customer's opening request, the same text the similar-case index holds.
+    """
+    tickets = list(Ticket.objects.exclude(intent="").order_by("pk").prefetch_related("messages"))
+    counts: dict[str, int] = {}
+    for ticket in tickets:
+        counts[ticket.intent] = counts.get(ticket.intent, 0) + 1
+    dropped = sorted(label for label, n in counts.items() if n < min_examples)
+    kept = [t for t in tickets if counts[t.intent] >= min_examples]
+    return [case_text(ticket=t) for t in kept], [t.intent for t in kept], dropped
+
+
+def case_intents(*, ids: set[int]) -> dict[int, str]:
+    """The intent labels of solved cases (as agents or an import gave them), for re-ranking."""
+    if not ids:
+        return {}
+    return dict(Ticket.objects.filter(pk__in=ids).exclude(intent="").values_list("pk", "intent"))

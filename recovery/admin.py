@@ -1,0 +1,88 @@
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from recovery.models import (
+    AuditEvent,
+    ChurnModelRun,
+    CustomerSignals,
+    Recommendation,
+    RecoveryAction,
+    RecoveryExecution,
+)
+
+
+@admin.register(RecoveryAction)
+class RecoveryActionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """The catalogue: admins add, change and retire actions (retire, not delete: past
+    recommendations keep pointing at them)."""
+
+    list_display = [
+        "name",
+        "key",
+        "kind",
+        "active",
+        "default_amount",
+        "max_amount",
+        "customer_limit",
+        "coapproval_above",
+    ]
+    list_filter = ["active", "kind", "monetary"]
+    search_fields = ["name", "key"]
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    """Records the app writes itself: visible to admins, never edited or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdmin):
+    list_display = ["created_at", "kind", "actor", "ticket", "action_key", "is_override"]
+    list_filter = ["kind", "is_override", "team"]
+    raw_id_fields = ["ticket", "recommendation", "analysis", "reviewed_event"]
+
+
+@admin.register(Recommendation)
+class RecommendationAdmin(ReadOnlyAdmin):
+    list_display = ["ticket", "action", "amount", "status", "personalised", "created_at"]
+    list_filter = ["status", "personalised"]
+    raw_id_fields = ["ticket", "analysis"]
+
+
+@admin.register(RecoveryExecution)
+class RecoveryExecutionAdmin(ReadOnlyAdmin):
+    list_display = ["idempotency_key", "status", "amount", "currency", "executed_at"]
+    list_filter = ["status"]
+
+
+@admin.register(CustomerSignals)
+class CustomerSignalsAdmin(ReadOnlyAdmin):
+    list_display = ["customer", "segment", "lifetime_value", "churn_risk", "computed_at"]
+    list_filter = ["segment", "repeat_issue"]
+
+
+@admin.register(ChurnModelRun)
+class ChurnModelRunAdmin(ReadOnlyAdmin):
+    """The churn model's trainings with their validation score, for admins to judge it by."""
+
+    list_display = [
+        "version",
+        "trained_at",
+        "n_customers",
+        "n_churned",
+        "validation_auc",
+        "baseline_auc",
+    ]

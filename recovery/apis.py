@@ -1,0 +1,229 @@
+"""REST API of recovery actions: a ticket's recommendations, decisions on them, co-approvals,
+and the audit trail (supervisors and admins only). Scoped like the pages."""
+
+from typing import Any
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from core.apis import ApiAuthMixin
+from recovery.models import AuditEvent, AuditKind, Recommendation, RecoveryAction
+from recovery.selectors import (
+    audit_event_filter,
+    audit_event_qs_for_user,
+    recommendation_get_for_user,
+    recommendation_list_for_ticket,
+)
+from recovery.services import (
+    recommendation_add,
+    recommendation_approve,
+    recommendation_coapprove,
+    recommendation_reject,
+)
+from tickets.selectors import ticket_get_for_user
+
+MONEY = {"max_digits": 10, "decimal_places": 2}
+
+
+class RecommendationOutput(serializers.ModelSerializer[Recommendation]):
+    action = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    action_name = serializers.CharField(source="action.name", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    added_by = serializers.CharField(source="added_by.username", default=None)
+
+    class Meta:
+        model = Recommendation
+        fields = [
+            "id",
+            "ticket_id",
+            "analysis_id",
+            "action",
+            "action_name",
+            "rank",
+            "score",
+            "amount",
+            "final_amount",
+            "currency",
+            "explanation",
+            "evidence",
+            "personalised",
+            "status",
+            "added_by",
+            "decided_by",
+            "decided_at",
+            "decision_reason",
+            "created_at",
+        ]
+
+
+class TicketRecommendationsApi(ApiAuthMixin, APIView):
+    class AddInput(serializers.Serializer[Any]):
+        action = serializers.SlugField(max_length=50)
+        amount = serializers.DecimalField(required=False, allow_null=True, **MONEY)
+        currency = serializers.CharField(required=False, max_length=3, default="")
+        reason = serializers.CharField(max_length=2000)
+
+    @extend_schema(
+        operation_id="ticket_recommendations_list",
+        responses=RecommendationOutput(many=True),
+        summary="Recovery actions proposed or taken on a ticket",
+    )
+    def get(self, request: Request, ticket_id: int) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+        return Response(
+            RecommendationOutput(recommendation_list_for_ticket(ticket=ticket), many=True).data
+        )
+
+    @extend_schema(
+        operation_id="ticket_recommendations_add",
+        request=AddInput,
+        responses={201: RecommendationOutput},
+        summary="Add (and approve) an action the copilot did not suggest; a reason is required",
+    )
+    def post(self, request: Request, ticket_id: int) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+        data = self.AddInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        action = get_object_or_404(RecoveryAction, key=payload["action"], active=True)
+        recommendation = recommendation_add(
+            ticket=ticket,
+            user=request.user,  # type: ignore[arg-type]
+            action=action,
+            amount=payload.get("amount"),
+            currency=payload["currency"],
+            reason=payload["reason"],
+        )
+        return Response(RecommendationOutput(recommendation).data, status=status.HTTP_201_CREATED)
+
+
+class RecommendationDecisionApi(ApiAuthMixin, APIView):
+    class DecisionInput(serializers.Serializer[Any]):
+        decision = serializers.ChoiceField(choices=["approve", "reject"])
+        amount = serializers.DecimalField(required=False, allow_null=True, **MONEY)
+        currency = serializers.CharField(required=False, max_length=3, default="")
+        reason = serializers.CharField(required=False, max_length=2000, default="")
+
+    @extend_schema(
+        request=DecisionInput,
+        responses=RecommendationOutput,
+        summary="Approve (as proposed or with another amount) or reject a recommendation",
+        description="Changing the amount or rejecting needs a reason. Amounts above the "
+        "action's co-approval line wait for a supervisor. A second decision answers 409.",
+    )
+    def post(self, request: Request, recommendation_id: int) -> Response:
+        recommendation = recommendation_get_for_user(
+            user=request.user,  # type: ignore[arg-type]
+            recommendation_id=recommendation_id,
+        )
+        data = self.DecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        if payload["decision"] == "approve":
+            recommendation = recommendation_approve(
+                recommendation=recommendation,
+                user=request.user,  # type: ignore[arg-type]
+                amount=payload.get("amount"),
+                currency=payload["currency"],
+                reason=payload["reason"],
+            )
+        else:
+            recommendation = recommendation_reject(
+                recommendation=recommendation,
+                user=request.user,  # type: ignore[arg-type]
+                reason=payload["reason"],
+            )
+        return Response(RecommendationOutput(recommendation).data)
+
+
+class RecommendationCoapprovalApi(ApiAuthMixin, APIView):
+    class CoapprovalInput(serializers.Serializer[Any]):
+        approve = serializers.BooleanField()
+        reason = serializers.CharField(required=False, max_length=2000, default="")
+
+    @extend_schema(
+        request=CoapprovalInput,
+        responses=RecommendationOutput,
+        summary="A supervisor co-approves or refuses an amount above the co-approval line",
+    )
+    def post(self, request: Request, recommendation_id: int) -> Response:
+        if not request.user.is_supervisor_role:  # type: ignore[union-attr]
+            raise PermissionDenied("Only supervisors co-approve.")
+        recommendation = recommendation_get_for_user(
+            user=request.user,  # type: ignore[arg-type]
+            recommendation_id=recommendation_id,
+        )
+        data = self.CoapprovalInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        recommendation = recommendation_coapprove(
+            recommendation=recommendation,
+            supervisor=request.user,  # type: ignore[arg-type]
+            approve=payload["approve"],
+            reason=payload["reason"],
+        )
+        return Response(RecommendationOutput(recommendation).data)
+
+
+class AuditEventOutput(serializers.ModelSerializer[AuditEvent]):
+    actor = serializers.CharField(source="actor.username", default=None)
+
+    class Meta:
+        model = AuditEvent
+        fields = [
+            "id",
+            "created_at",
+            "kind",
+            "actor",
+            "team_id",
+            "ticket_id",
+            "recommendation_id",
+            "analysis_id",
+            "action_key",
+            "intent",
+            "segment",
+            "proposed",
+            "final",
+            "reason",
+            "is_override",
+            "reviewed_event_id",
+        ]
+
+
+class AuditEventListApi(ApiAuthMixin, APIView):
+    class FilterInput(serializers.Serializer[Any]):
+        kind = serializers.ChoiceField(choices=AuditKind.choices, required=False, default="")
+        ticket = serializers.IntegerField(required=False, min_value=1)
+        overrides = serializers.BooleanField(required=False, default=False)
+
+    class Pagination(PageNumberPagination):
+        page_size = 50
+        page_size_query_param = "page_size"
+        max_page_size = 500
+
+    @extend_schema(
+        parameters=[FilterInput],
+        responses=AuditEventOutput(many=True),
+        summary="The audit trail of your teams (supervisors and admins)",
+    )
+    def get(self, request: Request) -> Response:
+        if not request.user.is_supervisor_role:  # type: ignore[union-attr]
+            raise PermissionDenied("The audit trail is for supervisors and admins.")
+        filters = self.FilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        params: dict[str, Any] = filters.validated_data  # type: ignore[assignment]
+        events = audit_event_filter(
+            audit_event_qs_for_user(user=request.user),  # type: ignore[arg-type]
+            kind=params["kind"],
+            ticket_id=params.get("ticket"),
+            overrides=params["overrides"],
+        )
+        paginator = self.Pagination()
+        page = paginator.paginate_queryset(events, request, view=self)
+        return paginator.get_paginated_response(AuditEventOutput(page, many=True).data)

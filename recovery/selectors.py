@@ -1,0 +1,158 @@
+"""Reads of the recovery app, scoped to what the user may see."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.db.models import Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+
+from accounts.models import Role, User
+from accounts.selectors import team_ids_for_user
+from recovery.models import (
+    AuditEvent,
+    ExecutionStatus,
+    Recommendation,
+    RecommendationStatus,
+    RecoveryAction,
+    RecoveryExecution,
+)
+from recovery.ranking import Outcome
+from tickets.models import Customer, Ticket
+
+# Money already promised to a customer: approved (about to run), executed, or waiting for a
+# supervisor. Counted against the action's per-customer limit.
+COMMITTED = [
+    RecommendationStatus.APPROVED,
+    RecommendationStatus.EXECUTED,
+    RecommendationStatus.AWAITING_COAPPROVAL,
+]
+
+
+def recommendation_qs_for_user(*, user: User) -> QuerySet[Recommendation]:
+    return Recommendation.objects.filter(ticket__team_id__in=team_ids_for_user(user=user))
+
+
+def recommendation_get_for_user(*, user: User, recommendation_id: int) -> Recommendation:
+    """A recommendation of a ticket the user may see; anything else is a 404."""
+    return get_object_or_404(
+        recommendation_qs_for_user(user=user).select_related(
+            "ticket__customer", "ticket__team", "action", "analysis"
+        ),
+        pk=recommendation_id,
+    )
+
+
+def recommendation_list_for_ticket(*, ticket: Ticket) -> list[Recommendation]:
+    """What the ticket page shows: open ones first, then decided ones, newest first."""
+    open_first = {
+        RecommendationStatus.PROPOSED: 0,
+        RecommendationStatus.AWAITING_COAPPROVAL: 1,
+    }
+    recommendations = list(
+        Recommendation.objects.filter(ticket=ticket)
+        .select_related("action", "decided_by", "added_by", "execution")
+        .order_by("-created_at", "rank")[:20]
+    )
+    return sorted(recommendations, key=lambda r: (open_first.get(r.status, 2), r.rank))
+
+
+def action_list_active() -> list[RecoveryAction]:
+    return list(RecoveryAction.objects.filter(active=True).order_by("name"))
+
+
+def customer_committed_amount(
+    *, customer: Customer, action: RecoveryAction, exclude: Recommendation | None = None
+) -> Decimal:
+    """Money of this action already promised to the customer within the policy's period."""
+    since = timezone.now() - timedelta(days=action.customer_limit_days)
+    qs = Recommendation.objects.filter(
+        ticket__customer=customer, action=action, status__in=COMMITTED, created_at__gte=since
+    )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    total = qs.aggregate(total=Sum("final_amount"))["total"]
+    return total or Decimal(0)
+
+
+def similar_case_outcomes(*, ticket_ids: Iterable[int]) -> dict[str, Outcome]:
+    """What the recoveries executed on these (similar, solved) tickets led to, per action."""
+    executions = RecoveryExecution.objects.filter(
+        recommendation__ticket_id__in=list(ticket_ids), status=ExecutionStatus.DONE
+    ).values_list(
+        "recommendation__action__key", "recommendation__ticket_id", "reopened", "positive_reply"
+    )
+    tried: dict[str, list[tuple[int, bool]]] = {}
+    for key, ticket_id, reopened, positive in executions:
+        worked = reopened is not True and positive is not False
+        tried.setdefault(key, []).append((ticket_id, worked))
+    return {
+        key: Outcome(
+            tried=len(rows),
+            worked=sum(1 for _, w in rows if w),
+            case_ids=tuple(sorted({t for t, _ in rows})),
+        )
+        for key, rows in tried.items()
+    }
+
+
+def approval_limit_for(*, user: User) -> Decimal | None:
+    """The most this user may approve on their own; None means no personal limit."""
+    if user.approval_limit is not None:
+        return user.approval_limit
+    for role in (Role.ADMIN, Role.SUPERVISOR, Role.AGENT):
+        if user.has_role(role):
+            limit = settings.RECOVERY_APPROVAL_LIMITS.get(role.value)
+            return None if limit is None else Decimal(str(limit))
+    return Decimal(0)
+
+
+def audit_event_qs_for_user(*, user: User) -> QuerySet[AuditEvent]:
+    """The audit trail of the teams a supervisor or admin may see (agents see none)."""
+    if not user.is_supervisor_role:
+        return AuditEvent.objects.none()
+    return AuditEvent.objects.filter(team_id__in=team_ids_for_user(user=user)).select_related(
+        "actor", "ticket"
+    )
+
+
+def audit_event_filter(
+    qs: QuerySet[AuditEvent], *, kind: str = "", ticket_id: int | None = None, overrides: bool
+) -> QuerySet[AuditEvent]:
+    if kind:
+        qs = qs.filter(kind=kind)
+    if ticket_id is not None:
+        qs = qs.filter(ticket_id=ticket_id)
+    if overrides:
+        qs = qs.filter(Q(is_override=True))
+    return qs
+
+
+@dataclass(frozen=True)
+class RecoveryPanel:
+    recommendations: list[Recommendation]
+    actions: list[RecoveryAction]
+    opted_out: bool
+    executing: bool  # an approved action is being carried out: the panel polls
+    currency: str
+
+
+def recovery_panel_for_ticket(*, ticket: Ticket) -> RecoveryPanel:
+    from tickets.models import ConsentPurpose
+    from tickets.selectors import consent_granted
+
+    recommendations = recommendation_list_for_ticket(ticket=ticket)
+    return RecoveryPanel(
+        recommendations=recommendations,
+        actions=action_list_active(),
+        opted_out=not consent_granted(
+            customer=ticket.customer, purpose=ConsentPurpose.PERSONALISATION
+        ),
+        executing=any(r.status == RecommendationStatus.APPROVED for r in recommendations),
+        currency=settings.RECOVERY_CURRENCY,
+    )

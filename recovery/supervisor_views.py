@@ -1,0 +1,235 @@
+"""Supervisor pages: the queue of overrides to review, override rates, the fairness report.
+
+Each view parses input, calls one selector or service, and renders. Every page works as plain
+links and forms; with htmx the period filter swaps only the queue, and a review swaps only its row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpResponse, QueryDict
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from accounts.decorators import role_required
+from accounts.models import Role
+from core.errors import Conflict, DomainError
+from core.http import AuthedHttpRequest
+from recovery.supervision import (
+    REVIEW_NOTE_MAX_CHARS,
+    OverrideRate,
+    fairness_report_for_user,
+    override_get_for_user,
+    override_queue_for_user,
+    override_rates_for_user,
+    override_review,
+)
+
+QUEUE = "recovery/supervisor/override_queue.html"
+RATES = "recovery/supervisor/override_rates.html"
+FAIRNESS = "recovery/supervisor/fairness.html"
+QUEUE_PAGE_SIZE = 50
+
+PERIODS = [
+    ("7", "Last 7 days"),
+    ("30", "Last 30 days"),
+    ("90", "Last 90 days"),
+    ("all", "All time"),
+]
+
+
+class PeriodForm(forms.Form):
+    period = forms.ChoiceField(choices=PERIODS, required=False, label="Period")
+
+    def __init__(self, data: QueryDict, *, default: str) -> None:
+        # Unbound without the parameter, so the select shows the default as chosen.
+        super().__init__(data if "period" in data else None, initial={"period": default})
+        self.default = default
+
+    @property
+    def value(self) -> str:
+        """The chosen period; a missing or unknown one (a stale bookmark) is the default."""
+        if self.is_bound and self.is_valid() and self.cleaned_data["period"]:
+            return str(self.cleaned_data["period"])
+        return self.default
+
+    def since(self) -> datetime | None:
+        return None if self.value == "all" else timezone.now() - timedelta(days=int(self.value))
+
+
+def _queue_url(data: QueryDict) -> str:
+    """Back to the queue as the supervisor left it: only known parameters, never a URL."""
+    params = {}
+    if data.get("period") in dict(PERIODS):
+        params["period"] = data["period"]
+    if data.get("page", "").isdigit():
+        params["page"] = data["page"]
+    url = reverse("supervision:overrides")
+    return f"{url}?{urlencode(params)}" if params else url
+
+
+@require_GET
+@role_required(Role.SUPERVISOR)
+def override_queue(request: AuthedHttpRequest) -> HttpResponse:
+    # Unreviewed overrides stay in the queue however old they are: all time by default.
+    period = PeriodForm(request.GET, default="all")
+    events = override_queue_for_user(user=request.user, since=period.since())
+    page = Paginator(events, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    context = {"period_form": period, "period": period.value, "page": page}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{QUEUE}#queue-results", context)
+    return render(request, QUEUE, context)
+
+
+@require_POST
+@role_required(Role.SUPERVISOR)
+def override_review_view(request: AuthedHttpRequest, event_id: int) -> HttpResponse:
+    # No form class: the service validates verdict and note (after the 404 of an event the
+    # supervisor may not see, so a bad input never tells whether an id exists).
+    try:
+        override_review(
+            event_id=event_id,
+            supervisor=request.user,
+            verdict=request.POST.get("verdict", ""),
+            note=request.POST.get("note", ""),
+        )
+    except Conflict as exc:
+        # Reviewed by someone else meanwhile: show their review in the row (htmx swaps only
+        # 2xx and 422 answers, and the row is not wrong, just stale).
+        return _review_answer(request, event_id, error=exc.message, status=200)
+    except DomainError as exc:
+        return _review_answer(request, event_id, error=exc.message, status=422)
+    return _review_answer(request, event_id, error="", status=200)
+
+
+def _review_answer(
+    request: AuthedHttpRequest, event_id: int, *, error: str, status: int
+) -> HttpResponse:
+    """The row, reviewed or with the error, for htmx; otherwise back to the queue."""
+    if not request.htmx:
+        if error:
+            messages.error(request, error)
+        else:
+            messages.success(request, "Review recorded.")
+        return redirect(_queue_url(request.POST))
+    event = override_get_for_user(user=request.user, event_id=event_id)
+    context = {
+        "event": event,
+        "review": event.review,  # type: ignore[attr-defined]
+        "error": error,
+        "note": request.POST.get("note", "")[:REVIEW_NOTE_MAX_CHARS],
+        "period": request.POST["period"] if request.POST.get("period") in dict(PERIODS) else "",
+    }
+    return render(request, f"{QUEUE}#override-row", context, status=status)
+
+
+# --- charts ------------------------------------------------------------------------------------
+
+# Geometry of the rates charts, in SVG user units (the SVG scales to its box through viewBox).
+CHART_WIDTH = 760
+BAR_X = 210
+BAR_WIDTH = 300
+NUMBERS_X = BAR_X + BAR_WIDTH + 10
+ROW_HEIGHT = 26
+BAR_HEIGHT = 16
+
+
+@dataclass(frozen=True, kw_only=True)
+class Bar:
+    label: str
+    y: int
+    text_y: int
+    accepted_width: int
+    overridden_x: int
+    overridden_width: int
+    numbers: str
+    description: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class BarChart:
+    slug: str
+    title: str
+    dimension: str
+    rows: list[OverrideRate]
+    bars: list[Bar]
+    width: int = CHART_WIDTH
+    height: int
+    bar_x: int = BAR_X
+    bar_width: int = BAR_WIDTH
+    bar_height: int = BAR_HEIGHT
+    numbers_x: int = NUMBERS_X
+
+
+def _percent(rate: float | None) -> str:
+    return "—" if rate is None else f"{round(rate * 100)}%"
+
+
+def _bar_chart(*, slug: str, title: str, dimension: str, rows: list[OverrideRate]) -> BarChart:
+    """Presentation only: where each stacked bar (accepted, then overridden) goes."""
+    bars = []
+    for index, row in enumerate(rows):
+        accepted = round(BAR_WIDTH * row.accepted / row.decisions) if row.decisions else 0
+        overridden = BAR_WIDTH - accepted if row.decisions else 0
+        numbers = (
+            f"{_percent(row.override_rate)} overridden · {row.overridden} of {row.decisions}"
+            if row.decisions
+            else "no decisions"
+        )
+        if row.added:
+            numbers += f" · {row.added} added"
+        bars.append(
+            Bar(
+                label=row.label if len(row.label) <= 28 else row.label[:27] + "…",
+                y=index * ROW_HEIGHT + 4,
+                text_y=index * ROW_HEIGHT + 4 + BAR_HEIGHT - 4,
+                accepted_width=accepted,
+                overridden_x=BAR_X + accepted,
+                overridden_width=overridden,
+                numbers=numbers,
+                description=(
+                    f"{row.label}: {row.accepted} accepted and {row.overridden} overridden of "
+                    f"{row.decisions} decisions ({_percent(row.acceptance_rate)} accepted, "
+                    f"{_percent(row.override_rate)} overridden); "
+                    f"{row.added} action{'' if row.added == 1 else 's'} added"
+                ),
+            )
+        )
+    return BarChart(
+        slug=slug,
+        title=title,
+        dimension=dimension,
+        rows=rows,
+        bars=bars,
+        height=max(len(rows), 1) * ROW_HEIGHT + 8,
+    )
+
+
+@require_GET
+@role_required(Role.SUPERVISOR)
+def override_rates(request: AuthedHttpRequest) -> HttpResponse:
+    period = PeriodForm(request.GET, default="30")
+    rates = override_rates_for_user(user=request.user, since=period.since())
+    charts = [
+        _bar_chart(slug="agent", title="By agent", dimension="Agent", rows=rates.by_agent),
+        _bar_chart(slug="action", title="By action", dimension="Action", rows=rates.by_action),
+        _bar_chart(slug="intent", title="By intent", dimension="Intent", rows=rates.by_intent),
+        _bar_chart(slug="week", title="By ISO week", dimension="ISO week", rows=rates.by_week),
+    ]
+    return render(request, RATES, {"period_form": period, "rates": rates, "charts": charts})
+
+
+@require_GET
+@role_required(Role.SUPERVISOR)
+def fairness_report(request: AuthedHttpRequest) -> HttpResponse:
+    period = PeriodForm(request.GET, default="90")
+    report = fairness_report_for_user(user=request.user, since=period.since())
+    return render(request, FAIRNESS, {"period_form": period, "report": report})

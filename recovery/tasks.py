@@ -1,0 +1,30 @@
+"""Celery tasks of the recovery app: thin, idempotent, keyed by primary keys."""
+
+from celery import shared_task
+from django.db import InterfaceError, OperationalError
+
+from recovery.hooks import HookTemporaryError
+from recovery.services import execution_run, recovery_outcomes_update
+from recovery.signals import customer_signals_refresh_all
+
+TRANSIENT = (OperationalError, InterfaceError)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=(*TRANSIENT, HookTemporaryError),
+    retry_backoff=5,
+    retry_backoff_max=600,
+    max_retries=8,
+)
+def execute_recovery(*, execution_id: int) -> None:
+    """Carry out an approved recovery action (once: see execution_run)."""
+    execution_run(execution_id=execution_id)
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=30, max_retries=3)
+def refresh_customer_signals() -> None:
+    """Nightly: every customer's signals, and the outcomes of past recoveries."""
+    recovery_outcomes_update()
+    customer_signals_refresh_all()

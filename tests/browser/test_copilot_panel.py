@@ -1,0 +1,68 @@
+import pytest
+from django.db import transaction
+from playwright.sync_api import Page, expect
+
+from accounts.models import User
+from copilot.cases import case_index_rebuild
+from copilot.models import DraftDecision, DraftDecisionEvent
+from tests.factories import TicketFactory
+from tests.worker import celery_worker
+from tickets.models import AuthorKind, Status, Ticket
+from tickets.services import message_append
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.worker,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.usefixtures("copilot_dirs", "empty_queue"),
+]
+
+
+def test_panel_fills_in_live_and_agent_uses_the_draft(
+    live_server, page: Page, agent: User, ticket_a: Ticket, tmp_path
+) -> None:
+    case = TicketFactory(
+        team=ticket_a.team,
+        status=Status.SOLVED,
+        solved_at=ticket_a.created_at,
+        subject="Lost parcel",
+        first_message="My order has not arrived, my parcel never came.",
+        resolution="We have sent a replacement parcel by express delivery.",
+    )
+    case_index_rebuild(progress=None)
+    with transaction.atomic():
+        message_append(
+            ticket=ticket_a,
+            body="This is awful. My parcel never came and nobody answers. Order 55123.",
+            author_kind=AuthorKind.CUSTOMER,
+        )
+    page.context.add_cookies(_session_cookie(live_server.url, agent))
+
+    page.goto(f"{live_server.url}/tickets/{ticket_a.pk}/")
+    panel = page.locator(f"#ticket-{ticket_a.pk}-analysis")
+    expect(panel.get_by_role("status")).to_have_text("Analysing the latest message…")
+
+    # The worker starts only now: the panel must fill in by itself, without a reload.
+    with celery_worker(tmp_path / "worker.log"):
+        expect(panel.locator(".sentiment")).to_have_text("Negative", timeout=60_000)
+    expect(panel.get_by_role("link", name=f"#{case.pk} Lost parcel")).to_be_visible()
+    expect(panel.locator(".draft")).to_contain_text("express delivery")
+    panel.get_by_text("Why this draft").click()
+    expect(panel.locator(".why")).to_contain_text(f"based on case #{case.pk}")
+
+    panel.get_by_role("button", name="Use").click()
+
+    transcript = page.locator(f"#ticket-{ticket_a.pk}-transcript")
+    expect(transcript.locator("li.author-agent .body")).to_contain_text("55123")
+    expect(panel.locator(".decision")).to_contain_text("Used as is by alice")
+    event = DraftDecisionEvent.objects.get()
+    assert (event.decision, event.agent) == (DraftDecision.ACCEPTED, agent)
+    assert ticket_a.messages.last().body == event.proposed_text
+
+
+def _session_cookie(url: str, user: User) -> list[dict[str, str]]:
+    from django.test import Client
+
+    client = Client()
+    client.force_login(user)
+    return [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
