@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("copilot.urls")),
     path("", include("recovery.urls")),
     path("supervision/", include("recovery.supervisor_urls")),
+    path("privacy/", include("tickets.privacy_urls")),
+    path("privacy/exports/", include("tickets.export_urls")),
     path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

@@ -27,7 +27,8 @@ from copilot.engine import get_engine, index_store
 from copilot.models import SolvedCase
 from copilot.nlp.index import IndexMissing, Manifest, SimilarCaseIndex
 from copilot.selectors import case_text
-from tickets.models import DONE_STATUSES, Ticket
+from tickets.models import DONE_STATUSES, ConsentPurpose, Ticket
+from tickets.selectors import consent_granted, customer_ids_opted_out
 
 logger = logging.getLogger(__name__)
 
@@ -56,8 +57,13 @@ def index_writer_lock(*, wait: bool) -> Iterator[None]:
 
 
 def case_eligible(ticket: Ticket) -> bool:
-    """Solved or closed, with a resolution a draft can be built from."""
-    return ticket.status in DONE_STATUSES and bool(ticket.resolution.strip())
+    """Solved or closed, with a resolution a draft can be built from, of a customer who lets
+    their tickets be examples for others."""
+    return (
+        ticket.status in DONE_STATUSES
+        and bool(ticket.resolution.strip())
+        and consent_granted(customer=ticket.customer, purpose=ConsentPurpose.SIMILAR_CASES)
+    )
 
 
 def case_record(*, ticket_id: int) -> SolvedCase | None:
@@ -182,7 +188,11 @@ def case_index_rebuild(
 def cases_to_embed(*, reembed: bool = False) -> list[int]:
     """Solved tickets whose case row is missing or was embedded by another model."""
     version = get_engine().encoder.version
-    eligible = Ticket.objects.filter(status__in=DONE_STATUSES).exclude(resolution="")
+    eligible = (
+        Ticket.objects.filter(status__in=DONE_STATUSES)
+        .exclude(resolution="")
+        .exclude(customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.SIMILAR_CASES))
+    )
     if not reembed:
         eligible = eligible.exclude(solved_case__model_version=version)
     return list(eligible.order_by("pk").values_list("pk", flat=True))
@@ -214,8 +224,12 @@ def _rebuild_locked(
             )
         if progress is not None:
             progress(len(batch))
-    # Cases of another model (a changed setting) cannot share an index with these.
+    # Cases of another model (a changed setting) cannot share an index with these, and cases
+    # of customers who opted out have no place in it.
     SolvedCase.objects.exclude(model_version=encoder.version).delete()
+    SolvedCase.objects.filter(
+        ticket__customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.SIMILAR_CASES)
+    ).delete()
     rows = list(
         SolvedCase.objects.order_by("ticket_id").values_list("pk", "ticket_id", "embedding")
     )

@@ -7,8 +7,8 @@ from typing import Any
 
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
-from tickets.models import AuthorKind, Message, Ticket
-from tickets.selectors import ticket_qs_for_user
+from tickets.models import AuthorKind, ConsentPurpose, Message, Ticket
+from tickets.selectors import customer_ids_opted_out, ticket_qs_for_user
 
 # What the encoder reads of a conversation. MiniLM stops at 256 word pieces (about 1,000
 # characters of English) anyway; the cap only bounds work on a pasted log file.
@@ -139,7 +139,11 @@ def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int
     """The solved tickets behind index hits, re-checked against the database: a hit whose
     ticket was reopened, erased or moved to another team since the index was published is
     dropped."""
-    qs = Ticket.objects.filter(pk__in=ids, solved_case__isnull=False)
+    # Consent is checked here, when the work runs: a customer who opted out since the index
+    # was published (or since this task was queued) is never an example.
+    qs = Ticket.objects.filter(pk__in=ids, solved_case__isnull=False).exclude(
+        customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.SIMILAR_CASES)
+    )
     if team_id is not None:
         qs = qs.filter(team_id=team_id)
     return {t.pk: t for t in qs.only("id", "subject", "resolution", "team_id")}
@@ -150,7 +154,12 @@ def intent_training_examples(*, min_examples: int) -> tuple[list[str], list[str]
 
     The text is the customer's opening request, the same text the similar-case index holds.
     """
-    tickets = list(Ticket.objects.exclude(intent="").order_by("pk").prefetch_related("messages"))
+    tickets = list(
+        Ticket.objects.exclude(intent="")
+        .exclude(customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING))
+        .order_by("pk")
+        .prefetch_related("messages")
+    )
     counts: dict[str, int] = {}
     for ticket in tickets:
         counts[ticket.intent] = counts.get(ticket.intent, 0) + 1

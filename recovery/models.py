@@ -263,6 +263,11 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
     def update(self, **kwargs: object) -> int:
         raise PermissionError("Audit events are append-only.")
 
+    def redact_for_erasure(self) -> int:
+        """The one change the trail allows: a customer's erasure removes the personal text it
+        holds (reasons, quoted drafts, explanations), keeping who decided what and when."""
+        return super().update(reason="[erased]", proposed={}, final={})
+
     def delete(self) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit events are append-only.")
 

@@ -27,6 +27,7 @@ from recovery.events import (
 )
 from recovery.hooks import HookTemporaryError
 from recovery.models import (
+    CustomerSignals,
     ExecutionStatus,
     Recommendation,
     RecommendationStatus,
@@ -57,9 +58,12 @@ def customer_context(*, customer: Customer) -> CustomerContext:
     nothing but the message when they opted out of personalisation."""
     if not consent_granted(customer=customer, purpose=ConsentPurpose.PERSONALISATION):
         return CustomerContext(personalised=False)
-    # Recomputed here, in the worker analysing the message, so the ranking reads the customer
-    # as they are now (a few aggregate queries).
-    signals = customer_signals_compute(customer=customer)
+    # The stored signals (kept current by a worker after each message, and nightly); computed
+    # here only the first time, so the analysis of a message does not wait on a dozen
+    # aggregate queries.
+    signals = CustomerSignals.objects.filter(customer=customer).first()
+    if signals is None:
+        signals = customer_signals_compute(customer=customer)
     return CustomerContext(
         personalised=True,
         segment=customer.segment,
@@ -101,8 +105,11 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
     if existing or locked.status != AnalysisStatus.DONE:
         return existing
     ticket = Ticket.objects.select_related("customer").get(pk=locked.ticket_id)
-    # The customer wrote again: what followed their earlier recoveries is known now.
-    recovery_outcomes_update(customer=ticket.customer)
+    # The customer wrote again: what followed their earlier recoveries, and their signals,
+    # are brought up to date by a worker after this commits.
+    from recovery.tasks import refresh_customer
+
+    refresh_customer.delay_on_commit(customer_id=ticket.customer_id)
     actions = {a.key: a for a in RecoveryAction.objects.filter(active=True)}
     context = customer_context(customer=ticket.customer)
     case_ids = [c["ticket_id"] for c in locked.similar_cases]

@@ -5,7 +5,7 @@ from django.db import InterfaceError, OperationalError
 
 from recovery.hooks import HookTemporaryError
 from recovery.services import execution_run, recovery_outcomes_update
-from recovery.signals import customer_signals_refresh_all
+from recovery.signals import customer_signals_compute, customer_signals_refresh_all
 
 TRANSIENT = (OperationalError, InterfaceError)
 
@@ -28,3 +28,14 @@ def refresh_customer_signals() -> None:
     """Nightly: every customer's signals, and the outcomes of past recoveries."""
     recovery_outcomes_update()
     customer_signals_refresh_all()
+
+
+@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=3)
+def refresh_customer(*, customer_id: int) -> None:
+    """After a customer writes: the outcomes of their past recoveries, then their signals."""
+    from tickets.models import Customer
+
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is not None:
+        recovery_outcomes_update(customer=customer)
+        customer_signals_compute(customer=customer)

@@ -116,3 +116,4 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     for path in (settings.COPILOT_INDEX_DIR, settings.COPILOT_INTENT_MODEL_DIR):
         shutil.rmtree(path, ignore_errors=True)
     shutil.rmtree(settings.RECOVERY_CHURN_MODEL_DIR, ignore_errors=True)
+    shutil.rmtree(settings.PRIVACY_EXPORT_DIR, ignore_errors=True)

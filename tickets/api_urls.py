@@ -11,4 +11,9 @@ urlpatterns = [
     ),
     path("customers/", apis.CustomerListApi.as_view(), name="customer-list"),
     path("customers/<int:customer_id>/", apis.CustomerDetailApi.as_view(), name="customer-detail"),
+    path(
+        "customers/<int:customer_id>/consents/",
+        apis.CustomerConsentApi.as_view(),
+        name="customer-consents",
+    ),
 ]

@@ -7,8 +7,10 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -18,7 +20,18 @@ from accounts.models import Team
 from accounts.selectors import team_ids_for_user
 from core.apis import ApiAuthMixin
 from core.errors import DomainError
-from tickets.models import AuthorKind, Channel, Customer, Priority, Segment, Status, Ticket
+from tickets.models import (
+    AuthorKind,
+    Channel,
+    ConsentPurpose,
+    ConsentRecord,
+    Customer,
+    Priority,
+    Segment,
+    Status,
+    Ticket,
+)
+from tickets.privacy import consent_record, consent_states
 from tickets.selectors import (
     TicketFilters,
     customer_get_for_user,
@@ -274,3 +287,65 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
             raise DomainError(f"{field!r} is not a field that can be changed.", field=field)
         customer = customer_update(customer=customer, data=dict(data.validated_data))  # type: ignore[arg-type]
         return Response(CustomerOutput(customer).data)
+
+
+class ConsentOutput(serializers.ModelSerializer[ConsentRecord]):
+    recorded_by = serializers.CharField(source="recorded_by.username", default=None)
+
+    class Meta:
+        model = ConsentRecord
+        fields = ["id", "purpose", "granted", "source", "note", "recorded_by", "recorded_at"]
+
+
+class CustomerConsentApi(ApiAuthMixin, APIView):
+    """For a shop's systems (a token of an admin-role account): the customer's consent."""
+
+    class ConsentInput(serializers.Serializer[Any]):
+        purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
+        granted = serializers.BooleanField()
+        source = serializers.CharField(max_length=50, default="api")
+        note = serializers.CharField(max_length=2000, required=False, default="")
+
+    def _customer(self, request: Request, customer_id: int) -> Customer:
+        if not request.user.is_admin_role:  # type: ignore[union-attr]
+            raise PermissionDenied("Consent is managed by admins.")
+        return get_object_or_404(Customer, pk=customer_id)
+
+    @extend_schema(
+        operation_id="customer_consent_history",
+        responses=ConsentOutput(many=True),
+        summary="A customer's consent history, newest first (admins)",
+    )
+    def get(self, request: Request, customer_id: int) -> Response:
+        customer = self._customer(request, customer_id)
+        records = ConsentRecord.objects.filter(customer=customer).order_by("-recorded_at", "-id")
+        return Response(
+            {
+                "current": consent_states(customer=customer),
+                "history": ConsentOutput(records, many=True).data,
+            }
+        )
+
+    @extend_schema(
+        operation_id="customer_consent_record",
+        request=ConsentInput,
+        responses={201: ConsentOutput},
+        summary="Record a customer's consent or opt-out for one purpose (admins)",
+        description="Purposes: personalisation (recommendations use value, history and churn "
+        "risk), training (their tickets train the models), similar_cases (their solved tickets "
+        "are examples for others; an opt-out removes them from the index at once).",
+    )
+    def post(self, request: Request, customer_id: int) -> Response:
+        customer = self._customer(request, customer_id)
+        data = self.ConsentInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        record = consent_record(
+            customer=customer,
+            purpose=payload["purpose"],
+            granted=payload["granted"],
+            source=payload["source"],
+            note=payload["note"],
+            by=request.user,  # type: ignore[arg-type]
+        )
+        return Response(ConsentOutput(record).data, status=status.HTTP_201_CREATED)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Case, Exists, OuterRef, Q, QuerySet, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -76,7 +76,11 @@ def ticket_list_for_user(*, user: User, filters: TicketFilters) -> QuerySet[Tick
         if filters.q.lstrip("#").isdigit():
             match |= Q(pk=int(filters.q.lstrip("#")))
         qs = qs.filter(match)
-    qs = qs.select_related("customer", "team", "assignee", "insight")
+    # The copilot's reading as plain columns: a reverse one-to-one that is missing (a ticket
+    # not analysed yet) would raise in the template on every row, and that is slow.
+    qs = qs.select_related("customer", "team", "assignee").annotate(
+        insight_sentiment=F("insight__sentiment"), insight_intent=F("insight__intent")
+    )
     if filters.sort == "urgency":
         return _order_by_urgency(qs)
     return qs.order_by("-last_message_at", "-id")
@@ -132,3 +136,19 @@ def consent_granted(*, customer: Customer, purpose: str) -> bool:
         .first()
     )
     return True if latest is None else latest
+
+
+def customer_ids_opted_out(*, purpose: str) -> QuerySet[ConsentRecord]:
+    """Customers whose newest record for this purpose is a no, as a subquery of ids (for
+    `.exclude(customer_id__in=...)` in the work that must honour it)."""
+    newest = (
+        ConsentRecord.objects.filter(customer=OuterRef("customer"), purpose=purpose)
+        .order_by("-recorded_at", "-id")
+        .values("granted")[:1]
+    )
+    return (
+        ConsentRecord.objects.filter(purpose=purpose)
+        .annotate(current=Subquery(newest))
+        .filter(current=False)
+        .values("customer_id")
+    )

@@ -20,7 +20,8 @@ from core.errors import DomainError
 from core.http import AuthedHttpRequest
 from recovery.selectors import recovery_panel_for_ticket
 from tickets.forms import AssignForm, InboxFilterForm, ReplyForm, StatusForm
-from tickets.models import AuthorKind, Ticket
+from tickets.models import AuthorKind, ConsentPurpose, Ticket
+from tickets.privacy import consent_states
 from tickets.selectors import (
     customer_recent_tickets,
     message_list_for_ticket,
@@ -65,6 +66,13 @@ def ticket_context(
         "customer_tickets": customer_recent_tickets(customer=ticket.customer, user=request.user),
         "panel": analysis_panel_for_ticket(ticket=ticket, user=request.user),
         "recovery": recovery_panel_for_ticket(ticket=ticket),
+        # Which purposes, nothing more (no dates, sources or notes): agents need to know what
+        # the copilot will not do for this customer, not why.
+        "opted_out": [
+            ConsentPurpose(purpose).label.lower()
+            for purpose, granted in consent_states(customer=ticket.customer).items()
+            if not granted
+        ],
         "reply_form": reply_form,
         "status_form": StatusForm(initial={"status": ticket.status}),
         "assign_form": AssignForm(

@@ -238,6 +238,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recovery.tasks.refresh_customer_signals",
         "schedule": 24 * 60 * 60,
     },
+    "enforce-retention": {
+        "task": "tickets.tasks.enforce_retention",
+        "schedule": 24 * 60 * 60,
+    },
 }
 
 LOGGING = {
@@ -289,3 +293,12 @@ RECOVERY_FAIRNESS_GAP = env.float("RECOVERY_FAIRNESS_GAP", default=0.25)
 RECOVERY_FAIRNESS_MIN_SAMPLES = env.int("RECOVERY_FAIRNESS_MIN_SAMPLES", default=5)
 # Where `train_churn` writes the churn model.
 RECOVERY_CHURN_MODEL_DIR = env.str("RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / "churn"))
+
+# --- Privacy ------------------------------------------------------------------------------------
+# Customer data packages are written here (zip files), and served to admins only.
+PRIVACY_EXPORT_DIR = env.str("PRIVACY_EXPORT_DIR", default=str(VAR_DIR / "exports"))
+# Retention, in days; empty = kept. Transcripts of tickets solved or closed longer ago are
+# redacted (the ticket and its figures stay); the copilot's drafts and evidence older than the
+# analysis period are cleared (sentiment and intent stay for the statistics).
+PRIVACY_TRANSCRIPT_RETENTION_DAYS = env.int("PRIVACY_TRANSCRIPT_RETENTION_DAYS", default=None)
+PRIVACY_ANALYSIS_RETENTION_DAYS = env.int("PRIVACY_ANALYSIS_RETENTION_DAYS", default=None)

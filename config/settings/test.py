@@ -44,3 +44,6 @@ COPILOT_INTENT_MODEL_DIR = env.str(
 RECOVERY_CHURN_MODEL_DIR = env.str(
     "RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / f"test-churn-{os.getpid()}")
 )
+PRIVACY_EXPORT_DIR = env.str(
+    "PRIVACY_EXPORT_DIR", default=str(VAR_DIR / f"test-exports-{os.getpid()}")
+)

@@ -276,3 +276,13 @@ def test_restricted_search_is_exact_for_small_and_large_id_sets() -> None:
         for query, row in zip(queries, hits, strict=True):
             order = np.argsort(-(allowed_vectors @ query))[: min(5, len(allowed))]
             assert [h.id for h in row] == allowed[order].tolist()
+
+
+def test_prune_all_but_current_leaves_only_the_published_generation(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path)
+    for n in (10, 20, 30):
+        store.publish(SimilarCaseIndex.build(IDS[:n], VECTORS[:n]), model_version="m")
+
+    assert store.prune_all_but_current() == 1  # the previous generation; older ones were pruned
+    assert store.generations() == [3]
+    assert len(store.load().index) == 30

@@ -319,6 +319,16 @@ class IndexStore:
         os.replace(tmp, self.root / CURRENT_FILE)
         _fsync_dir(self.root)
 
+    def prune_all_but_current(self) -> int:
+        """Remove every generation but the published one (normally the previous one is kept
+        for readers mid-switch). For erasure: an older generation may hold removed vectors.
+        Returns how many generations were removed."""
+        with self._writer_lock():
+            current = self.current_generation()
+            before = self.generations()
+            self._prune(keep={current} if current is not None else set())
+            return len(before) - len(self.generations())
+
     def _prune(self, keep: set[int]) -> None:
         """Drop generations other than the current and the previous one, and leftovers of
         interrupted publishes (we hold the writer lock, so no .tmp-* is in progress)."""

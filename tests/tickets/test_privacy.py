@@ -1,0 +1,305 @@
+"""Consent is honoured where the work starts; erasure leaves nothing identifying; retention."""
+
+from collections.abc import Callable
+from io import StringIO
+
+import pytest
+import redis
+from django.conf import settings
+from django.core.management import call_command
+from django.db import transaction
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from accounts.models import Team, User
+from copilot.cases import case_index_rebuild
+from copilot.engine import index_store
+from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
+from copilot.selectors import intent_training_examples
+from copilot.services import analysis_run
+from recovery.catalogue import action_catalogue_ensure
+from recovery.models import AuditEvent, Recommendation, RecoveryAction
+from recovery.services import recommendation_add
+from tests.factories import CustomerFactory, TicketFactory
+from tickets.erasure import customer_erase, erasure_verify
+from tickets.models import (
+    AuthorKind,
+    ConsentPurpose,
+    Customer,
+    Message,
+    PrivacyEvent,
+    PrivacyEventKind,
+    Status,
+    Ticket,
+)
+from tickets.privacy import RETENTION_REDACTED, consent_record, retention_enforce
+from tickets.services import message_append
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
+
+
+def customer_writes(ticket: Ticket, body: str) -> MessageAnalysis:
+    """The message arrives and its analysis is queued: the state before any opt-out."""
+    with transaction.atomic():
+        message = message_append(ticket=ticket, body=body, author_kind=AuthorKind.CUSTOMER)
+    return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
+
+
+def run(analysis: MessageAnalysis) -> MessageAnalysis:
+    done = analysis_run(
+        ticket_id=analysis.ticket_id, transcript_version=analysis.transcript_version
+    )
+    assert done is not None and done.status == AnalysisStatus.DONE
+    return done
+
+
+def opt_out(customer: Customer, purpose: str, by: User | None = None) -> None:
+    consent_record(customer=customer, purpose=purpose, granted=False, source="test", by=by)
+
+
+def test_personalisation_opt_out_applies_to_work_queued_before_it(
+    ticket_a: Ticket, admin_user: User
+) -> None:
+    action_catalogue_ensure()
+    queued = customer_writes(ticket_a, "This is awful, I want a refund for my broken order!")
+
+    opt_out(ticket_a.customer, ConsentPurpose.PERSONALISATION, admin_user)
+    analysis = run(queued)
+
+    recommendations = list(Recommendation.objects.filter(analysis=analysis))
+    assert recommendations
+    assert not any(r.personalised for r in recommendations)
+    assert all("opted out" in r.explanation for r in recommendations)
+    assert all(
+        set(r.evidence["signals"]) == {"sentiment", "sentiment_score"} for r in recommendations
+    )
+
+
+def test_similar_cases_opt_out_removes_the_customer_from_evidence_and_index(
+    ticket_a: Ticket, team_a: Team, eager_tasks: None, django_capture_on_commit_callbacks
+) -> None:
+    private = TicketFactory(
+        team=team_a,
+        status=Status.SOLVED,
+        solved_at=timezone.now(),
+        first_message="My order has not arrived yet, where is my parcel?",
+        resolution="We re-sent the parcel of Mrs Private by courier.",
+    )
+    case_index_rebuild(progress=None)
+    assert private.pk in index_store().load().index.ids()
+    queued = customer_writes(ticket_a, "Where is my parcel? It has not arrived.")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        opt_out(private.customer, ConsentPurpose.SIMILAR_CASES)
+    analysis = run(queued)
+
+    assert private.pk not in [c["ticket_id"] for c in analysis.similar_cases]
+    assert "Mrs Private" not in analysis.draft_reply
+    assert not SolvedCase.objects.filter(ticket=private).exists()
+    assert private.pk not in index_store().load().index.ids()  # the sync ran after commit
+    # And a rebuild does not bring it back.
+    case_index_rebuild(progress=None)
+    assert private.pk not in index_store().load().index.ids()
+
+
+def test_training_opt_out_excludes_the_customer_from_the_next_training(team_a: Team) -> None:
+    keen, shy = CustomerFactory(), CustomerFactory()
+    for customer in (keen, shy):
+        for text in ("my parcel is lost", "I forgot my password"):
+            TicketFactory(team=team_a, customer=customer, first_message=text, intent=text[:9])
+    before = intent_training_examples(min_examples=1)[0]
+
+    opt_out(shy, ConsentPurpose.TRAINING)
+    after = intent_training_examples(min_examples=1)[0]
+
+    assert len(before) == 4 and len(after) == 2
+
+
+def test_consent_changes_are_logged_without_personal_data(
+    ticket_a: Ticket, admin_user: User
+) -> None:
+    consent_record(
+        customer=ticket_a.customer,
+        purpose=ConsentPurpose.TRAINING,
+        granted=False,
+        source="e-mail",
+        note="Asked by phone, reference of their complaint",
+        by=admin_user,
+    )
+
+    event = PrivacyEvent.objects.get(kind=PrivacyEventKind.CONSENT_CHANGED)
+    assert event.data == {"purpose": "training", "granted": False, "was": True, "source": "e-mail"}
+    assert event.actor == admin_user
+
+
+def test_erasure_leaves_nothing_identifying_in_tables_index_or_redis(
+    team_a: Team, agent: User, admin_user: User
+) -> None:
+    action_catalogue_ensure()
+    customer = CustomerFactory(
+        name="Zoltan Quibbleworth", email="zoltan.q@example.org", external_id="shop-88231"
+    )
+    solved = TicketFactory(
+        team=team_a,
+        customer=customer,
+        status=Status.SOLVED,
+        solved_at=timezone.now(),
+        subject="Zoltan Quibbleworth's order",
+        first_message="Hello, Zoltan Quibbleworth here, order shop-88231 is missing",
+        resolution="Dear Zoltan Quibbleworth, we re-sent it to zoltan.q@example.org.",
+    )
+    open_ticket = TicketFactory(team=team_a, customer=customer, first_message="Zoltan again!")
+    case_index_rebuild(progress=None)
+    run(customer_writes(open_ticket, "Zoltan Quibbleworth: where is shop-88231??"))
+    recommendation_add(
+        ticket=open_ticket,
+        user=agent,
+        action=RecoveryAction.objects.get(key="escalation"),
+        reason="Zoltan Quibbleworth asked for a manager",
+    )
+    terms = ["Zoltan Quibbleworth", "zoltan.q@example.org", "shop-88231", "Quibbleworth"]
+    before = erasure_verify(customer_id=customer.pk, terms=terms)
+    assert not before.clean  # the check finds what is there
+    assert any("tickets_message.body" in f for f in before.found)
+    assert any("index generation" in f or "solvedcase" in f for f in before.found)
+    # A Redis value holding the name is found too (the broker's own keys hold ids only).
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    broker.set("copilot-test-canary", "Zoltan Quibbleworth")
+    assert any("redis" in f for f in erasure_verify(customer_id=customer.pk, terms=terms).found)
+    broker.delete("copilot-test-canary")
+
+    receipt = customer_erase(customer=customer, by=admin_user)
+
+    report = erasure_verify(customer_id=customer.pk, terms=terms)
+    assert report.clean, report.found
+    assert any(c.startswith("database column tickets_message.body") for c in report.checked)
+    assert any(c.startswith("similar-case index generation") for c in report.checked)
+    assert any(c.startswith("redis ") for c in report.checked)
+    assert receipt.counts["messages"] == 3 and receipt.counts["solved_cases"] == 1
+    assert index_store().generations() == [index_store().current_generation()]
+    # What must stay stays, without the person: the tickets and the decisions taken.
+    assert Ticket.objects.filter(customer=customer).count() == 2
+    kept = AuditEvent.objects.get(ticket=open_ticket, kind="recommendation_added")
+    assert (kept.actor, kept.reason) == (agent, "[erased]")
+    erased = PrivacyEvent.objects.get(kind=PrivacyEventKind.ERASED)
+    assert "Zoltan" not in str(erased.data) and erased.actor == admin_user
+    assert solved.pk not in index_store().load().index.ids()
+
+
+def test_verify_erasure_command_prints_what_it_checked(ticket_a: Ticket) -> None:
+    customer_erase(customer=ticket_a.customer, by=None)
+    out = StringIO()
+
+    call_command("verify_erasure", ticket_a.customer_id, term=["Parcel never"], stdout=out)
+
+    text = out.getvalue()
+    assert "database column tickets_message.body" in text
+    assert "Nothing identifying the customer remains." in text
+
+
+def test_retention_redacts_old_transcripts_and_drafts(
+    ticket_a: Ticket, team_a: Team, settings
+) -> None:
+    settings.PRIVACY_TRANSCRIPT_RETENTION_DAYS = 30
+    settings.PRIVACY_ANALYSIS_RETENTION_DAYS = 30
+    long_ago = timezone.now() - timezone.timedelta(days=40)
+    old = TicketFactory(
+        team=team_a,
+        status=Status.CLOSED,
+        solved_at=long_ago,
+        resolution="Refunded.",
+        first_message="My card 1234 was charged twice",
+    )
+    MessageAnalysis.objects.create(
+        ticket=old,
+        transcript_version=1,
+        message=old.messages.get(),
+        requested_at=long_ago,
+        status=AnalysisStatus.DONE,
+        sentiment="negative",
+        draft_reply="Hi, sorry about card 1234",
+    )
+    MessageAnalysis.objects.filter(ticket=old).update(requested_at=long_ago)
+
+    done = retention_enforce()
+    again = retention_enforce()
+
+    assert (done["messages"], done["analyses"]) == (1, 1)
+    assert again == {"messages": 0, "analyses": 0, "decisions": 0}
+    assert Message.objects.get(ticket=old).body == RETENTION_REDACTED
+    analysis = MessageAnalysis.objects.get(ticket=old)
+    assert (analysis.draft_reply, analysis.sentiment) == ("", "negative")
+    assert ticket_a.messages.get().body == "My order has not arrived yet."  # open: kept
+
+
+def test_consent_api_for_a_shops_systems(
+    api: Callable[[User | None], APIClient], admin_user: User, agent: User, ticket_a: Ticket
+) -> None:
+    url = reverse("api:customer-consents", args=[ticket_a.customer_id])
+
+    refused = api(agent).post(url, {"purpose": "training", "granted": False}, format="json")
+    bad = api(admin_user).post(url, {"purpose": "marketing", "granted": False}, format="json")
+    made = api(admin_user).post(
+        url, {"purpose": "personalisation", "granted": False, "source": "shop"}, format="json"
+    )
+    read = api(admin_user).get(url)
+
+    assert refused.status_code == 403
+    assert (bad.status_code, list(bad.data)) == (400, ["purpose"])
+    assert made.status_code == 201
+    assert read.data["current"] == {
+        "personalisation": False,
+        "training": True,
+        "similar_cases": True,
+    }
+
+
+@pytest.mark.parametrize("who", ["anonymous", "agent", "supervisor", "admin_user"])
+def test_privacy_pages_are_for_admins_only(
+    request: pytest.FixtureRequest, client: Client, ticket_a: Ticket, who: str
+) -> None:
+    if who != "anonymous":
+        client.force_login(request.getfixturevalue(who))
+    customer_id = ticket_a.customer_id
+
+    pages = [
+        client.get(reverse("privacy:customers")),
+        client.get(reverse("privacy:customer", args=[customer_id])),
+        client.get(reverse("privacy:log")),
+    ]
+    change = client.post(
+        reverse("privacy:consent", args=[customer_id]),
+        {"purpose": "training", "granted": "no", "source": "phone"},
+    )
+    erase = client.post(reverse("privacy:erase", args=[customer_id]), {"confirm": "ERASE"})
+
+    expected = {"anonymous": 302, "agent": 403, "supervisor": 403, "admin_user": None}[who]
+    ticket_a.customer.refresh_from_db()
+    if expected is None:
+        assert [p.status_code for p in pages] == [200, 200, 200]
+        assert (change.status_code, erase.status_code) == (302, 302)
+        assert ticket_a.customer.name == "Erased customer"
+    else:
+        assert {p.status_code for p in [*pages, change, erase]} == {expected}
+        assert ticket_a.customer.name != "Erased customer"
+        assert not PrivacyEvent.objects.exists()
+
+
+def test_agent_sees_that_the_customer_opted_out_and_nothing_more(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket
+) -> None:
+    consent_record(
+        customer=ticket_a.customer,
+        purpose=ConsentPurpose.TRAINING,
+        granted=False,
+        source="phone",
+        note="secret note",
+        by=None,
+    )
+
+    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+
+    assert b"Opted out of: model training." in response.content
+    assert b"secret note" not in response.content and b"phone" not in response.content

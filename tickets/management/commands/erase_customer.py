@@ -1,0 +1,20 @@
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandParser
+
+from tickets.erasure import customer_erase
+from tickets.models import Customer
+
+
+class Command(BaseCommand):
+    help = "Erase a customer's personal data everywhere (see tickets/erasure.py for what stays)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("customer_id", type=int)
+
+    def handle(self, *args: Any, customer_id: int, **options: Any) -> None:
+        customer = Customer.objects.get(pk=customer_id)
+        receipt = customer_erase(customer=customer, by=None)
+        for what, n in receipt.counts.items():
+            self.stdout.write(f"  {what}: {n}")
+        self.stdout.write(self.style.SUCCESS(f"Customer {customer_id} erased."))
