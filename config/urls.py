@@ -8,8 +8,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from accounts.decorators import role_required
 from accounts.models import Role
+from core import health
 
 urlpatterns = [
+    path("health/", health.live, name="health-live"),
+    path("health/ready/", health.ready, name="health-ready"),
     path("", include("tickets.urls")),
     path("", include("copilot.urls")),
     path("", include("recovery.urls")),
@@ -34,3 +37,6 @@ urlpatterns = [
         name="swagger-ui",
     ),
 ]
+
+# A database that is away answers 503 (retry shortly), not 500.
+handler500 = "core.views.server_error"

@@ -232,8 +232,29 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Three queues, each served by its own workers (see `./dev prod` and docs/operations.md):
+# fast: per-message work that an agent waits for; index: the similar-case index, one worker with
+# concurrency 1 (its single writer); slow: rebuilds, retraining, exports, nightly jobs.
+CELERY_TASK_DEFAULT_QUEUE = "copilot.fast"
+CELERY_WORKER_QUEUES = ["copilot.fast", "copilot.index", "copilot.slow"]
+CELERY_TASK_ROUTES = {
+    "copilot.tasks.record_solved_case": {"queue": "copilot.index"},
+    "copilot.tasks.sync_case_index": {"queue": "copilot.index"},
+    "tickets.tasks.build_customer_export": {"queue": "copilot.slow"},
+    "tickets.tasks.enforce_retention": {"queue": "copilot.slow"},
+    "recovery.tasks.refresh_customer_signals": {"queue": "copilot.slow"},
+}
 # Periodic work, run by `celery -A config beat` (one beat process per deployment).
 CELERY_BEAT_SCHEDULE = {
+    **{
+        f"heartbeat-{queue}": {
+            "task": "core.tasks.heartbeat",
+            "schedule": 30.0,
+            "kwargs": {"queue": queue},
+            "options": {"queue": queue, "expires": 25},
+        }
+        for queue in CELERY_WORKER_QUEUES
+    },
     "refresh-customer-signals": {
         "task": "recovery.tasks.refresh_customer_signals",
         "schedule": 24 * 60 * 60,
