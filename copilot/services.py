@@ -1,11 +1,12 @@
 """Writes of the copilot app: requesting, running and recording analyses of customer messages,
 and the agent's decisions on drafted replies."""
 
+import datetime as dt
 import logging
 import time
 
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from accounts.models import User
@@ -279,3 +280,19 @@ def draft_discard(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEve
     )
     audit_draft_decided(decision=event)
     return event
+
+
+def analyses_requeue_stale(*, older_than_seconds: int = 120) -> int:
+    """Queue again the analyses that wait too long: their task was lost (a broker restarted
+    without persistence, a message dropped) or its worker died long ago. The database row is
+    the truth, the broker only a delivery; running a task twice is harmless."""
+    from copilot.tasks import analyse_message
+
+    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
+    stale = MessageAnalysis.objects.filter(status=AnalysisStatus.PENDING, requested_at__lt=cutoff)
+    stale = stale.filter(Q(picked_up_at__isnull=True) | Q(picked_up_at__lt=cutoff))
+    count = 0
+    for ticket_id, version in stale.values_list("ticket_id", "transcript_version"):
+        analyse_message.delay(ticket_id=ticket_id, transcript_version=version)
+        count += 1
+    return count

@@ -9,7 +9,7 @@ from django.db import InterfaceError, OperationalError
 
 from copilot.cases import IndexBusy, case_index_sync, case_record
 from copilot.engine import get_engine, index_health
-from copilot.services import analysis_run
+from copilot.services import analyses_requeue_stale, analysis_run
 
 logger = logging.getLogger(__name__)
 
@@ -64,6 +64,12 @@ def sync_case_index(self) -> None:  # type: ignore[no-untyped-def]
         case_index_sync(wait=False)
     except IndexBusy as exc:
         raise self.retry(countdown=2, max_retries=60, exc=exc) from exc
+
+
+@shared_task(ignore_result=True)
+def requeue_stale_analyses() -> None:
+    """Every minute (beat): analyses whose task was lost are queued again."""
+    analyses_requeue_stale()
 
 
 @worker_ready.connect

@@ -11,6 +11,7 @@ from accounts.models import User
 
 pytestmark = pytest.mark.django_db
 
+
 def routes() -> list[str]:
     found: list[str] = []
 

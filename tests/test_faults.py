@@ -2,16 +2,29 @@
 
 import contextlib
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
-from django.db import connection
+import redis
+from django.conf import settings
+from django.db import connection, transaction
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
+from kombu import Connection
 
 from accounts.models import User
+from copilot.models import MessageAnalysis
+from copilot.services import analysis_request
+from copilot.tasks import analyse_message, requeue_stale_analyses
+from tests.factories import TicketFactory
+from tests.worker import celery_worker, wait_for
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -125,3 +138,105 @@ def test_database_away_for_a_moment_gives_503_then_recovers(
     connection.close()
     assert client.get(page).status_code == 200
     assert client.get(api).status_code == 200
+
+
+class OwnRedis:
+    """A Redis server of this test's own, started and restarted at will (no persistence, like
+    the machine's: a restart loses what was queued)."""
+
+    def __init__(self, directory: Path) -> None:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.directory = directory
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.directory),
+            ],
+            stdout=subprocess.DEVNULL,
+        )
+        wait_for(self._answers, timeout=10, what="redis to start")
+
+    def _answers(self) -> bool:
+        try:
+            return bool(redis.Redis.from_url(self.url).ping())
+        except redis.ConnectionError:
+            return False
+
+    def stop(self) -> None:
+        assert self.process is not None
+        self.process.terminate()
+        self.process.wait(timeout=10)
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[OwnRedis]:
+    server = OwnRedis(tmp_path)
+    server.start()
+    yield server
+    if server.process is not None and server.process.poll() is None:
+        server.stop()
+
+
+def _publish(url: str, task: Any, **kwargs: object) -> None:
+    with Connection(url) as conn:
+        task.apply_async(kwargs=kwargs, connection=conn, queue=settings.CELERY_TASK_DEFAULT_QUEUE)
+
+
+@pytest.mark.worker
+@pytest.mark.usefixtures("copilot_dirs")
+def test_redis_restart_loses_queued_tasks_but_no_analysis(
+    own_redis: OwnRedis, team_a: Any, tmp_path: Path
+) -> None:
+    tickets = [TicketFactory(team=team_a) for _ in range(3)]
+    with transaction.atomic():
+        # Requested a while ago, as when their tasks went into the broker that then restarted.
+        for ticket in tickets:
+            analysis_request(message=ticket.messages.get())
+        MessageAnalysis.objects.update(requested_at=timezone.now() - timedelta(minutes=5))
+    for ticket in tickets:
+        _publish(own_redis.url, analyse_message, ticket_id=ticket.pk, transcript_version=1)
+
+    own_redis.stop()  # Redis restarts while the messages are queued: they are gone.
+    own_redis.start()
+    assert redis.Redis.from_url(own_redis.url).dbsize() == 0
+
+    log = tmp_path / "worker.log"
+    with celery_worker(log, extra_env={"TEST_REDIS_URL": own_redis.url}):
+        # What beat does every minute: the database knows what still waits.
+        _publish(own_redis.url, requeue_stale_analyses)
+        wait_for(
+            lambda: not MessageAnalysis.objects.filter(status="pending").exists(),
+            what="every analysis to be done after the requeue",
+        )
+        # Redis restarts again while the worker runs: it reconnects and goes on.
+        own_redis.stop()
+        own_redis.start()
+        late = TicketFactory(team=team_a)
+        with transaction.atomic():
+            analysis_request(message=late.messages.get())
+        _publish(own_redis.url, analyse_message, ticket_id=late.pk, transcript_version=1)
+        wait_for(
+            lambda: MessageAnalysis.objects.get(ticket=late).status != "pending",
+            timeout=90,
+            what="the worker to reconnect and analyse a new message",
+        )
+
+    assert MessageAnalysis.objects.filter(status="done").count() == 4

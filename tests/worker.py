@@ -31,7 +31,6 @@ def celery_worker(
 ) -> Iterator[subprocess.Popen[bytes]]:
     """Start a worker consuming this test run's queue; stop it (TERM, then KILL) afterwards."""
     env = {
-        **(extra_env or {}),
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
         "DATABASE_URL": _database_url(),
@@ -39,6 +38,8 @@ def celery_worker(
         "TEST_REDIS_URL": settings.CELERY_BROKER_URL,
         "COPILOT_INDEX_DIR": str(settings.COPILOT_INDEX_DIR),
         "COPILOT_INTENT_MODEL_DIR": str(settings.COPILOT_INTENT_MODEL_DIR),
+        # Last, so a test can point the worker elsewhere (another broker, say).
+        **(extra_env or {}),
     }
     with log_path.open("ab") as log:
         process = subprocess.Popen(

@@ -255,6 +255,11 @@ CELERY_BEAT_SCHEDULE = {
         }
         for queue in CELERY_WORKER_QUEUES
     },
+    "requeue-stale-analyses": {
+        "task": "copilot.tasks.requeue_stale_analyses",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "refresh-customer-signals": {
         "task": "recovery.tasks.refresh_customer_signals",
         "schedule": 24 * 60 * 60,
