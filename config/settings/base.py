@@ -214,6 +214,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(VAR_DIR / "broker-processed"),
         "control_folder": str(VAR_DIR / "broker-control"),
         "store_processed": False,
+        # The file transport polls its folder; once a second (the default) caps the demo's
+        # worker at one task a second, whatever the task takes (about 50 ms for an analysis).
+        "polling_interval": 0.05,
     }
 else:
     # A task that is not acknowledged within this time is handed to another worker (Redis
