@@ -10,12 +10,12 @@ app_name = "api"
 urlpatterns = [
     *ticket_urlpatterns,
     path(
-        "tickets/<int:ticket_id>/analysis/",
+        "tickets/<id:ticket_id>/analysis/",
         copilot_apis.TicketAnalysisApi.as_view(),
         name="ticket-analysis",
     ),
     path(
-        "tickets/<int:ticket_id>/analysis/<int:version>/",
+        "tickets/<id:ticket_id>/analysis/<id:version>/",
         copilot_apis.TicketAnalysisVersionApi.as_view(),
         name="ticket-analysis-version",
     ),
@@ -25,17 +25,17 @@ urlpatterns = [
         name="similar-case-search",
     ),
     path(
-        "tickets/<int:ticket_id>/recommendations/",
+        "tickets/<id:ticket_id>/recommendations/",
         recovery_apis.TicketRecommendationsApi.as_view(),
         name="ticket-recommendations",
     ),
     path(
-        "recommendations/<int:recommendation_id>/decision/",
+        "recommendations/<id:recommendation_id>/decision/",
         recovery_apis.RecommendationDecisionApi.as_view(),
         name="recommendation-decision",
     ),
     path(
-        "recommendations/<int:recommendation_id>/coapproval/",
+        "recommendations/<id:recommendation_id>/coapproval/",
         recovery_apis.RecommendationCoapprovalApi.as_view(),
         name="recommendation-coapproval",
     ),

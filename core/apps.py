@@ -9,6 +9,12 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         from django.conf import settings
+        from django.urls import register_converter
+
+        from core.converters import IdConverter
+
+        # Registered here, before any URL configuration is loaded: every route uses <id:...>.
+        register_converter(IdConverter, "id")
 
         from config.env import VAR_DIR
 

@@ -199,7 +199,7 @@ class AuditEventOutput(serializers.ModelSerializer[AuditEvent]):
 class AuditEventListApi(ApiAuthMixin, APIView):
     class FilterInput(serializers.Serializer[Any]):
         kind = serializers.ChoiceField(choices=AuditKind.choices, required=False, default="")
-        ticket = serializers.IntegerField(required=False, min_value=1)
+        ticket = serializers.IntegerField(required=False, min_value=1, max_value=2**63 - 1)
         overrides = serializers.BooleanField(required=False, default=False)
 
     class Pagination(PageNumberPagination):

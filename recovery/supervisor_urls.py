@@ -7,7 +7,7 @@ from recovery import supervisor_views as views
 app_name = "supervision"
 urlpatterns = [
     path("", views.override_queue, name="overrides"),
-    path("overrides/<int:event_id>/review/", views.override_review_view, name="override-review"),
+    path("overrides/<id:event_id>/review/", views.override_review_view, name="override-review"),
     path("rates/", views.override_rates, name="rates"),
     path("fairness/", views.fairness_report, name="fairness"),
 ]

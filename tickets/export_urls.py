@@ -6,7 +6,7 @@ from tickets import export_views as views
 
 app_name = "exports"
 urlpatterns = [
-    path("customers/<int:customer_id>/", views.export_request_view, name="export-request"),
-    path("<int:export_id>/", views.export_status, name="export-status"),
-    path("<int:export_id>/download/", views.export_download_view, name="export-download"),
+    path("customers/<id:customer_id>/", views.export_request_view, name="export-request"),
+    path("<id:export_id>/", views.export_status, name="export-status"),
+    path("<id:export_id>/download/", views.export_download_view, name="export-download"),
 ]
