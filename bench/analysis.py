@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
 
-from bench.common import ensure_database, percentile
+from bench.common import ensure_database, fill_synthetic_cases, percentile
 
 
 def main() -> None:
@@ -69,7 +69,7 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     from copilot.nlp.draft import SimilarCase, draft_reply
     from copilot.selectors import case_text, customer_text_for_version
     from copilot.services import analysis_run
-    from tickets.models import AuthorKind, Customer, Message, Status, Ticket
+    from tickets.models import AuthorKind, Message, Ticket
 
     settings.COPILOT_INDEX_DIR = index_dir
     print(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
@@ -83,41 +83,8 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     real_vectors = np.vstack([np.frombuffer(bytes(b), dtype=np.float32) for b in real])
     print(f"real solved cases embedded: {len(real_vectors)}")
 
-    # Synthetic cases up to --cases, spread over the demo teams like the real ones.
     started = time.perf_counter()
-    teams = list(Team.objects.all())
-    customer = Customer.objects.create(external_id="bench", name="Bench Customer")
-    rng = np.random.default_rng(7)
-    now = timezone.now()
-    missing = max(0, args.cases - len(real_vectors))
-    for start in range(0, missing, 5_000):
-        n = min(5_000, missing - start)
-        tickets = Ticket.objects.bulk_create(
-            Ticket(
-                customer=customer,
-                team=teams[(start + i) % len(teams)],
-                subject=f"Synthetic case {start + i}",
-                channel="email",
-                status=Status.SOLVED,
-                created_at=now,
-                last_message_at=now,
-                solved_at=now,
-                resolution="Synthetic resolution.",
-            )
-            for i in range(n)
-        )
-        base = real_vectors[rng.integers(0, len(real_vectors), n)]
-        noisy = base + rng.normal(scale=0.05, size=base.shape).astype(np.float32)
-        noisy /= np.linalg.norm(noisy, axis=1, keepdims=True)
-        SolvedCase.objects.bulk_create(
-            SolvedCase(
-                ticket=t,
-                text="",
-                embedding=v.astype(np.float32).tobytes(),
-                model_version=encoder.version,
-            )
-            for t, v in zip(tickets, noisy, strict=True)
-        )
+    customer, missing = fill_synthetic_cases(total=args.cases, real_vectors=real_vectors)
     print(f"synthetic cases added: {missing} in {time.perf_counter() - started:.0f}s")
     started = time.perf_counter()
     result = case_index_rebuild(progress=None)
@@ -170,7 +137,7 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     one = [case_text(ticket=t) for t in open_tickets[5:105]]
     search_ms = []
     stored = engine.current_index()
-    allowed = engine.team_case_ids(stored, [teams[0].pk])
+    allowed = engine.team_case_ids(stored, [Team.objects.first().pk])  # type: ignore[union-attr]
     vectors = encoder.encode(one)
     for v in vectors:
         started = time.perf_counter()
