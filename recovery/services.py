@@ -27,6 +27,7 @@ from recovery.events import (
 )
 from recovery.hooks import HookTemporaryError
 from recovery.models import (
+    RECOMMENDATION_TRANSITIONS,
     CustomerSignals,
     ExecutionStatus,
     Recommendation,
@@ -204,6 +205,18 @@ def _check_money(
         )
 
 
+def _move(recommendation: Recommendation, status: str) -> None:
+    """Change the status along RECOMMENDATION_TRANSITIONS, the one table of allowed moves."""
+    if status not in RECOMMENDATION_TRANSITIONS[recommendation.status]:
+        raise Conflict(
+            f"This recommendation is {recommendation.get_status_display().lower()}; it "
+            f"cannot become {RecommendationStatus(status).label.lower()}.",
+            field="recommendation",
+            code="transition",
+        )
+    recommendation.status = status
+
+
 def _require_proposed(recommendation: Recommendation) -> None:
     """Agents decide on proposals only: anything else was decided already (by them, a
     colleague a moment earlier, or is waiting for a supervisor)."""
@@ -263,11 +276,11 @@ def recommendation_approve(
     locked.decision_reason = reason
     audit_recommendation_decided(recommendation=locked, actor=user, amount=final, reason=reason)
     if _needs_coapproval(locked.action, final):
-        locked.status = RecommendationStatus.AWAITING_COAPPROVAL
+        _move(locked, RecommendationStatus.AWAITING_COAPPROVAL)
         locked.save()
         audit_coapproval_requested(recommendation=locked, actor=user)
         return locked
-    locked.status = RecommendationStatus.APPROVED
+    _move(locked, RecommendationStatus.APPROVED)
     locked.save()
     _execution_create(locked, approved_by=user)
     return locked
@@ -286,7 +299,7 @@ def recommendation_reject(
     if not reason:
         raise DomainError("Say why you reject it.", field="reason")
     _require_proposed(locked)
-    locked.status = RecommendationStatus.REJECTED
+    _move(locked, RecommendationStatus.REJECTED)
     locked.decided_by = user
     locked.decided_at = timezone.now()
     locked.decision_reason = reason
@@ -320,6 +333,7 @@ def recommendation_add(
     _check_money(
         action=action, customer=locked.customer, amount=final, currency=currency, approver=user
     )
+    waits = _needs_coapproval(action, final)
     recommendation = Recommendation.objects.create(
         ticket=locked,
         analysis=locked.analyses.filter(status=AnalysisStatus.DONE)
@@ -331,16 +345,14 @@ def recommendation_add(
         currency=settings.RECOVERY_CURRENCY if final is not None else "",
         added_by=user,
         personalised=False,
-        status=RecommendationStatus.APPROVED,
+        status=RecommendationStatus.AWAITING_COAPPROVAL if waits else RecommendationStatus.APPROVED,
         decided_by=user,
         decided_at=timezone.now(),
         decision_reason=reason,
         explanation="Added by the agent.",
     )
     audit_recommendation_added(recommendation=recommendation, actor=user, reason=reason)
-    if _needs_coapproval(action, final):
-        recommendation.status = RecommendationStatus.AWAITING_COAPPROVAL
-        recommendation.save(update_fields=["status"])
+    if waits:
         audit_coapproval_requested(recommendation=recommendation, actor=user)
         return recommendation
     _execution_create(recommendation, approved_by=user)
@@ -380,11 +392,11 @@ def recommendation_coapprove(
                 field="amount",
                 code="over_limit",
             )
-        locked.status = RecommendationStatus.APPROVED
+        _move(locked, RecommendationStatus.APPROVED)
     else:
         if not reason:
             raise DomainError("Say why you refuse it.", field="reason")
-        locked.status = RecommendationStatus.REJECTED
+        _move(locked, RecommendationStatus.REJECTED)
     locked.save(update_fields=["status"])
     audit_coapproval_decided(
         recommendation=locked, actor=supervisor, approved=approve, reason=reason
@@ -482,7 +494,7 @@ def _execution_run(*, execution_id: int) -> RecoveryExecution:
         execution.transcript_message = note
         execution.error = ""
         execution.save()
-        recommendation.status = RecommendationStatus.EXECUTED
+        _move(recommendation, RecommendationStatus.EXECUTED)
         recommendation.save(update_fields=["status"])
         audit_executed(recommendation=recommendation, actor=execution.approved_by, result=result)
         return execution
