@@ -1,0 +1,203 @@
+"""Load on loopback: 20 agents browsing, opening tickets and replying while customers write.
+
+Fills the database like bench/analysis.py (the demo's real tickets plus synthetic solved ones
+up to --cases indexed cases), starts gunicorn and a Celery worker on Redis (production
+settings), runs locust headless (bench/locustfile.py) and prints requests/s, p50/p95/p99 per
+endpoint, the error ratio and the delay from a customer message to its analysis.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/copilot_bench \\
+        .venv/bin/python bench/load.py --cases 100000 --users 22 --seconds 60
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.common import ensure_database, fill_synthetic_cases  # noqa: E402
+
+PASSWORD = "load-bench"  # noqa: S105 (a throwaway benchmark database)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cases", type=int, default=100_000)
+    parser.add_argument("--users", type=int, default=22, help="20 agents + 2 customers")
+    parser.add_argument("--seconds", type=int, default=60)
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="copilot-load-"))
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.base",
+        "DJANGO_SECRET_KEY": "load-bench-" + "x" * 40,
+        "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
+        "COPILOT_INDEX_DIR": str(work / "index"),
+        "LOG_LEVEL": "WARNING",
+        # Loopback has no TLS: cookies marked secure would never come back.
+        "DJANGO_SECURE_COOKIES": "false",
+    }
+    os.environ.update(env)
+    try:
+        tickets, token = prepare(args.cases)
+        run(args, env, work, tickets, token)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def prepare(cases: int) -> tuple[list[int], str]:
+    ensure_database()
+    import django
+
+    django.setup()
+    import numpy as np
+    from django.core.management import call_command
+    from rest_framework.authtoken.models import Token
+
+    from accounts.models import Role, Team
+    from accounts.services import user_create
+    from copilot.cases import case_index_rebuild
+    from copilot.models import SolvedCase
+    from tickets.models import Ticket
+
+    call_command("flush", interactive=False, verbosity=0)
+    call_command("migrate", verbosity=0)
+    call_command("seed_demo", no_progress=True, stdout=open(os.devnull, "w"))  # noqa: SIM115
+    real = np.vstack(
+        [
+            np.frombuffer(bytes(b), dtype=np.float32)
+            for b in SolvedCase.objects.values_list("embedding", flat=True)
+        ]
+    )
+    fill_synthetic_cases(total=cases, real_vectors=real)
+    manifest = case_index_rebuild(progress=None).manifest
+    team = Team.objects.get(name="Orders & Delivery")
+    for n in range(1, 21):
+        user_create(username=f"load.agent.{n}", password=PASSWORD, role=Role.AGENT, teams=[team])
+    api_user = user_create(
+        username="load.shop", password=PASSWORD, role=Role.ADMIN, teams=list(Team.objects.all())
+    )
+    tickets = list(
+        Ticket.objects.filter(team=team, status__in=["new", "open", "pending"]).values_list(
+            "pk", flat=True
+        )[:200]
+    )
+    print(
+        f"database: {Ticket.objects.count():,} tickets, {manifest.count:,} indexed cases; "  # type: ignore[union-attr]
+        f"{len(tickets)} open tickets of the agents' team in play"
+    )
+    # seed_demo queued the demo's own open tickets: drop that backlog, so the delay measured
+    # is that of the messages written during the run.
+    import redis
+
+    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()
+    return tickets, Token.objects.create(user=api_user).key
+
+
+def run(
+    args: argparse.Namespace, env: dict[str, str], work: Path, tickets: list[int], token: str
+) -> None:
+    py = sys.executable
+    venv_bin = Path(py).parent
+    # Production settings serve the collected, hashed static files.
+    subprocess.run(
+        [py, "manage.py", "collectstatic", "--no-input", "-v0"], cwd=ROOT, env=env, check=True
+    )
+    web = subprocess.Popen(
+        [str(venv_bin / "gunicorn"), "config.wsgi", "--bind", "127.0.0.1:8799", "--workers", "3"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    worker = subprocess.Popen(
+        [
+            py,
+            "-m",
+            "celery",
+            "-A",
+            "config",
+            "worker",
+            "-Q",
+            "copilot.fast,copilot.index",
+            "--concurrency",
+            "1",
+            "--loglevel",
+            "WARNING",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(120):
+            try:
+                urllib.request.urlopen("http://127.0.0.1:8799/health/", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.5)
+        time.sleep(10)  # the worker loads its models
+        subprocess.run(
+            [
+                str(venv_bin / "locust"),
+                "-f",
+                str(ROOT / "bench" / "locustfile.py"),
+                "--headless",
+                "--host",
+                "http://127.0.0.1:8799",
+                "-u",
+                str(args.users),
+                "-r",
+                "5",
+                "-t",
+                f"{args.seconds}s",
+                "--csv",
+                str(work / "load"),
+                "--only-summary",
+            ],
+            cwd=ROOT,
+            env={
+                **env,
+                "LOAD_TICKETS": ",".join(map(str, tickets)),
+                "LOAD_TOKEN": token,
+                "LOAD_PASSWORD": PASSWORD,
+            },
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
+    finally:
+        for process in (web, worker):
+            process.terminate()
+            process.wait(timeout=30)
+    report(work / "load_stats.csv", args)
+
+
+def report(path: Path, args: argparse.Namespace) -> None:
+    rows = list(csv.DictReader(path.open()))
+    print(f"{args.users} users for {args.seconds}s on this {os.cpu_count()}-core machine")
+    print(f"{'endpoint':<28}{'requests':>9}{'fails':>7}{'req/s':>8}{'p50':>7}{'p95':>7}{'p99':>7}")
+    for row in rows:
+        print(
+            f"{row['Name']:<28}{row['Request Count']:>9}{row['Failure Count']:>7}"
+            f"{float(row['Requests/s']):>8.1f}{row['50%']:>7}{row['95%']:>7}{row['99%']:>7}"
+        )
+    total = next(r for r in rows if r["Name"] == "Aggregated")
+    ratio = int(total["Failure Count"]) / max(1, int(total["Request Count"]))
+    print(f"error ratio {ratio:.4f} (milliseconds for p50/p95/p99)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+"""Agents and customers for bench/load.py (locust).
+
+Agents log in, browse the inbox, open tickets and reply. Customers write on open tickets
+through the API and wait until the copilot's analysis of their message is visible; that wait
+is reported as the request "message -> analysis".
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import time
+
+from locust import HttpUser, between, events, task
+
+TICKETS = [int(t) for t in os.environ["LOAD_TICKETS"].split(",")]
+TOKEN = os.environ["LOAD_TOKEN"]
+PASSWORD = os.environ["LOAD_PASSWORD"]
+_agent_numbers = iter(range(1, 1_000))
+
+
+class Agent(HttpUser):
+    weight = 20
+    wait_time = between(0.5, 1.5)
+
+    def on_start(self) -> None:
+        self.client.get("/login/", name="login page")
+        token = self.client.cookies.get("csrftoken", "")
+        self.client.post(
+            "/login/",
+            {
+                "username": f"load.agent.{next(_agent_numbers)}",
+                "password": PASSWORD,
+                "csrfmiddlewaretoken": token,
+            },
+            name="login",
+        )
+
+    @task(5)
+    def inbox(self) -> None:
+        self.client.get("/", name="inbox")
+
+    @task(3)
+    def ticket(self) -> None:
+        self.client.get(f"/tickets/{random.choice(TICKETS)}/", name="ticket page")
+
+    @task(1)
+    def reply(self) -> None:
+        self.client.post(
+            f"/tickets/{random.choice(TICKETS)}/reply/",
+            {"body": "Thanks, we are looking into it."},
+            headers={"X-CSRFToken": self.client.cookies.get("csrftoken", ""), "HX-Request": "true"},
+            name="reply (htmx)",
+        )
+
+
+class Customer(HttpUser):
+    weight = 2
+    wait_time = between(1, 3)
+
+    @task
+    def write_and_wait(self) -> None:
+        ticket = random.choice(TICKETS)
+        headers = {"Authorization": f"Token {TOKEN}"}
+        started = time.perf_counter()
+        posted = self.client.post(
+            f"/api/tickets/{ticket}/messages/",
+            json={"body": "Hello, my order still has not arrived. Where is it?"},
+            headers=headers,
+            name="customer message (API)",
+        )
+        if posted.status_code != 201:
+            return
+        version = posted.json()["sequence"]
+        status = "pending"
+        while status == "pending" and time.perf_counter() - started < 30:
+            time.sleep(0.1)
+            answer = self.client.get(
+                f"/api/tickets/{ticket}/analysis/{version}/",
+                headers=headers,
+                name="analysis poll (API)",
+            )
+            status = answer.json().get("status", "pending") if answer.ok else "pending"
+        events.request.fire(
+            request_type="WAIT",
+            name="message -> analysis",
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=0,
+            exception=None if status != "pending" else TimeoutError("not analysed in 30 s"),
+            context={},
+        )
