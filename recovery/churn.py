@@ -63,7 +63,6 @@ from recovery.models import ChurnModelRun, ExecutionStatus, RecoveryExecution
 from tickets.models import (
     AuthorKind,
     ConsentPurpose,
-    ConsentRecord,
     Customer,
     Message,
     Status,
@@ -71,6 +70,7 @@ from tickets.models import (
     TicketEvent,
     TicketEventKind,
 )
+from tickets.selectors import customer_ids_opted_out
 
 logger = logging.getLogger(__name__)
 
@@ -381,14 +381,11 @@ def _history_end() -> dt.datetime | None:
 
 def _training_opted_out() -> set[int]:
     """Customers whose newest consent record for model training says no."""
-    latest: dict[int, bool] = {}
-    for customer_id, granted in (
-        ConsentRecord.objects.filter(purpose=ConsentPurpose.TRAINING)
-        .order_by("customer_id", "-recorded_at", "-id")
-        .values_list("customer_id", "granted")
-    ):
-        latest.setdefault(customer_id, granted)
-    return {pk for pk, granted in latest.items() if not granted}
+    return set(
+        customer_ids_opted_out(purpose=ConsentPurpose.TRAINING).values_list(
+            "customer_id", flat=True
+        )
+    )
 
 
 def _too_little(message: str) -> DomainError:

@@ -5,6 +5,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from copilot.cases import case_index_rebuild
 from copilot.models import DraftDecision, DraftDecisionEvent
+from tests.browser.conftest import log_in
 from tests.factories import TicketFactory
 from tests.worker import celery_worker
 from tickets.models import AuthorKind, Status, Ticket
@@ -36,7 +37,7 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
             body="This is awful. My parcel never came and nobody answers. Order 55123.",
             author_kind=AuthorKind.CUSTOMER,
         )
-    page.context.add_cookies(_session_cookie(live_server.url, agent))
+    log_in(page, live_server.url, agent)
 
     page.goto(f"{live_server.url}/tickets/{ticket_a.pk}/")
     panel = page.locator(f"#ticket-{ticket_a.pk}-analysis")
@@ -58,11 +59,3 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
     event = DraftDecisionEvent.objects.get()
     assert (event.decision, event.agent) == (DraftDecision.ACCEPTED, agent)
     assert ticket_a.messages.last().body == event.proposed_text
-
-
-def _session_cookie(url: str, user: User) -> list[dict[str, str]]:
-    from django.test import Client
-
-    client = Client()
-    client.force_login(user)
-    return [{"name": "sessionid", "value": client.cookies["sessionid"].value, "url": url}]
