@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -142,17 +142,24 @@ class RecoveryPanel:
     currency: str
 
 
-def recovery_panel_for_ticket(*, ticket: Ticket) -> RecoveryPanel:
+def recovery_panel_for_ticket(
+    *, ticket: Ticket, consent: Mapping[str, bool] | None = None
+) -> RecoveryPanel:
+    """`consent`: the customer's consent states when the caller already has them (the ticket
+    page does), else they are read here."""
     from tickets.models import ConsentPurpose
     from tickets.selectors import consent_granted
 
     recommendations = recommendation_list_for_ticket(ticket=ticket)
+    personalisation = (
+        consent[ConsentPurpose.PERSONALISATION]
+        if consent is not None
+        else consent_granted(customer=ticket.customer, purpose=ConsentPurpose.PERSONALISATION)
+    )
     return RecoveryPanel(
         recommendations=recommendations,
         actions=action_list_active(),
-        opted_out=not consent_granted(
-            customer=ticket.customer, purpose=ConsentPurpose.PERSONALISATION
-        ),
+        opted_out=not personalisation,
         executing=any(r.status == RecommendationStatus.APPROVED for r in recommendations),
         currency=settings.RECOVERY_CURRENCY,
     )

@@ -88,10 +88,17 @@ def _similar_cases_follow(*, customer: Customer, granted: bool) -> None:
 
 
 def consent_states(*, customer: Customer) -> dict[str, bool]:
-    return {
-        purpose: consent_granted(customer=customer, purpose=purpose)
-        for purpose in ConsentPurpose.values
-    }
+    """Every purpose's current consent (see consent_granted), in one query: the ticket page
+    asks for it on every view."""
+    states: dict[str, bool] = {}
+    records = (
+        ConsentRecord.objects.filter(customer=customer)
+        .order_by("-recorded_at", "-id")
+        .values_list("purpose", "granted")
+    )
+    for purpose, granted in records:
+        states.setdefault(purpose, granted)
+    return {purpose: states.get(purpose, True) for purpose in ConsentPurpose.values}
 
 
 def retention_enforce(*, now: dt.datetime | None = None) -> dict[str, int]:

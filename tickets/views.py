@@ -60,17 +60,18 @@ def ticket_context(
     if reply_form is None:
         initial = {"body": draft.draft_reply, "draft": draft.pk} if draft else {}
         reply_form = ReplyForm(initial=initial)
+    consent = consent_states(customer=ticket.customer)
     return {
         "ticket": ticket,
         "transcript": message_list_for_ticket(ticket=ticket),
         "customer_tickets": customer_recent_tickets(customer=ticket.customer, user=request.user),
         "panel": analysis_panel_for_ticket(ticket=ticket, user=request.user),
-        "recovery": recovery_panel_for_ticket(ticket=ticket),
+        "recovery": recovery_panel_for_ticket(ticket=ticket, consent=consent),
         # Which purposes, nothing more (no dates, sources or notes): agents need to know what
         # the copilot will not do for this customer, not why.
         "opted_out": [
             ConsentPurpose(purpose).label.lower()
-            for purpose, granted in consent_states(customer=ticket.customer).items()
+            for purpose, granted in consent.items()
             if not granted
         ],
         "reply_form": reply_form,

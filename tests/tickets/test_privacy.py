@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from io import StringIO
+from typing import Any
 
 import pytest
 import redis
@@ -34,7 +35,8 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.privacy import RETENTION_REDACTED, consent_record, retention_enforce
+from tickets.privacy import RETENTION_REDACTED, consent_record, consent_states, retention_enforce
+from tickets.selectors import consent_granted
 from tickets.services import message_append
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
@@ -115,6 +117,25 @@ def test_training_opt_out_excludes_the_customer_from_the_next_training(team_a: T
     after = intent_training_examples(min_examples=1)[0]
 
     assert len(before) == 4 and len(after) == 2
+
+
+def test_consent_states_take_each_purposes_newest_record_in_one_query(
+    ticket_a: Ticket, django_assert_num_queries: Callable[..., Any]
+) -> None:
+    customer = ticket_a.customer
+    opt_out(customer, ConsentPurpose.TRAINING)
+    consent_record(
+        customer=customer, purpose=ConsentPurpose.TRAINING, granted=True, source="x", by=None
+    )
+    opt_out(customer, ConsentPurpose.SIMILAR_CASES)
+
+    with django_assert_num_queries(1):
+        states = consent_states(customer=customer)
+
+    assert states == {"personalisation": True, "training": True, "similar_cases": False}
+    assert states[ConsentPurpose.SIMILAR_CASES] == consent_granted(
+        customer=customer, purpose=ConsentPurpose.SIMILAR_CASES
+    )
 
 
 def test_consent_changes_are_logged_without_personal_data(
