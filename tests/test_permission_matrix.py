@@ -1,0 +1,275 @@
+"""Who may reach which route, for every route of the URL configuration.
+
+One table declares an access rule per route; a route added without a rule, or a rule left behind
+by a removed route, fails `test_every_route_has_a_rule`. Each rule is then checked for each kind
+of user against real objects of team A. tests/test_permissions.py goes deeper on chosen endpoints
+(what a list shows, what an allowed write does); this module makes sure none is forgotten.
+"""
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from django.apps import apps
+from django.http import HttpResponse
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from pytest_django.fixtures import Settings
+
+from accounts.models import Role, Team, User
+from copilot.models import AnalysisStatus, MessageAnalysis
+from recovery.catalogue import action_catalogue_ensure
+from recovery.models import AuditEvent, Recommendation, RecoveryAction
+from recovery.services import recommendation_reject
+from tests.factories import UserFactory
+from tickets.models import DataExport, ExportStatus, Ticket
+
+pytestmark = pytest.mark.django_db
+
+# Roles from the least to the most: each one may do what the ones before it may.
+PUBLIC, LOGIN, AGENT, SUPERVISOR, ADMIN = "public", "login", "agent", "supervisor", "admin"
+LEVELS = [PUBLIC, LOGIN, AGENT, SUPERVISOR, ADMIN]
+GET, POST = ("GET",), ("POST",)
+
+
+@dataclass(frozen=True)
+class Rule:
+    role: str  # the least role let in
+    methods: tuple[str, ...] = GET
+    team: bool = False  # the URL names an object of team A: another team's member gets a 404
+    kind: str = "page"  # "page", "api" (401/403, never a redirect) or "admin" (Django's admin)
+    htmx: bool = False  # a fragment the page asks for with htmx: requested with HX-Request
+
+
+RULES: dict[str, Rule] = {
+    # Monitoring, signing in and out.
+    "health-live": Rule(PUBLIC),
+    "health-ready": Rule(PUBLIC),
+    "favicon.ico": Rule(PUBLIC),  # unnamed: keyed by its route
+    "login": Rule(PUBLIC, ("GET", "POST")),
+    "logout": Rule(LOGIN, POST),
+    # The agent's pages and fragments.
+    "tickets:inbox": Rule(AGENT),
+    "tickets:detail": Rule(AGENT, team=True),
+    "tickets:transcript": Rule(AGENT, team=True, htmx=True),
+    "tickets:reply": Rule(AGENT, POST, team=True, htmx=True),
+    "tickets:status": Rule(AGENT, POST, team=True, htmx=True),
+    "tickets:assignee": Rule(AGENT, POST, team=True, htmx=True),
+    "copilot:panel": Rule(AGENT, team=True, htmx=True),
+    "copilot:draft-use": Rule(AGENT, POST, team=True, htmx=True),
+    "copilot:draft-edit": Rule(AGENT, team=True, htmx=True),
+    "copilot:draft-discard": Rule(AGENT, POST, team=True, htmx=True),
+    "recovery:panel": Rule(AGENT, team=True, htmx=True),
+    "recovery:decide": Rule(AGENT, POST, team=True, htmx=True),
+    "recovery:add": Rule(AGENT, POST, team=True, htmx=True),
+    "recovery:coapprove": Rule(SUPERVISOR, POST, team=True, htmx=True),
+    # Supervisors' pages: lists are scoped to their teams, so only the review names an object.
+    "supervision:overrides": Rule(SUPERVISOR),
+    "supervision:override-review": Rule(SUPERVISOR, POST, team=True, htmx=True),
+    "supervision:rates": Rule(SUPERVISOR),
+    "supervision:fairness": Rule(SUPERVISOR),
+    # Privacy and exports: admins, who see every team's customers.
+    "privacy:customers": Rule(ADMIN),
+    "privacy:log": Rule(ADMIN),
+    "privacy:customer": Rule(ADMIN),
+    "privacy:consent": Rule(ADMIN, POST, htmx=True),
+    "privacy:erase": Rule(ADMIN, POST),
+    "exports:export-request": Rule(ADMIN, POST, htmx=True),
+    "exports:export-status": Rule(ADMIN, htmx=True),
+    "exports:export-download": Rule(ADMIN),
+    "admin:index": Rule(ADMIN, kind="admin"),
+    # The REST API and its schema; the docs page is for people, so it is a page.
+    "api:ticket-list": Rule(AGENT, ("GET", "POST"), kind="api"),
+    "api:ticket-detail": Rule(AGENT, team=True, kind="api"),
+    "api:message-create": Rule(AGENT, POST, team=True, kind="api"),
+    "api:customer-list": Rule(AGENT, kind="api"),
+    "api:customer-detail": Rule(AGENT, ("GET", "PATCH"), team=True, kind="api"),
+    "api:customer-consents": Rule(ADMIN, ("GET", "POST"), kind="api"),
+    "api:ticket-analysis": Rule(AGENT, team=True, kind="api"),
+    "api:ticket-analysis-version": Rule(AGENT, team=True, kind="api"),
+    "api:similar-case-search": Rule(AGENT, POST, kind="api"),
+    "api:ticket-recommendations": Rule(AGENT, ("GET", "POST"), team=True, kind="api"),
+    "api:recommendation-decision": Rule(AGENT, POST, team=True, kind="api"),
+    "api:recommendation-coapproval": Rule(SUPERVISOR, POST, team=True, kind="api"),
+    "api:audit-event-list": Rule(SUPERVISOR, kind="api"),
+    "schema": Rule(AGENT, kind="api"),
+    "swagger-ui": Rule(AGENT),
+}
+
+# Who asks: (their role, their team). Team A owns every object in the URLs; admins see all teams.
+USERS: dict[str, tuple[str, str]] = {
+    "anonymous": (PUBLIC, ""),
+    "no_role_user": (LOGIN, "A"),
+    "agent": (AGENT, "A"),
+    "other_agent": (AGENT, "B"),
+    "supervisor": (SUPERVISOR, "A"),
+    "other_team_supervisor": (SUPERVISOR, "B"),
+    "admin_user": (ADMIN, "all"),
+}
+
+
+def url_patterns() -> list[tuple[str, str]]:
+    """(name, route) of every URL pattern: "tickets:detail", "tickets/<id:ticket_id>/"."""
+    found: list[tuple[str, str]] = []
+
+    def walk(patterns: list[Any], prefix: str, namespace: str) -> None:
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+                walk(pattern.url_patterns, route, inner)
+            elif isinstance(pattern, URLPattern):
+                # Every view of Django's admin goes through AdminSite.admin_view (active staff
+                # only) and ModelAdmin's permission checks, which Django tests itself; the index
+                # proves the site is wired behind them; its model routes would only repeat it.
+                if namespace == "admin:" and pattern.name != "index":
+                    continue
+                found.append((f"{namespace}{pattern.name}" if pattern.name else route, route))
+
+    walk(get_resolver().url_patterns, "", "")
+    return found
+
+
+ROUTES = dict(url_patterns())
+
+
+def expected_outcome(rule: Rule, who: str) -> str:
+    role, team = USERS[who]
+    if LEVELS.index(role) < LEVELS.index(rule.role):
+        return "login" if who == "anonymous" else "refused"
+    if rule.team and team == "B":
+        return "not found"
+    return "allowed"
+
+
+def refusal(outcome: str, rule: Rule, path: str) -> tuple[int, str | None]:
+    """(status, Location) of a refused request."""
+    if outcome == "not found":
+        return 404, None
+    if rule.kind == "api":
+        return (401 if outcome == "login" else 403), None
+    if rule.kind == "admin":
+        # The admin checks logins itself (its views are exempt from LoginRequiredMiddleware)
+        # and sends anyone who is not active staff to its own login page.
+        return 302, f"{reverse('admin:login')}?next={quote(path)}"
+    return (302, f"{reverse('login')}?next={quote(path)}") if outcome == "login" else (403, None)
+
+
+def database_state() -> dict[str, list[tuple[Any, ...]]]:
+    """Every row of every table: counts alone would miss an update (a status, a customer)."""
+    return {
+        model._meta.label: list(model._base_manager.order_by("pk").values_list())
+        for model in apps.get_models()
+        if model._meta.managed and not model._meta.proxy
+    }
+
+
+@pytest.fixture
+def other_team_supervisor(team_b: Team) -> User:
+    return UserFactory(username="sid", role=Role.SUPERVISOR, teams=[team_b])
+
+
+@pytest.fixture
+def url_kwargs(settings: Settings, tmp_path: Path, ticket_a: Ticket, agent: User) -> dict[str, int]:
+    """Ids of team A's objects, by the name the URL patterns give them."""
+    analysis = MessageAnalysis.objects.create(
+        ticket=ticket_a,
+        transcript_version=1,
+        message=ticket_a.messages.get(),
+        requested_at=timezone.now(),
+        status=AnalysisStatus.DONE,
+        draft_reply="We re-sent it.",
+    )
+    action_catalogue_ensure()
+    refund = RecoveryAction.objects.get(key="refund-partial")
+    offer = {"ticket": ticket_a, "action": refund, "amount": "15.00", "currency": "EUR"}
+    proposed = Recommendation.objects.create(**offer)
+    overridden = Recommendation.objects.create(**offer)
+    recommendation_reject(recommendation=overridden, user=agent, reason="Customer declined.")
+    settings.PRIVACY_EXPORT_DIR = str(tmp_path)
+    (tmp_path / "ready.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+    export = DataExport.objects.create(
+        customer=ticket_a.customer, status=ExportStatus.DONE, progress=100, file="ready.zip"
+    )
+    return {
+        "ticket_id": ticket_a.pk,
+        "customer_id": ticket_a.customer_id,
+        "analysis_id": analysis.pk,
+        "version": analysis.transcript_version,
+        "recommendation_id": proposed.pk,
+        "event_id": AuditEvent.objects.get(recommendation=overridden, is_override=True).pk,
+        "export_id": export.pk,
+    }
+
+
+def send(client: Client, method: str, path: str, rule: Rule) -> HttpResponse:
+    """The request with an empty body: a refusal must come before any validation."""
+    headers = {"HTTP_HX_REQUEST": "true"} if rule.htmx else {}
+    if rule.kind == "api" and method != "GET":
+        response = client.generic(method, path, "{}", content_type="application/json", **headers)
+    else:
+        response = client.generic(method, path, **headers)
+    if response.streaming:
+        # Read to the end, so the test client closes the download's file (response.close()
+        # here would also close the test's database connection).
+        b"".join(response.streaming_content)
+    return response
+
+
+CASES = [
+    pytest.param(name, method, who, id=f"{name}-{method}-{who}")
+    for name, rule in sorted(RULES.items())
+    if name in ROUTES
+    for method in rule.methods
+    for who in USERS
+]
+
+
+def test_every_route_has_a_rule() -> None:
+    names = [name for name, _route in url_patterns()]
+
+    assert sorted(set(names) - RULES.keys()) == []  # a route nobody said who may reach
+    assert sorted(RULES.keys() - set(names)) == []  # a rule for a route that is gone
+    assert [name for name, count in Counter(names).items() if count > 1] == []
+
+
+@pytest.mark.parametrize(("name", "method", "who"), CASES)
+def test_route_lets_in_exactly_whom_its_rule_says(
+    request: pytest.FixtureRequest,
+    client: Client,
+    url_kwargs: dict[str, int],
+    name: str,
+    method: str,
+    who: str,
+) -> None:
+    rule = RULES[name]
+    if who != "anonymous":
+        user = request.getfixturevalue(who)
+        if who == "admin_user":
+            # As accounts.services.user_create makes every admin: staff, for the Django admin.
+            User.objects.filter(pk=user.pk).update(is_staff=True)
+            user.refresh_from_db()
+        client.force_login(user)
+    path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(url_kwargs[m[1]]), ROUTES[name])
+    # Around requests that may write only: taking the state costs more than the request.
+    before = database_state() if method != "GET" else None
+
+    response = send(client, method, path, rule)
+
+    outcome = expected_outcome(rule, who)
+    answer = (response.status_code, response.get("Location"))
+    if outcome == "allowed":
+        # Past every check; an empty body may still be refused (400, 422) as invalid.
+        assert response.status_code not in (401, 403, 404, 405), answer
+        assert not (answer[1] or "").startswith(
+            (f"{reverse('login')}?next=", reverse("admin:login"))
+        ), answer
+    else:
+        assert answer == refusal(outcome, rule, path)
+        if before is not None:
+            assert database_state() == before
