@@ -112,6 +112,8 @@ def recommendation_coapprove_view(
     recommendation = recommendation_get_for_user(
         user=request.user, recommendation_id=recommendation_id
     )
+    if recommendation.ticket_id != ticket_id:
+        return _answer(request, ticket_id, error="That recommendation is not on this ticket.")
     form = CoapprovalForm(request.POST)
     if not form.is_valid():
         return _answer(request, ticket_id, error=_errors(form))

@@ -160,6 +160,30 @@ def test_a_recommendation_of_another_ticket_cannot_be_decided_through_this_one(
     assert recommendation.status == RecommendationStatus.PROPOSED
 
 
+def test_a_recommendation_of_another_ticket_cannot_be_coapproved_through_this_one(
+    login: Callable[[User], Client], supervisor: User, ticket_a: Ticket, proposals: list
+) -> None:
+    from tests.factories import TicketFactory
+
+    other = TicketFactory(team=ticket_a.team)
+    recommendation = refund(proposals)
+    Recommendation.objects.filter(pk=recommendation.pk).update(
+        status=RecommendationStatus.AWAITING_COAPPROVAL, final_amount="90.00"
+    )
+    events = AuditEvent.objects.count()
+
+    response = login(supervisor).post(
+        reverse("recovery:coapprove", args=[other.pk, recommendation.pk]),
+        {"approve": "yes", "reason": "fine"},
+        **HX,
+    )
+
+    assert response.status_code == 422
+    recommendation.refresh_from_db()
+    assert recommendation.status == RecommendationStatus.AWAITING_COAPPROVAL
+    assert AuditEvent.objects.count() == events
+
+
 def test_panel_fragment_polls_while_an_approved_action_runs(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
