@@ -1,6 +1,6 @@
 """Agents and customers for bench/load.py (locust).
 
-Agents log in, browse the inbox, open tickets and reply. Customers write on open tickets
+Agents, already logged in, browse the inbox, open tickets and reply. Customers write on open tickets
 through the API and wait until the copilot's analysis of their message is visible; that wait
 is reported as the request "message -> analysis".
 """
@@ -15,8 +15,7 @@ from locust import HttpUser, between, events, task
 
 TICKETS = [int(t) for t in os.environ["LOAD_TICKETS"].split(",")]
 TOKEN = os.environ["LOAD_TOKEN"]
-PASSWORD = os.environ["LOAD_PASSWORD"]
-_agent_numbers = iter(range(1, 1_000))
+SESSIONS = iter(os.environ["LOAD_SESSIONS"].split(","))
 
 
 class Agent(HttpUser):
@@ -24,17 +23,9 @@ class Agent(HttpUser):
     wait_time = between(0.5, 1.5)
 
     def on_start(self) -> None:
-        self.client.get("/login/", name="login page")
-        token = self.client.cookies.get("csrftoken", "")
-        self.client.post(
-            "/login/",
-            {
-                "username": f"load.agent.{next(_agent_numbers)}",
-                "password": PASSWORD,
-                "csrfmiddlewaretoken": token,
-            },
-            name="login",
-        )
+        # Each agent arrives with its own session (bench/load.py logged them in).
+        self.client.cookies.set("sessionid", next(SESSIONS))
+        self.inbox()  # which also hands out the CSRF cookie the replies send back
 
     @task(5)
     def inbox(self) -> None:
