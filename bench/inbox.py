@@ -4,7 +4,7 @@ Fills a database with N synthetic tickets (one message each) spread over three t
 the inbox page (full page and htmx fragment) and the API list for common filters, through Django's
 test client (no network, so the figures are the app's own time: queries + rendering).
 
-    DATABASE_URL=postgres://postgres@127.0.0.1:5432/copilot_bench \\
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/copilot_inbox \\
         .venv/bin/python bench/inbox.py --tickets 100000
 
 The database named in DATABASE_URL is created if missing and its tables are replaced.
