@@ -4,7 +4,8 @@ A ticket that is solved gets a `SolvedCase` row (its problem statement and embed
 is reopened loses it. `case_index_sync` then brings the published FAISS index in line with those
 rows (adds what is new, removes what is gone) and publishes a new generation atomically.
 `case_index_rebuild` builds the whole index from the database, for a first start, a lost or
-corrupt index directory, a new embedding model or a new index kind.
+corrupt index directory, a new embedding model or a new index kind; `case_index_repair` does it
+only when no usable generation is published (workers queue it when they start).
 
 Only one writer changes the index at a time: both hold an exclusive lock on a file in the index
 directory for their whole read-modify-publish cycle, across processes and machines sharing it.
@@ -23,7 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
-from copilot.engine import get_engine, index_store
+from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
 from copilot.nlp.index import IndexMissing, Manifest, SimilarCaseIndex
 from copilot.selectors import case_text
@@ -183,6 +184,20 @@ def case_index_rebuild(
         return _rebuild_locked(
             kind=kind or settings.COPILOT_INDEX_KIND, progress=progress, reembed=reembed
         )
+
+
+def case_index_repair() -> SyncResult | None:
+    """Rebuild the index from the database if it is missing or damaged; None when it is fine.
+
+    Checked under the writer lock, so of several repairs queued at once (every worker queues
+    one when it starts and finds the index unusable) only the first rebuilds.
+    """
+    with index_writer_lock(wait=True):
+        ok, problem = index_health(verify=True)
+        if ok:
+            return None
+        logger.warning("Similar-case index unusable (%s): rebuilding it from the database", problem)
+        return _rebuild_locked(kind=settings.COPILOT_INDEX_KIND, progress=None)
 
 
 def cases_to_embed(*, reembed: bool = False) -> list[int]:

@@ -7,7 +7,7 @@ from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
 from django.db import InterfaceError, OperationalError
 
-from copilot.cases import IndexBusy, case_index_sync, case_record
+from copilot.cases import IndexBusy, case_index_repair, case_index_sync, case_record
 from copilot.engine import get_engine, index_health
 from copilot.services import analyses_requeue_stale, analysis_run
 
@@ -66,6 +66,18 @@ def sync_case_index(self) -> None:  # type: ignore[no-untyped-def]
         raise self.retry(countdown=2, max_retries=60, exc=exc) from exc
 
 
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    max_retries=6,
+)
+def repair_case_index() -> None:
+    """Rebuild the similar-case index from the database if no usable generation is published."""
+    case_index_repair()
+
+
 @shared_task(ignore_result=True)
 def requeue_stale_analyses() -> None:
     """Every minute (beat): analyses whose task was lost are queued again."""
@@ -73,10 +85,16 @@ def requeue_stale_analyses() -> None:
 
 
 @worker_ready.connect
-def _report_index(**_kwargs: object) -> None:
-    """Say at start-up, plainly, if the similar-case index is missing or damaged."""
+def _check_index(**_kwargs: object) -> None:
+    """Say at start-up, plainly, if the similar-case index is missing or damaged, and have the
+    index writer rebuild it: a first start, a crash in the middle of a publish or a damaged file
+    repairs itself instead of waiting for someone to read the log."""
     ok, message = index_health(verify=True)
-    (logger.info if ok else logger.error)("Similar-case index: %s", message)
+    if ok:
+        logger.info("Similar-case index: %s", message)
+        return
+    logger.error("Similar-case index: %s. A rebuild from the database is queued.", message)
+    repair_case_index.delay()
 
 
 @worker_process_init.connect

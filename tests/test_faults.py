@@ -284,3 +284,31 @@ def test_redis_with_append_only_file_keeps_queued_tasks_across_a_crash(
     finally:
         if server.process is not None and server.process.poll() is None:
             server.stop()
+
+
+@pytest.mark.worker
+def test_worker_start_repairs_a_damaged_index(copilot_dirs: Path, team_a: Any) -> None:
+    from copilot.cases import case_index_rebuild
+    from copilot.engine import index_health, index_store
+    from tickets.models import Status
+
+    case = TicketFactory(
+        team=team_a, status=Status.SOLVED, solved_at=timezone.now(), resolution="Re-sent."
+    )
+    case_index_rebuild(progress=None)
+    store = index_store()
+    generation = store.current_generation()
+    path = store.index_path(store.read_manifest())
+    path.write_bytes(path.read_bytes()[:-100] + b"\0" * 100)  # a crash or a disk error
+    assert not index_health(verify=True)[0]
+
+    log = copilot_dirs / "worker.log"
+    with celery_worker(log):
+        wait_for(
+            lambda: index_health(verify=True)[0],
+            what="the worker to rebuild the index it found damaged at start",
+        )
+
+    assert store.current_generation() == generation + 1
+    assert store.load().index.ids() == {case.pk}
+    assert "A rebuild from the database is queued" in log.read_text()

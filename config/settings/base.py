@@ -243,6 +243,7 @@ CELERY_WORKER_QUEUES = ["copilot.fast", "copilot.index", "copilot.slow"]
 CELERY_TASK_ROUTES = {
     "copilot.tasks.record_solved_case": {"queue": "copilot.index"},
     "copilot.tasks.sync_case_index": {"queue": "copilot.index"},
+    "copilot.tasks.repair_case_index": {"queue": "copilot.index"},
     "tickets.tasks.build_customer_export": {"queue": "copilot.slow"},
     "tickets.tasks.enforce_retention": {"queue": "copilot.slow"},
     "recovery.tasks.refresh_customer_signals": {"queue": "copilot.slow"},

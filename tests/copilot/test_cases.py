@@ -10,7 +10,13 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.cases import IndexBusy, case_index_sync, case_record, index_writer_lock
+from copilot.cases import (
+    IndexBusy,
+    case_index_repair,
+    case_index_sync,
+    case_record,
+    index_writer_lock,
+)
 from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
 from tests.factories import TicketFactory
@@ -103,6 +109,29 @@ def test_corrupt_index_is_detected_clearly_and_rebuilt_on_command(team_a: Team) 
     call_command("rebuild_case_index", no_progress=True, stdout=out)
     assert f"generation {healthy_generation + 1}: 1 cases" in out.getvalue()
     assert index_health(verify=True)[0]
+
+
+def test_repair_rebuilds_a_missing_or_damaged_index_and_leaves_a_sound_one(team_a: Team) -> None:
+    case = TicketFactory(
+        team=team_a, status=Status.SOLVED, solved_at=timezone.now(), resolution="A"
+    )
+
+    built = case_index_repair()  # nothing published yet: a first start
+
+    assert built is not None and built.manifest is not None
+    assert indexed_ids() == {case.pk}
+    store = index_store()
+    generation = store.current_generation()
+    assert case_index_repair() is None  # sound: left alone
+    assert store.current_generation() == generation
+
+    path = store.index_path(store.read_manifest())
+    path.write_bytes(path.read_bytes()[:-100] + b"\0" * 100)  # a disk error, a bad copy
+    assert case_index_repair() is not None
+
+    assert store.current_generation() == generation + 1
+    assert index_health(verify=True)[0]
+    assert indexed_ids() == {case.pk}
 
 
 def test_missing_index_is_reported_with_the_command_that_builds_it(copilot_dirs: Path) -> None:
