@@ -9,7 +9,7 @@ from accounts.models import Role
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
 from recovery.forms import AddActionForm, CoapprovalForm, DecisionForm
-from recovery.models import RecoveryAction
+from recovery.models import Recommendation, RecoveryAction
 from recovery.selectors import recommendation_get_for_user
 from recovery.services import (
     recommendation_add,
@@ -36,6 +36,18 @@ def _answer(request: AuthedHttpRequest, ticket_id: int, *, error: str = "") -> H
     return redirect("tickets:detail", ticket_id=ticket.pk)
 
 
+def _recommendation_on_ticket(
+    request: AuthedHttpRequest, ticket_id: int, recommendation_id: int
+) -> Recommendation | None:
+    """The recommendation named in the URL, if the user may see both it and the ticket (else
+    404); None when it belongs to another ticket than the one in the URL."""
+    ticket_get_for_user(user=request.user, ticket_id=ticket_id)
+    recommendation = recommendation_get_for_user(
+        user=request.user, recommendation_id=recommendation_id
+    )
+    return recommendation if recommendation.ticket_id == ticket_id else None
+
+
 def _errors(form: DecisionForm | AddActionForm | CoapprovalForm) -> str:
     return "; ".join(f"{name}: {e}" for name, errors in form.errors.items() for e in errors)
 
@@ -52,11 +64,8 @@ def recommendations_panel(request: AuthedHttpRequest, ticket_id: int) -> HttpRes
 def recommendation_decide(
     request: AuthedHttpRequest, ticket_id: int, recommendation_id: int
 ) -> HttpResponse:
-    ticket_get_for_user(user=request.user, ticket_id=ticket_id)
-    recommendation = recommendation_get_for_user(
-        user=request.user, recommendation_id=recommendation_id
-    )
-    if recommendation.ticket_id != ticket_id:
+    recommendation = _recommendation_on_ticket(request, ticket_id, recommendation_id)
+    if recommendation is None:
         return _answer(request, ticket_id, error="That recommendation is not on this ticket.")
     form = DecisionForm(request.POST)
     if not form.is_valid():
@@ -108,11 +117,8 @@ def recommendation_add_view(request: AuthedHttpRequest, ticket_id: int) -> HttpR
 def recommendation_coapprove_view(
     request: AuthedHttpRequest, ticket_id: int, recommendation_id: int
 ) -> HttpResponse:
-    ticket_get_for_user(user=request.user, ticket_id=ticket_id)
-    recommendation = recommendation_get_for_user(
-        user=request.user, recommendation_id=recommendation_id
-    )
-    if recommendation.ticket_id != ticket_id:
+    recommendation = _recommendation_on_ticket(request, ticket_id, recommendation_id)
+    if recommendation is None:
         return _answer(request, ticket_id, error="That recommendation is not on this ticket.")
     form = CoapprovalForm(request.POST)
     if not form.is_valid():
