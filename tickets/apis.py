@@ -31,9 +31,10 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.privacy import consent_record, consent_states
+from tickets.privacy import consent_record
 from tickets.selectors import (
     TicketFilters,
+    consent_states,
     customer_get_for_user,
     customer_qs_for_user,
     message_list_for_ticket,

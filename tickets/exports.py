@@ -45,7 +45,7 @@ from tickets.models import (
     PrivacyEventKind,
     Ticket,
 )
-from tickets.privacy import consent_states
+from tickets.selectors import consent_states
 
 logger = logging.getLogger(__name__)
 

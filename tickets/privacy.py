@@ -87,20 +87,6 @@ def _similar_cases_follow(*, customer: Customer, granted: bool) -> None:
         record_solved_case.delay_on_commit(ticket_id=ticket_id)
 
 
-def consent_states(*, customer: Customer) -> dict[str, bool]:
-    """Every purpose's current consent (see consent_granted), in one query: the ticket page
-    asks for it on every view."""
-    states: dict[str, bool] = {}
-    records = (
-        ConsentRecord.objects.filter(customer=customer)
-        .order_by("-recorded_at", "-id")
-        .values_list("purpose", "granted")
-    )
-    for purpose, granted in records:
-        states.setdefault(purpose, granted)
-    return {purpose: states.get(purpose, True) for purpose in ConsentPurpose.values}
-
-
 def retention_enforce(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Apply the configured retention periods (see PRIVACY_*_RETENTION_DAYS): transcripts of
     tickets finished longer ago are redacted, old drafts and evidence cleared. Idempotent."""

@@ -14,7 +14,8 @@ from core.http import AuthedHttpRequest
 from tickets.erasure import customer_erase
 from tickets.forms import ConsentForm, EraseForm
 from tickets.models import ConsentRecord, Customer, PrivacyEvent
-from tickets.privacy import consent_record, consent_states
+from tickets.privacy import consent_record
+from tickets.selectors import consent_states
 
 PAGE = "tickets/privacy/customer.html"
 

@@ -12,6 +12,7 @@ from accounts.selectors import team_ids_for_user
 from tickets.models import (
     DONE_STATUSES,
     PRIORITY_RANK,
+    ConsentPurpose,
     ConsentRecord,
     Customer,
     Message,
@@ -126,16 +127,24 @@ def customer_recent_tickets(*, customer: Customer, user: User, limit: int = 5) -
     )
 
 
-def consent_granted(*, customer: Customer, purpose: str) -> bool:
-    """The customer's current consent for a purpose: their newest record, or yes with none
-    (the shop's terms cover it until the customer says otherwise)."""
-    latest = (
-        ConsentRecord.objects.filter(customer=customer, purpose=purpose)
+def consent_states(*, customer: Customer) -> dict[str, bool]:
+    """The customer's current consent for every purpose: per purpose their newest record, or yes
+    with none (the shop's terms cover it until the customer says otherwise). One query: the
+    ticket page asks for it on every view."""
+    states: dict[str, bool] = {}
+    records = (
+        ConsentRecord.objects.filter(customer=customer)
         .order_by("-recorded_at", "-id")
-        .values_list("granted", flat=True)
-        .first()
+        .values_list("purpose", "granted")
     )
-    return True if latest is None else latest
+    for purpose, granted in records:
+        states.setdefault(purpose, granted)
+    return {purpose: states.get(purpose, True) for purpose in ConsentPurpose.values}
+
+
+def consent_granted(*, customer: Customer, purpose: str) -> bool:
+    """The customer's current consent for one purpose (see consent_states)."""
+    return consent_states(customer=customer).get(purpose, True)
 
 
 def customer_ids_opted_out(*, purpose: str) -> QuerySet[ConsentRecord]:

@@ -21,8 +21,8 @@ from core.http import AuthedHttpRequest
 from recovery.selectors import recovery_panel_for_ticket
 from tickets.forms import AssignForm, InboxFilterForm, ReplyForm, StatusForm
 from tickets.models import AuthorKind, ConsentPurpose, Ticket
-from tickets.privacy import consent_states
 from tickets.selectors import (
+    consent_states,
     customer_recent_tickets,
     message_list_for_ticket,
     ticket_get_for_user,

@@ -35,8 +35,8 @@ from tickets.models import (
     Status,
     Ticket,
 )
-from tickets.privacy import RETENTION_REDACTED, consent_record, consent_states, retention_enforce
-from tickets.selectors import consent_granted
+from tickets.privacy import RETENTION_REDACTED, consent_record, retention_enforce
+from tickets.selectors import consent_granted, consent_states
 from tickets.services import message_append
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
