@@ -6,6 +6,7 @@ from django.utils import timezone
 
 from accounts.models import Role, Team, User
 from accounts.services import roles_ensure
+from copilot.models import AnalysisStatus, MessageAnalysis
 from tickets.models import AuthorKind, Channel, Customer, Message, Priority, Status, Ticket
 
 
@@ -79,3 +80,17 @@ class TicketFactory(factory.django.DjangoModelFactory):
                 body=extracted or "My order has not arrived yet.",
                 created_at=self.created_at,
             )
+
+
+class MessageAnalysisFactory(factory.django.DjangoModelFactory):
+    """The copilot's finished analysis of the ticket's message at `transcript_version` (by
+    default the ticket's current one). Pass the readings a test needs: sentiment, intent..."""
+
+    class Meta:
+        model = MessageAnalysis
+
+    ticket = factory.SubFactory(TicketFactory)
+    transcript_version = factory.LazyAttribute(lambda a: a.ticket.transcript_version)
+    message = factory.LazyAttribute(lambda a: a.ticket.messages.get(sequence=a.transcript_version))
+    requested_at = factory.LazyFunction(timezone.now)
+    status = AnalysisStatus.DONE

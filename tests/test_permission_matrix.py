@@ -18,15 +18,13 @@ from django.apps import apps
 from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
-from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Role, Team, User
-from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_reject
-from tests.factories import UserFactory
+from tests.factories import MessageAnalysisFactory, UserFactory
 from tickets.models import DataExport, ExportStatus, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -177,12 +175,8 @@ def other_team_supervisor(team_b: Team) -> User:
 @pytest.fixture
 def url_kwargs(settings: Settings, tmp_path: Path, ticket_a: Ticket, agent: User) -> dict[str, int]:
     """Ids of team A's objects, by the name the URL patterns give them."""
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         draft_reply="We re-sent it.",
     )
     action_catalogue_ensure()

@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import User
-from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis
+from copilot.models import DraftDecisionEvent
+from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -242,12 +242,8 @@ def test_copilot_panel_and_draft_decisions(
     headers: dict[str, str],
     allowed: int,
 ) -> None:
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         draft_reply="We re-sent it.",
     )
     user = _user(request, who)
@@ -283,13 +279,7 @@ def test_copilot_api(
     payload: dict[str, Any],
     allowed: int,
 ) -> None:
-    MessageAnalysis.objects.create(
-        ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
-    )
+    MessageAnalysisFactory(ticket=ticket_a)
     args = [ticket_a.pk] if name == "api:ticket-analysis" else [ticket_a.pk, 1]
 
     response = getattr(api(_user(request, who)), method)(reverse(name, args=args), payload)

@@ -7,11 +7,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import RecoveryAction
 from recovery.services import recommendation_add
-from tests.factories import CustomerFactory, TicketFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets.models import ConsentPurpose
 from tickets.privacy import consent_record
 
@@ -26,13 +25,9 @@ def test_hostile_text_is_escaped_in_every_page_and_fragment(
     action_catalogue_ensure()
     customer = CustomerFactory(name=f"Eve {XSS}", email="eve@example.com")
     ticket = TicketFactory(team=team_a, customer=customer, subject=f"Help {XSS}", first_message=XSS)
-    MessageAnalysis.objects.create(
+    MessageAnalysisFactory(
         ticket=ticket,
-        transcript_version=1,
-        message=ticket.messages.get(),
-        requested_at=timezone.now(),
         finished_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.9,
         sentiment_confidence=0.9,

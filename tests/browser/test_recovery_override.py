@@ -1,13 +1,12 @@
 import pytest
-from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import Recommendation
 from recovery.services import recommendations_propose
 from tests.browser.conftest import log_in
+from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -17,12 +16,8 @@ def test_agent_rejects_with_a_reason_and_the_supervisor_sees_it_in_the_queue(
     live_server, page: Page, agent: User, supervisor: User, ticket_a: Ticket
 ) -> None:
     action_catalogue_ensure()
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.8,
         intent="get_refund",

@@ -8,9 +8,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
-from copilot.models import AnalysisStatus, DraftDecision, DraftDecisionEvent, MessageAnalysis
+from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
 from copilot.services import draft_discard, draft_reply_send, draft_use
 from core.errors import Conflict
+from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -20,13 +21,9 @@ DRAFT = "Hi Ann, I'm sorry about the delay. Your parcel 4411 has been re-sent."
 
 @pytest.fixture
 def analysis(ticket_a: Ticket) -> MessageAnalysis:
-    return MessageAnalysis.objects.create(
+    return MessageAnalysisFactory(
         ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
         finished_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.8,
         sentiment_confidence=0.9,

@@ -9,20 +9,16 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.models import AnalysisStatus, MessageAnalysis, TicketInsight
-from tests.factories import CustomerFactory, TicketFactory
+from copilot.models import TicketInsight
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets.models import Priority, Ticket
 
 pytestmark = pytest.mark.django_db
 
 
 def read_as(ticket: Ticket, sentiment: str, intent: str = "") -> None:
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket,
-        transcript_version=1,
-        message=ticket.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment=sentiment,
         intent=intent,
     )

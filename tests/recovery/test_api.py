@@ -4,14 +4,13 @@ from collections.abc import Callable
 
 import pytest
 from django.urls import reverse
-from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecommendationStatus
 from recovery.services import recommendations_propose
+from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
@@ -20,12 +19,8 @@ Api = Callable[[User | None], APIClient]
 
 def propose(ticket: Ticket) -> Recommendation:
     action_catalogue_ensure()
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket,
-        transcript_version=1,
-        message=ticket.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.7,
         intent="get_refund",

@@ -15,7 +15,6 @@ from django.core.management import CommandError, call_command
 from pytest_django.fixtures import Settings
 
 from accounts.models import Team
-from copilot.models import AnalysisStatus, MessageAnalysis
 from core.errors import DomainError
 from recovery.churn import (
     HEURISTIC_VERSION,
@@ -30,7 +29,7 @@ from recovery.churn import (
 )
 from recovery.models import ChurnModelRun, CustomerSignals
 from recovery.signals import customer_signals_compute
-from tests.factories import CustomerFactory, TicketFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets.models import (
     AuthorKind,
     ConsentPurpose,
@@ -68,11 +67,8 @@ def contact(
     """A ticket opened by the customer at `at`, analysed when a sentiment is given."""
     ticket = TicketFactory(customer=customer, team=team, created_at=at)
     if sentiment:
-        MessageAnalysis.objects.create(
+        MessageAnalysisFactory(
             ticket=ticket,
-            transcript_version=1,
-            message=ticket.messages.get(),
-            status=AnalysisStatus.DONE,
             requested_at=at,
             sentiment=sentiment,
         )

@@ -4,15 +4,13 @@ import threading
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from accounts.models import Role, User
-from copilot.models import AnalysisStatus, MessageAnalysis
 from core.errors import Conflict
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecoveryExecution
 from recovery.services import recommendation_approve, recommendations_propose
-from tests.factories import UserFactory
+from tests.factories import MessageAnalysisFactory, UserFactory
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -23,12 +21,8 @@ def test_double_approval_at_once_executes_once(
 ) -> None:
     action_catalogue_ensure()
     colleague = UserFactory(username="carol", role=Role.AGENT, teams=[ticket_a.team])
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.8,
         intent="get_refund",

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 
 from accounts.models import Team
-from copilot.models import AnalysisStatus, MessageAnalysis
+from copilot.models import MessageAnalysis
 from recovery.churn import HEURISTIC_VERSION, churn_model_forget
 from recovery.models import (
     BehaviourSegment,
@@ -26,7 +26,7 @@ from recovery.signals import (
     customer_signals_compute,
     customer_signals_refresh_all,
 )
-from tests.factories import CustomerFactory, TicketFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets.models import AuthorKind, Customer, Message, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -66,11 +66,10 @@ def message(ticket: Ticket, *, at: dt.datetime, author: str = AuthorKind.CUSTOME
 
 def analysis(ticket: Ticket, *, sentiment: str, intent: str = "") -> MessageAnalysis:
     latest = ticket.messages.filter(author_kind=AuthorKind.CUSTOMER).order_by("-sequence")[0]
-    return MessageAnalysis.objects.create(
+    return MessageAnalysisFactory(
         ticket=ticket,
         transcript_version=latest.sequence,
         message=latest,
-        status=AnalysisStatus.DONE,
         requested_at=latest.created_at,
         sentiment=sentiment,
         intent=intent,

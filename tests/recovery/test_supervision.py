@@ -15,7 +15,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Role, Team, User
-from copilot.models import AnalysisStatus, DraftDecision, DraftDecisionEvent, MessageAnalysis
+from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
 from core.errors import Conflict, DomainError
 from recovery.events import (
     audit_draft_decided,
@@ -39,7 +39,7 @@ from recovery.supervision import (
     override_rates_for_user,
     override_review,
 )
-from tests.factories import CustomerFactory, TicketFactory, UserFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
 from tickets.models import Segment, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -78,13 +78,11 @@ def other_supervisor(team_a: Team) -> User:
 
 def _analysis(ticket: Ticket, intent: str = "late_delivery") -> MessageAnalysis:
     version = ticket.analyses.count() + 1
-    return MessageAnalysis.objects.create(
+    return MessageAnalysisFactory(
         ticket=ticket,
         transcript_version=version,
         message=ticket.messages.first(),
-        requested_at=timezone.now(),
         finished_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         intent=intent,
     )
 

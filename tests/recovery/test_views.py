@@ -5,13 +5,12 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from accounts.models import User
-from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecommendationStatus
 from recovery.services import recommendations_propose
+from tests.factories import MessageAnalysisFactory
 from tickets.models import ConsentPurpose, ConsentRecord, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -22,12 +21,8 @@ XSS = '<script>alert("x")</script>'
 @pytest.fixture
 def proposals(ticket_a: Ticket) -> list[Recommendation]:
     action_catalogue_ensure()
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=ticket_a,
-        transcript_version=1,
-        message=ticket_a.messages.get(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.7,
         intent="get_refund",

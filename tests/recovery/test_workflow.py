@@ -4,10 +4,9 @@ from decimal import Decimal
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from accounts.models import Role, User
-from copilot.models import AnalysisStatus, MessageAnalysis
+from copilot.models import MessageAnalysis
 from core.errors import Conflict, DomainError
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import (
@@ -27,7 +26,7 @@ from recovery.services import (
     recommendation_reject,
     recommendations_propose,
 )
-from tests.factories import UserFactory
+from tests.factories import MessageAnalysisFactory, UserFactory
 from tickets.models import AuthorKind, ConsentPurpose, ConsentRecord, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
@@ -39,12 +38,8 @@ def catalogue(db: None) -> None:
 
 
 def analysed(ticket: Ticket, *, intent: str = "get_refund", score: float = -0.8) -> MessageAnalysis:
-    return MessageAnalysis.objects.create(
+    return MessageAnalysisFactory(
         ticket=ticket,
-        transcript_version=ticket.transcript_version,
-        message=ticket.messages.last(),
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative" if score < -0.2 else "neutral",
         sentiment_score=score,
         intent=intent,

@@ -17,7 +17,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Team, User
-from copilot.models import AnalysisStatus, DraftDecision, DraftDecisionEvent, MessageAnalysis
+from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import (
     CustomerSignals,
@@ -27,7 +27,7 @@ from recovery.models import (
     RecoveryAction,
     RecoveryExecution,
 )
-from tests.factories import CustomerFactory, TicketFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets import exports
 from tickets.exports import (
     csv_cell,
@@ -114,12 +114,10 @@ def scenario(team_a: Team, team_b: Team, agent: User) -> Scenario:
         ConsentRecord.objects.create(
             customer=customer, purpose=purpose, granted=granted, source="e-mail"
         )
-    analysis = MessageAnalysis.objects.create(
+    analysis = MessageAnalysisFactory(
         ticket=first,
         transcript_version=first.transcript_version,
         message=hostile,
-        requested_at=timezone.now(),
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         sentiment_score=-0.8,
         intent="where_is_my_order",

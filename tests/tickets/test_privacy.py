@@ -23,7 +23,7 @@ from copilot.services import analysis_run
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
-from tests.factories import CustomerFactory, TicketFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets.erasure import customer_erase, erasure_verify
 from tickets.models import (
     AuthorKind,
@@ -233,12 +233,9 @@ def test_retention_redacts_old_transcripts_and_drafts(
         resolution="Refunded.",
         first_message="My card 1234 was charged twice",
     )
-    MessageAnalysis.objects.create(
+    MessageAnalysisFactory(
         ticket=old,
-        transcript_version=1,
-        message=old.messages.get(),
         requested_at=long_ago,
-        status=AnalysisStatus.DONE,
         sentiment="negative",
         draft_reply="Hi, sorry about card 1234",
     )
