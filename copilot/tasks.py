@@ -17,42 +17,31 @@ logger = logging.getLogger(__name__)
 # backing off, rather than leave the message without its analysis. A model that cannot run is
 # not transient and is recorded as a failed analysis instead (see analysis_run).
 TRANSIENT = (OperationalError, InterfaceError)
+# Every task that must not be lost: acknowledged only when done (a worker that dies hands it on)
+# and retried, backing off, through a transient database error.
+DURABLE = {
+    "acks_late": True,
+    "reject_on_worker_lost": True,
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 2,
+    "max_retries": 6,
+}
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    retry_backoff_max=60,
-    max_retries=6,
-)
+@shared_task(**DURABLE, retry_backoff_max=60)
 def analyse_message(*, ticket_id: int, transcript_version: int) -> None:
     """Analyse the customer message that brought a ticket to ``transcript_version``."""
     analysis_run(ticket_id=ticket_id, transcript_version=transcript_version)
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    max_retries=6,
-)
+@shared_task(**DURABLE)
 def record_solved_case(*, ticket_id: int) -> None:
     """Embed a solved ticket as a case, then bring the index up to date."""
     if case_record(ticket_id=ticket_id) is not None:
         sync_case_index.delay()
 
 
-@shared_task(
-    bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    max_retries=6,
-)
+@shared_task(bind=True, **DURABLE)
 def sync_case_index(self) -> None:  # type: ignore[no-untyped-def]
     """Publish the cases added and removed since the last index generation.
 
@@ -66,13 +55,7 @@ def sync_case_index(self) -> None:  # type: ignore[no-untyped-def]
         raise self.retry(countdown=2, max_retries=60, exc=exc) from exc
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=TRANSIENT,
-    retry_backoff=2,
-    max_retries=6,
-)
+@shared_task(**DURABLE)
 def repair_case_index() -> None:
     """Rebuild the similar-case index from the database if no usable generation is published."""
     case_index_repair()
