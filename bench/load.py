@@ -121,7 +121,7 @@ def in_play() -> tuple[list[int], str, list[str]]:
     """The open tickets the agents work on, the shop's API token and one session per agent.
 
     Agents start logged in: the run measures a working day's steady state, not 20 password
-    hashes at once (a login costs about 0.3 s of CPU by design)."""
+    hashes at once (a login costs 0.3-0.45 s of CPU here, by design)."""
     from django.test import Client
     from rest_framework.authtoken.models import Token
 
