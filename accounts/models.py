@@ -9,6 +9,9 @@ class Role(models.TextChoices):
     AGENT = "agent", "Agent"
     SUPERVISOR = "supervisor", "Supervisor"
     ADMIN = "admin", "Admin"
+    # A shop's own systems, not a person: API only. Opens tickets and posts messages as the
+    # customer, and keeps customers' value fields (spend, orders, segment) in step with the shop.
+    INTEGRATION = "integration", "Shop integration"
 
 
 class User(AbstractUser):
@@ -38,7 +41,12 @@ class User(AbstractUser):
         return self.has_role(Role.SUPERVISOR) or self.is_admin_role
 
     @property
+    def is_integration(self) -> bool:
+        return self.has_role(Role.INTEGRATION)
+
+    @property
     def role(self) -> Role | None:
+        """The staff role (integration accounts hold none: they are not staff)."""
         for role in (Role.ADMIN, Role.SUPERVISOR, Role.AGENT):
             if self.has_role(role):
                 return role
