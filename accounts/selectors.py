@@ -4,10 +4,11 @@ from accounts.models import Role, Team, User
 
 
 def team_ids_for_user(*, user: User) -> set[int]:
-    """The teams whose tickets this user may see. Admins see every team."""
+    """The teams whose tickets this user may reach. Admins reach every team, and so does a shop
+    integration (the shop's own systems), which the API lets into a few operations only."""
     cache = user.__dict__.get("_team_ids")
     if cache is None:
-        if user.has_role(Role.ADMIN):
+        if user.has_role(Role.ADMIN) or user.has_role(Role.INTEGRATION):
             cache = set(Team.objects.values_list("id", flat=True))
         else:
             cache = set(user.memberships.values_list("team_id", flat=True))

@@ -4,6 +4,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
@@ -41,6 +42,20 @@ def supervisor(team_a: Team) -> User:
 @pytest.fixture
 def admin_user(db: None) -> User:
     return UserFactory(username="ada", role=Role.ADMIN)
+
+
+@pytest.fixture
+def integration(db: None) -> User:
+    """A shop's service account: no team, no staff role, API only, with its token."""
+    return UserFactory(username="shopbot", role=Role.INTEGRATION)
+
+
+@pytest.fixture
+def integration_api(integration: User) -> APIClient:
+    """An API client that signs in the way a shop integration does: with its token."""
+    api_client = APIClient()
+    api_client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=integration).key}")
+    return api_client
 
 
 @pytest.fixture

@@ -21,7 +21,15 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = ["sequence", "author_kind", "author_name", "body", "created_at"]
+    fields = [
+        "sequence",
+        "author_kind",
+        "author_name",
+        "posted_by",
+        "posted_via",
+        "body",
+        "created_at",
+    ]
     readonly_fields = fields
 
 

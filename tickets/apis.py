@@ -1,6 +1,8 @@
 """REST API for tickets, transcripts and customers: one APIView per operation.
 
 Scoping is the same as the pages: a ticket or customer outside the caller's teams is a 404.
+A shop integration account (the shop's own systems, with an API token) may use the operations a
+view lists in ``integration_methods``, in every team; it reaches nothing else.
 """
 
 from typing import Any
@@ -10,6 +12,7 @@ from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
@@ -26,6 +29,7 @@ from tickets.models import (
     ConsentPurpose,
     ConsentRecord,
     Customer,
+    PostedVia,
     Priority,
     Segment,
     Status,
@@ -37,14 +41,28 @@ from tickets.selectors import (
     consent_states,
     customer_get_for_user,
     customer_qs_for_user,
+    customer_records_managed_by,
     message_list_for_ticket,
     ticket_get_for_user,
     ticket_list_for_user,
 )
-from tickets.services import customer_create, customer_update, message_append, ticket_create
+from tickets.services import (
+    customer_get_or_create_for_ticket,
+    customer_update,
+    message_post,
+    ticket_create,
+)
 from tickets.text import text_clean
 
 MAX_BODY = settings.COPILOT_MESSAGE_MAX_CHARS
+
+
+def _posted_via(request: Request) -> str:
+    """The kind of credentials a request came with, recorded on the messages it posts."""
+    user = request.user
+    if user.role is None and user.is_integration:  # type: ignore[union-attr]
+        return PostedVia.INTEGRATION
+    return PostedVia.TOKEN if isinstance(request.auth, Token) else PostedVia.SESSION
 
 
 class BodyField(serializers.CharField):
@@ -84,6 +102,8 @@ class MessageOutput(serializers.Serializer[Any]):
     author_kind = serializers.CharField()
     author_name = serializers.CharField()
     author_user = serializers.CharField(source="author_user.username", default=None)
+    posted_by = serializers.CharField(source="posted_by.username", default=None)
+    posted_via = serializers.CharField()
     body = serializers.CharField()
     created_at = serializers.DateTimeField()
 
@@ -114,6 +134,8 @@ class TicketDetailOutput(TicketSummaryOutput):
 
 
 class TicketListApi(ApiAuthMixin, APIView):
+    integration_methods = ("POST",)
+
     class FilterInput(serializers.Serializer[Any]):
         status = serializers.ChoiceField(
             choices=["", "all", *Status.values], required=False, default=""
@@ -149,6 +171,14 @@ class TicketListApi(ApiAuthMixin, APIView):
             name = serializers.CharField(max_length=200, required=False)
             email = serializers.EmailField(required=False, allow_blank=True)
             segment = serializers.ChoiceField(choices=Segment.choices, required=False)
+            signup_date = serializers.DateField(required=False, allow_null=True)
+            lifetime_spend = serializers.DecimalField(
+                max_digits=12,
+                decimal_places=2,
+                min_value=0,
+                required=False,  # type: ignore[arg-type]
+            )
+            order_count = serializers.IntegerField(min_value=0, required=False)
 
         class MessageInput(serializers.Serializer[Any]):
             body = BodyField()
@@ -165,6 +195,12 @@ class TicketListApi(ApiAuthMixin, APIView):
         request=CreateInput,
         responses={201: TicketDetailOutput},
         summary="Open a ticket with the customer's first message",
+        description=(
+            "Agents and supervisors open tickets in their teams for customers who already wrote "
+            "to one of their teams. A shop integration (or an admin) opens them in any team and "
+            "for any customer, creating one the shop knows and Copilot does not yet; the other "
+            "customer fields are used for a new customer only."
+        ),
     )
     def post(self, request: Request) -> Response:
         data = self.CreateInput(data=request.data)
@@ -177,7 +213,10 @@ class TicketListApi(ApiAuthMixin, APIView):
         if team is None:
             raise DomainError("No team of yours has this slug.", field="team", code="not_found")
         with transaction.atomic():
-            customer = _customer_for_ticket(payload["customer"])
+            customer = customer_get_or_create_for_ticket(
+                by=request.user,  # type: ignore[arg-type]
+                **payload["customer"],
+            )
             ticket = ticket_create(
                 customer=customer,
                 team=team,
@@ -187,23 +226,9 @@ class TicketListApi(ApiAuthMixin, APIView):
                 body=payload["message"]["body"],
                 author_name=payload["message"]["author_name"],
                 created_by=request.user,  # type: ignore[arg-type]
+                posted_via=_posted_via(request),
             )
         return Response(TicketDetailOutput(ticket).data, status=status.HTTP_201_CREATED)
-
-
-def _customer_for_ticket(data: dict[str, Any]) -> Customer:
-    """The customer a new ticket is for: known by the shop's id, or created from the payload."""
-    existing = Customer.objects.filter(external_id=data["external_id"]).first()
-    if existing is not None:
-        return existing
-    if not data.get("name"):
-        raise DomainError("A new customer needs a name.", field="customer.name", code="required")
-    return customer_create(
-        external_id=data["external_id"],
-        name=data["name"],
-        email=data.get("email", ""),
-        segment=data.get("segment", Segment.STANDARD),
-    )
 
 
 class TicketDetailApi(ApiAuthMixin, APIView):
@@ -214,10 +239,14 @@ class TicketDetailApi(ApiAuthMixin, APIView):
 
 
 class MessageCreateApi(ApiAuthMixin, APIView):
+    integration_methods = ("POST",)
+
     class InputSerializer(serializers.Serializer[Any]):
         body = BodyField()
+        # System notes are Copilot's own: the API takes the customer's and agents' words only.
         author_kind = serializers.ChoiceField(
-            choices=AuthorKind.choices, default=AuthorKind.CUSTOMER
+            choices=[(k, AuthorKind(k).label) for k in (AuthorKind.CUSTOMER, AuthorKind.AGENT)],
+            default=AuthorKind.CUSTOMER,
         )
         author_name = serializers.CharField(max_length=200, required=False, default="")
 
@@ -227,8 +256,11 @@ class MessageCreateApi(ApiAuthMixin, APIView):
         summary="Append a message to a ticket's transcript",
         description=(
             "Customer messages (the default) are queued for the copilot's analysis. An agent "
-            f"message is recorded as written by the caller. Bodies are limited to {MAX_BODY:,} "
-            "characters; HTML is stored as given and always shown escaped."
+            "message is recorded as written by the caller (staff only). Every message records "
+            "the account that posted it and how it signed in (`posted_by`, `posted_via`), so a "
+            "customer's message posted by staff shows as posted on the customer's behalf. "
+            "System notes cannot be posted. Bodies are limited to "
+            f"{MAX_BODY:,} characters; HTML is stored as given and always shown escaped."
         ),
     )
     def post(self, request: Request, ticket_id: int) -> Response:
@@ -236,17 +268,20 @@ class MessageCreateApi(ApiAuthMixin, APIView):
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
-        message = message_append(
+        message = message_post(
             ticket=ticket,
             body=payload["body"],
             author_kind=payload["author_kind"],
-            author_user=request.user if payload["author_kind"] == AuthorKind.AGENT else None,  # type: ignore[arg-type]
             author_name=payload["author_name"],
+            by=request.user,  # type: ignore[arg-type]
+            via=_posted_via(request),
         )
         return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
 
 
 class CustomerListApi(ApiAuthMixin, APIView):
+    integration_methods = ("GET",)
+
     @extend_schema(responses=CustomerOutput(many=True), summary="Customers who wrote to your teams")
     def get(self, request: Request) -> Response:
         customers = customer_qs_for_user(user=request.user).order_by("name", "id")  # type: ignore[arg-type]
@@ -259,6 +294,8 @@ class CustomerListApi(ApiAuthMixin, APIView):
 
 
 class CustomerDetailApi(ApiAuthMixin, APIView):
+    integration_methods = ("GET", "PATCH")
+
     class UpdateInput(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
         email = serializers.EmailField(required=False, allow_blank=True)
@@ -277,7 +314,17 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
         customer = customer_get_for_user(user=request.user, customer_id=customer_id)  # type: ignore[arg-type]
         return Response(CustomerOutput(customer).data)
 
-    @extend_schema(request=UpdateInput, responses=CustomerOutput, summary="Update a customer")
+    @extend_schema(
+        request=UpdateInput,
+        responses=CustomerOutput,
+        summary="Update a customer",
+        description=(
+            "Staff who see the customer may correct `name` and `email`. The value fields "
+            "(`segment`, `signup_date`, `lifetime_spend`, `order_count`) come from the shop's "
+            "systems: only a shop integration or an admin may change them; anyone else gets a "
+            "403 naming each such field, and nothing is changed."
+        ),
+    )
     def patch(self, request: Request, customer_id: int) -> Response:
         customer = customer_get_for_user(user=request.user, customer_id=customer_id)  # type: ignore[arg-type]
         data = self.UpdateInput(data=request.data, partial=True)
@@ -286,7 +333,11 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
         if unknown:
             field = sorted(unknown)[0]
             raise DomainError(f"{field!r} is not a field that can be changed.", field=field)
-        customer = customer_update(customer=customer, data=dict(data.validated_data))  # type: ignore[arg-type]
+        customer = customer_update(
+            customer=customer,
+            data=dict(data.validated_data),  # type: ignore[arg-type]
+            by=request.user,  # type: ignore[arg-type]
+        )
         return Response(CustomerOutput(customer).data)
 
 
@@ -299,7 +350,9 @@ class ConsentOutput(serializers.ModelSerializer[ConsentRecord]):
 
 
 class CustomerConsentApi(ApiAuthMixin, APIView):
-    """For a shop's systems (a token of an admin-role account): the customer's consent."""
+    """For the shop's systems (a shop integration's token) and admins: the customer's consent."""
+
+    integration_methods = ("GET", "POST")
 
     class ConsentInput(serializers.Serializer[Any]):
         purpose = serializers.ChoiceField(choices=ConsentPurpose.choices)
@@ -308,14 +361,14 @@ class CustomerConsentApi(ApiAuthMixin, APIView):
         note = serializers.CharField(max_length=2000, required=False, default="")
 
     def _customer(self, request: Request, customer_id: int) -> Customer:
-        if not request.user.is_admin_role:  # type: ignore[union-attr]
-            raise PermissionDenied("Consent is managed by admins.")
+        if not customer_records_managed_by(user=request.user):  # type: ignore[arg-type]
+            raise PermissionDenied("Consent is managed by admins and the shop's systems.")
         return get_object_or_404(Customer, pk=customer_id)
 
     @extend_schema(
         operation_id="customer_consent_history",
         responses=ConsentOutput(many=True),
-        summary="A customer's consent history, newest first (admins)",
+        summary="A customer's consent history, newest first (admins, shop integrations)",
     )
     def get(self, request: Request, customer_id: int) -> Response:
         customer = self._customer(request, customer_id)
@@ -331,7 +384,7 @@ class CustomerConsentApi(ApiAuthMixin, APIView):
         operation_id="customer_consent_record",
         request=ConsentInput,
         responses={201: ConsentOutput},
-        summary="Record a customer's consent or opt-out for one purpose (admins)",
+        summary="Record a customer's consent or opt-out for one purpose (admins, integrations)",
         description="Purposes: personalisation (recommendations use value, history and churn "
         "risk), training (their tickets train the models), similar_cases (their solved tickets "
         "are examples for others; an opt-out removes them from the index at once).",

@@ -159,6 +159,15 @@ class AuthorKind(models.TextChoices):
     SYSTEM = "system", "System"
 
 
+class PostedVia(models.TextChoices):
+    """The credentials a message came in with through the API (empty: the agent's reply box,
+    an import, or Copilot's own system notes)."""
+
+    SESSION = "session", "signed-in session"
+    TOKEN = "token", "API token"
+    INTEGRATION = "integration", "shop integration"
+
+
 class Message(models.Model):
     """One entry of a ticket's transcript. Append-only: no service updates or deletes one."""
 
@@ -170,6 +179,12 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     author_name = models.CharField(max_length=200, blank=True)
+    # Whose credentials sent the message in through the API, and which kind. For a customer's
+    # message this is staff posting on the customer's behalf, or the shop's integration.
+    posted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    posted_via = models.CharField(max_length=12, choices=PostedVia.choices, blank=True)
     body = models.TextField()
     external_id = models.CharField(max_length=100, blank=True)
     created_at = models.DateTimeField()
@@ -187,6 +202,16 @@ class Message(models.Model):
             models.CheckConstraint(condition=Q(sequence__gte=1), name="message_sequence_positive"),
             models.CheckConstraint(
                 condition=Q(author_kind__in=AuthorKind.values), name="message_author_kind_valid"
+            ),
+            models.CheckConstraint(
+                condition=Q(posted_via__in=["", *PostedVia.values]),
+                name="message_posted_via_valid",
+            ),
+            # System notes are Copilot's own: no account ever posts one.
+            models.CheckConstraint(
+                condition=~Q(author_kind=AuthorKind.SYSTEM)
+                | Q(posted_by__isnull=True, posted_via=""),
+                name="message_system_note_not_posted",
             ),
         ]
 

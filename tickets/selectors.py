@@ -101,12 +101,20 @@ def _order_by_urgency(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 
 def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:
-    return ticket.messages.select_related("author_user").order_by("sequence")
+    return ticket.messages.select_related("author_user", "posted_by").order_by("sequence")
+
+
+def customer_records_managed_by(*, user: User) -> bool:
+    """Whether this account keeps customer records: a shop integration (the shop's own systems)
+    or an admin. They create customers, attach tickets to any customer and set the value fields
+    (segment, spend, orders, signup date) that feed the recovery ranking; agents and supervisors
+    only reach customers who wrote to their teams, and only correct names and e-mails."""
+    return user.is_admin_role or user.is_integration
 
 
 def customer_qs_for_user(*, user: User) -> QuerySet[Customer]:
-    """Customers who wrote to one of the user's teams (admins: every customer)."""
-    if user.is_admin_role:
+    """Customers who wrote to one of the user's teams (admins, shop integrations: every one)."""
+    if customer_records_managed_by(user=user):
         return Customer.objects.all()
     tickets = Ticket.objects.filter(
         customer_id=OuterRef("pk"), team_id__in=team_ids_for_user(user=user)

@@ -11,7 +11,8 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
@@ -28,15 +29,29 @@ from tickets.models import (
     Channel,
     Customer,
     Message,
+    PostedVia,
     Priority,
     Segment,
     Status,
     Ticket,
 )
+from tickets.selectors import customer_qs_for_user, customer_records_managed_by
 from tickets.text import text_clean
 
-CUSTOMER_EDITABLE_FIELDS = frozenset(
-    {"name", "email", "segment", "signup_date", "lifetime_spend", "order_count"}
+# How to reach the customer: staff who see them may correct these.
+CUSTOMER_CONTACT_FIELDS = frozenset({"name", "email"})
+# What the customer is worth to the shop. They feed the recovery ranking and the fairness report,
+# so they come from the shop's systems (a shop integration, or an admin), never from agents.
+CUSTOMER_VALUE_FIELDS = frozenset({"segment", "signup_date", "lifetime_spend", "order_count"})
+CUSTOMER_EDITABLE_FIELDS = CUSTOMER_CONTACT_FIELDS | CUSTOMER_VALUE_FIELDS
+CUSTOMER_VALUE_FIELD_REFUSAL = (
+    "Set by the shop's systems: only a shop integration or an admin may change it."
+)
+SYSTEM_NOTE_REFUSAL = "System notes are written by Copilot itself, never through the API."
+# One answer for an id that exists nowhere and one that exists in another team's tickets only,
+# so ids cannot be probed by opening tickets.
+CUSTOMER_NOT_REACHABLE = (
+    "No customer who wrote to your teams has this id; new customers come from the shop's systems."
 )
 
 
@@ -108,11 +123,64 @@ def _customer_validate(customer: Customer) -> None:
         raise DomainError("Lifetime spend cannot be negative.", field="lifetime_spend")
 
 
-def customer_update(*, customer: Customer, data: dict[str, Any]) -> Customer:
+def customer_get_or_create_for_ticket(
+    *,
+    by: User,
+    external_id: str,
+    name: str = "",
+    email: str = "",
+    segment: str = Segment.STANDARD,
+    signup_date: dt.date | None = None,
+    lifetime_spend: Decimal = Decimal("0"),
+    order_count: int = 0,
+) -> Customer:
+    """The customer a new ticket is for, known by the shop's id.
+
+    A shop integration or an admin may name any customer, and creates one the shop knows and
+    Copilot does not yet (from the other fields, which are used for a new customer only). Agents
+    and supervisors may name only a customer who already wrote to one of their teams; any other
+    id, existing or not, gets the same refusal.
+    """
+    external_id = text_clean(external_id).strip()
+    if not customer_records_managed_by(user=by):
+        existing = customer_qs_for_user(user=by).filter(external_id=external_id).first()
+        if existing is None:
+            raise DomainError(
+                CUSTOMER_NOT_REACHABLE, field="customer.external_id", code="not_found"
+            )
+        return existing
+    existing = Customer.objects.filter(external_id=external_id).first()
+    if existing is not None:
+        return existing
+    if not name:
+        raise DomainError("A new customer needs a name.", field="customer.name", code="required")
+    try:
+        # A savepoint: when the shop sends two first tickets of one new customer at once, the
+        # second insert hits the unique id, and that customer is then the one to use.
+        with transaction.atomic():
+            return customer_create(
+                external_id=external_id,
+                name=name,
+                email=email,
+                segment=segment,
+                signup_date=signup_date,
+                lifetime_spend=lifetime_spend,
+                order_count=order_count,
+            )
+    except IntegrityError:
+        return Customer.objects.get(external_id=external_id)
+
+
+def customer_update(*, customer: Customer, data: dict[str, Any], by: User) -> Customer:
+    """Change a customer's fields. Value fields only by a shop integration or an admin: anyone
+    else is refused with every such field named, and nothing is changed."""
     unknown = set(data) - CUSTOMER_EDITABLE_FIELDS
     if unknown:
         field = sorted(unknown)[0]
         raise DomainError(f"{field!r} cannot be changed here.", field=field)
+    refused = sorted(set(data) & CUSTOMER_VALUE_FIELDS)
+    if refused and not customer_records_managed_by(user=by):
+        raise PermissionDenied({field: [CUSTOMER_VALUE_FIELD_REFUSAL] for field in refused})
     for field, value in data.items():
         if field == "segment":
             value = _choice(value, choices=Segment, field="segment")
@@ -136,9 +204,14 @@ def ticket_create(
     created_by: User | None = None,
     author_kind: str = AuthorKind.CUSTOMER,
     author_name: str = "",
+    posted_via: str = "",
     created_at: dt.datetime | None = None,
 ) -> Ticket:
-    """Open a ticket with its first message (the customer's, unless an agent opens it for them)."""
+    """Open a ticket with its first message (the customer's, unless an agent opens it for them).
+
+    ``posted_via`` is set when the ticket came in through the API: the first message then
+    records ``created_by`` as the account that posted it (see ``message_post``).
+    """
     now = created_at or timezone.now()
     ticket = Ticket.objects.create(
         customer=customer,
@@ -156,6 +229,8 @@ def ticket_create(
         author_kind=author_kind,
         author_user=created_by if author_kind == AuthorKind.AGENT else None,
         author_name=author_name or (customer.name if author_kind == AuthorKind.CUSTOMER else ""),
+        posted_by=created_by if posted_via else None,
+        posted_via=posted_via,
         created_at=now,
     )
     ticket.refresh_from_db()
@@ -170,6 +245,8 @@ def message_append(
     author_kind: str,
     author_user: User | None = None,
     author_name: str = "",
+    posted_by: User | None = None,
+    posted_via: str = "",
     external_id: str = "",
     created_at: dt.datetime | None = None,
 ) -> Message:
@@ -180,6 +257,10 @@ def message_append(
     transaction commits.
     """
     author_kind = _choice(author_kind, choices=AuthorKind, field="author_kind")
+    if posted_via:
+        posted_via = _choice(posted_via, choices=PostedVia, field="posted_via")
+    if author_kind == AuthorKind.SYSTEM and (posted_by is not None or posted_via):
+        raise DomainError(SYSTEM_NOTE_REFUSAL, field="author_kind", code="forbidden")
     clean_body = _body(body)
     # Lock the ticket: the version bump must be serialised with any concurrent append.
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
@@ -199,6 +280,8 @@ def message_append(
         author_kind=author_kind,
         author_user=author_user,
         author_name=text_clean(author_name)[:200],
+        posted_by=posted_by,
+        posted_via=posted_via,
         body=clean_body,
         external_id=external_id,
         created_at=now,
@@ -228,6 +311,40 @@ def message_append(
 
         analysis_request(message=message)
     return message
+
+
+def message_post(
+    *,
+    ticket: Ticket,
+    body: str,
+    author_kind: str,
+    by: User,
+    via: str,
+    author_name: str = "",
+) -> Message:
+    """A message sent in through the API by an account, recording whose credentials sent it.
+
+    Staff post their own replies (as the author) or a customer's message on the customer's
+    behalf (a phone call, a letter); a shop integration posts customers' messages only. No one
+    posts a system note: those are Copilot's own record of what it did.
+    """
+    if author_kind == AuthorKind.SYSTEM:
+        raise DomainError(SYSTEM_NOTE_REFUSAL, field="author_kind", code="forbidden")
+    if author_kind == AuthorKind.AGENT and by.role is None:
+        raise DomainError(
+            "A shop integration posts customers' messages only.",
+            field="author_kind",
+            code="forbidden",
+        )
+    return message_append(
+        ticket=ticket,
+        body=body,
+        author_kind=author_kind,
+        author_user=by if author_kind == AuthorKind.AGENT else None,
+        author_name=author_name,
+        posted_by=by,
+        posted_via=via,
+    )
 
 
 @transaction.atomic

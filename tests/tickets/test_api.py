@@ -28,10 +28,10 @@ def _create_payload(for_team: Team, **overrides: Any) -> dict[str, Any]:
     return payload
 
 
-def test_create_ticket_with_first_message(
-    api: Callable[[User], APIClient], agent: User, team_a: Team
-) -> None:
-    response = api(agent).post(reverse("api:ticket-list"), _create_payload(team_a), format="json")
+def test_create_ticket_with_first_message(integration_api: APIClient, team_a: Team) -> None:
+    response = integration_api.post(
+        reverse("api:ticket-list"), _create_payload(team_a), format="json"
+    )
 
     assert response.status_code == 201
     body = response.json()
@@ -48,10 +48,8 @@ def test_create_ticket_with_first_message(
     assert MessageAnalysis.objects.filter(ticket_id=body["id"], transcript_version=1).exists()
 
 
-def test_create_ticket_reuses_known_customer(
-    api: Callable[[User], APIClient], agent: User, team_a: Team
-) -> None:
-    client = api(agent)
+def test_create_ticket_reuses_known_customer(integration_api: APIClient, team_a: Team) -> None:
+    client = integration_api
     client.post(reverse("api:ticket-list"), _create_payload(team_a), format="json")
     payload = _create_payload(team_a, customer={"external_id": "shop-1"})
 
@@ -79,13 +77,12 @@ def test_create_ticket_reuses_known_customer(
     ],
 )
 def test_create_ticket_invalid_payload_names_the_field(
-    api: Callable[[User], APIClient],
-    agent: User,
+    integration_api: APIClient,
     team_a: Team,
     override: dict[str, Any],
     field: str,
 ) -> None:
-    response = api(agent).post(
+    response = integration_api.post(
         reverse("api:ticket-list"), _create_payload(team_a, **override), format="json"
     )
 
@@ -237,10 +234,10 @@ def test_ticket_list_is_paginated(
     assert len(response.json()["results"]) == 1
 
 
-def test_customer_update(api: Callable[[User], APIClient], agent: User, ticket_a: Ticket) -> None:
+def test_customer_update_by_shop_integration(integration_api: APIClient, ticket_a: Ticket) -> None:
     url = reverse("api:customer-detail", args=[ticket_a.customer_id])
 
-    response = api(agent).patch(url, {"segment": "vip", "order_count": 12}, format="json")
+    response = integration_api.patch(url, {"segment": "vip", "order_count": 12}, format="json")
 
     assert response.status_code == 200
     assert (response.json()["segment"], response.json()["order_count"]) == ("vip", 12)
