@@ -4,6 +4,11 @@ One table declares an access rule per route; a route added without a rule, or a 
 by a removed route, fails `test_every_route_has_a_rule`. Each rule is then checked for each kind
 of user against real objects of team A. tests/test_permissions.py goes deeper on chosen endpoints
 (what a list shows, what an allowed write does); this module makes sure none is forgotten.
+
+A shop integration (the shop's service account) stands outside the ladder of roles: a rule lists
+the methods it may use, with its API token, in every team. Customers are also reached through a
+new ticket (by the shop's id) and changed through their value fields; the tables at the end
+check both for every kind of user.
 """
 
 import re
@@ -19,19 +24,24 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from pytest_django.fixtures import Settings
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_reject
 from tests.factories import MessageAnalysisFactory, UserFactory
-from tickets.models import DataExport, ExportStatus, Ticket
+from tickets.models import Customer, DataExport, ExportStatus, Ticket
+from tickets.services import CUSTOMER_NOT_REACHABLE
 
 pytestmark = pytest.mark.django_db
 
 # Roles from the least to the most: each one may do what the ones before it may.
 PUBLIC, LOGIN, AGENT, SUPERVISOR, ADMIN = "public", "login", "agent", "supervisor", "admin"
 LEVELS = [PUBLIC, LOGIN, AGENT, SUPERVISOR, ADMIN]
+# Not on the ladder: signed in, and let in where a rule's `integration` lists the method.
+INTEGRATION = "integration"
 GET, POST = ("GET",), ("POST",)
 
 
@@ -42,6 +52,7 @@ class Rule:
     team: bool = False  # the URL names an object of team A: another team's member gets a 404
     kind: str = "page"  # "page", "api" (401/403, never a redirect) or "admin" (Django's admin)
     htmx: bool = False  # a fragment the page asks for with htmx: requested with HX-Request
+    integration: tuple[str, ...] = ()  # methods a shop integration may use (with its token)
 
 
 RULES: dict[str, Rule] = {
@@ -82,12 +93,16 @@ RULES: dict[str, Rule] = {
     "exports:export-download": Rule(ADMIN),
     "admin:index": Rule(ADMIN, kind="admin"),
     # The REST API and its schema; the docs page is for people, so it is a page.
-    "api:ticket-list": Rule(AGENT, ("GET", "POST"), kind="api"),
+    # A shop integration opens tickets and posts customers' messages in every team, and keeps
+    # customers and their consent in step with the shop; it reads no transcript or analysis.
+    "api:ticket-list": Rule(AGENT, ("GET", "POST"), kind="api", integration=POST),
     "api:ticket-detail": Rule(AGENT, team=True, kind="api"),
-    "api:message-create": Rule(AGENT, POST, team=True, kind="api"),
-    "api:customer-list": Rule(AGENT, kind="api"),
-    "api:customer-detail": Rule(AGENT, ("GET", "PATCH"), team=True, kind="api"),
-    "api:customer-consents": Rule(ADMIN, ("GET", "POST"), kind="api"),
+    "api:message-create": Rule(AGENT, POST, team=True, kind="api", integration=POST),
+    "api:customer-list": Rule(AGENT, kind="api", integration=GET),
+    "api:customer-detail": Rule(
+        AGENT, ("GET", "PATCH"), team=True, kind="api", integration=("GET", "PATCH")
+    ),
+    "api:customer-consents": Rule(ADMIN, ("GET", "POST"), kind="api", integration=("GET", "POST")),
     "api:ticket-analysis": Rule(AGENT, team=True, kind="api"),
     "api:ticket-analysis-version": Rule(AGENT, team=True, kind="api"),
     "api:similar-case-search": Rule(AGENT, POST, kind="api"),
@@ -108,6 +123,7 @@ USERS: dict[str, tuple[str, str]] = {
     "supervisor": (SUPERVISOR, "A"),
     "other_team_supervisor": (SUPERVISOR, "B"),
     "admin_user": (ADMIN, "all"),
+    "integration": (INTEGRATION, "all"),
 }
 
 
@@ -136,8 +152,12 @@ def url_patterns() -> list[tuple[str, str]]:
 ROUTES = dict(url_patterns())
 
 
-def expected_outcome(rule: Rule, who: str) -> str:
+def expected_outcome(rule: Rule, who: str, method: str) -> str:
     role, team = USERS[who]
+    if role == INTEGRATION:
+        if rule.role in (PUBLIC, LOGIN) or method in rule.integration:
+            return "allowed"
+        return "refused"
     if LEVELS.index(role) < LEVELS.index(rule.role):
         return "login" if who == "anonymous" else "refused"
     if rule.team and team == "B":
@@ -249,13 +269,17 @@ def test_route_lets_in_exactly_whom_its_rule_says(
             User.objects.filter(pk=user.pk).update(is_staff=True)
             user.refresh_from_db()
         client.force_login(user)
+        if who == "integration":
+            # Its API token on every request; the session is for the pages, which refuse it.
+            token = Token.objects.create(user=user).key
+            client.defaults["HTTP_AUTHORIZATION"] = f"Token {token}"
     path = "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(url_kwargs[m[1]]), ROUTES[name])
     # Around requests that may write only: taking the state costs more than the request.
     before = database_state() if method != "GET" else None
 
     response = send(client, method, path, rule)
 
-    outcome = expected_outcome(rule, who)
+    outcome = expected_outcome(rule, who, method)
     answer = (response.status_code, response.get("Location"))
     if outcome == "allowed":
         # Past every check; an empty body may still be refused (400, 422) as invalid.
@@ -267,3 +291,107 @@ def test_route_lets_in_exactly_whom_its_rule_says(
         assert answer == refusal(outcome, rule, path)
         if before is not None:
             assert database_state() == before
+
+
+def _client_for(request: pytest.FixtureRequest, who: str) -> APIClient:
+    """An API client signed in as `who` would be: staff by session, an integration by token."""
+    client = APIClient()
+    if who == "integration":
+        user = request.getfixturevalue(who)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    elif who != "anonymous":
+        client.force_login(request.getfixturevalue(who))
+    return client
+
+
+# Customers reached through a new ticket. Each user opens a ticket in a team of their own (team A,
+# or B for the other team's staff; admins and integrations reach both) naming a customer by the
+# shop's id: team A's customer, or an id Copilot has never seen. Whoever may not reach it gets
+# the same 400 for both, so ids cannot be probed, and nothing changes.
+NOT_REACHABLE = (400, {"customer.external_id": [CUSTOMER_NOT_REACHABLE]})
+CUSTOMER_THROUGH_TICKET: dict[str, tuple[Any, Any]] = {
+    # who: (answer for team A's customer, answer for an unknown id with a name)
+    "anonymous": (401, 401),
+    "no_role_user": (403, 403),
+    "agent": (201, NOT_REACHABLE),
+    "other_agent": (NOT_REACHABLE, NOT_REACHABLE),
+    "supervisor": (201, NOT_REACHABLE),
+    "other_team_supervisor": (NOT_REACHABLE, NOT_REACHABLE),
+    "admin_user": (201, 201),
+    "integration": (201, 201),
+}
+
+
+@pytest.mark.parametrize("target", ["team_a_customer", "unknown_id"])
+@pytest.mark.parametrize("who", sorted(CUSTOMER_THROUGH_TICKET))
+def test_customer_reached_through_new_ticket_only_by_whom_may_see_it(
+    request: pytest.FixtureRequest, ticket_a: Ticket, team_b: Team, who: str, target: str
+) -> None:
+    client = _client_for(request, who)
+    own_team = team_b if USERS[who][1] == "B" else ticket_a.team
+    customer = (
+        {"external_id": ticket_a.customer.external_id}
+        if target == "team_a_customer"
+        else {"external_id": "shop-never-seen", "name": "Kim Park"}
+    )
+    payload = {
+        "customer": customer,
+        "team": own_team.slug,
+        "subject": "Where is my parcel?",
+        "message": {"body": "It has been two weeks."},
+    }
+    before = database_state()
+
+    response = client.post(reverse("api:ticket-list"), payload, format="json")
+
+    expected = CUSTOMER_THROUGH_TICKET[who][0 if target == "team_a_customer" else 1]
+    if expected == 201:
+        assert response.status_code == 201
+        assert response.json()["customer"]["external_id"] == customer["external_id"]
+    else:
+        answer = (response.status_code, response.json() if expected == NOT_REACHABLE else None)
+        assert answer == (expected if expected == NOT_REACHABLE else (expected, None))
+        assert database_state() == before
+    # Reached or not, the customer's own record follows the same rule afterwards.
+    if target == "team_a_customer" and expected == NOT_REACHABLE:
+        detail = client.get(reverse("api:customer-detail", args=[ticket_a.customer_id]))
+        assert detail.status_code == 404
+
+
+# A customer's value fields come from the shop's systems: who may change them, for team A's
+# customer. Staff who see the customer are refused by field; nothing changes on any refusal.
+VALUE_FIELDS_PATCH = {"segment": "vip", "lifetime_spend": "5000.00", "order_count": 90}
+VALUE_FIELDS: dict[str, int] = {
+    "anonymous": 401,
+    "no_role_user": 403,
+    "agent": 403,
+    "other_agent": 404,
+    "supervisor": 403,
+    "other_team_supervisor": 404,
+    "admin_user": 200,
+    "integration": 200,
+}
+
+
+@pytest.mark.parametrize("who", sorted(VALUE_FIELDS))
+def test_customer_value_fields_changed_only_by_shop_systems_and_admins(
+    request: pytest.FixtureRequest, ticket_a: Ticket, team_b: Team, who: str
+) -> None:
+    client = _client_for(request, who)
+    url = reverse("api:customer-detail", args=[ticket_a.customer_id])
+    before = database_state()
+
+    response = client.patch(url, VALUE_FIELDS_PATCH, format="json")
+
+    assert response.status_code == VALUE_FIELDS[who]
+    customer = Customer.objects.get(pk=ticket_a.customer_id)
+    if response.status_code == 200:
+        assert (customer.segment, str(customer.lifetime_spend), customer.order_count) == (
+            "vip",
+            "5000.00",
+            90,
+        )
+    else:
+        assert database_state() == before
+    if response.status_code == 403 and USERS[who][0] in (AGENT, SUPERVISOR):
+        assert sorted(response.json()) == ["lifetime_spend", "order_count", "segment"]
