@@ -23,6 +23,7 @@ from copilot.selectors import customer_text_for_version, similar_case_resolution
 from core.errors import Conflict, DomainError
 from recovery.events import audit_draft_decided
 from recovery.services import recommendations_propose
+from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_is_erased, customer_lock_for_ticket
 from tickets.models import AuthorKind, Message, Ticket
 from tickets.services import message_append
 
@@ -180,9 +181,21 @@ def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) 
 
 @transaction.atomic
 def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> MessageAnalysis:
+    # The customer first, then the analysis: the order an erasure takes them in, so the two
+    # serialise on the customer and cannot deadlock. What was read before the lock (the
+    # message, the customer's name) may have been erased since: re-checked below.
+    customer = customer_lock_for_ticket(ticket_id=analysis.ticket_id)
     locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
     if locked.status != AnalysisStatus.PENDING:
-        # Another worker finished first, or a newer message superseded this one meanwhile.
+        # Another worker finished first, a newer message superseded this one, or the
+        # customer was erased meanwhile.
+        return locked
+    if customer_is_erased(customer=customer):
+        # Erased after this run read their message: keep nothing of what it computed.
+        locked.status = AnalysisStatus.NOT_ANALYSABLE
+        locked.error = ERASED_BEFORE_ANALYSIS
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "error", "finished_at"])
         return locked
     for name, value in fields.items():
         setattr(locked, name, value)

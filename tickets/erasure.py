@@ -20,6 +20,7 @@ from pathlib import Path
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.models import User
 from tickets.events import privacy_event
@@ -28,6 +29,7 @@ from tickets.models import (
     Customer,
     DataExport,
     Message,
+    PrivacyEvent,
     PrivacyEventKind,
     Ticket,
 )
@@ -35,6 +37,22 @@ from tickets.models import (
 logger = logging.getLogger(__name__)
 
 ERASED = "[erased]"
+# Why an analysis of an erased customer's message holds no result (shown on the ticket).
+ERASED_BEFORE_ANALYSIS = "the customer's personal data was erased before it was analysed"
+
+
+def customer_lock_for_ticket(*, ticket_id: int) -> Customer:
+    """Lock the customer of a ticket: the first lock of any write that may store their personal
+    data, taken in the same order as `customer_erase` takes it (customer, then analyses...), so
+    such a write and an erasure serialise instead of deadlocking."""
+    customer_id = Ticket.objects.filter(pk=ticket_id).values_list("customer_id", flat=True).get()
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def customer_is_erased(*, customer: Customer) -> bool:
+    """Whether the customer was erased; read under `customer_lock_for_ticket` it stays true or
+    false until the caller commits."""
+    return PrivacyEvent.objects.filter(customer=customer, kind=PrivacyEventKind.ERASED).exists()
 
 
 @dataclass
@@ -68,20 +86,31 @@ def customer_erase(*, customer: Customer, by: User | None) -> ErasureReceipt:
 
 
 def _erase_rows(*, customer: Customer, by: User | None) -> ErasureReceipt:
-    from copilot.models import DraftDecisionEvent, MessageAnalysis, SolvedCase
+    from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
     from recovery.models import AuditEvent, CustomerSignals, Recommendation
 
+    # Lock order: the customer, then their analyses, then the rest. An analysis finishing takes
+    # the same first two (`customer_lock_for_ticket`), and a draft decision locks its analysis
+    # before its ticket, so none of them can deadlock with an erasure.
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     tickets = Ticket.objects.filter(customer=locked)
+    analyses = MessageAnalysis.objects.filter(ticket__in=tickets)
+    list(analyses.select_for_update(of=("self",)).values_list("pk", flat=True))
     receipt = ErasureReceipt(customer_id=locked.pk)
     counts = receipt.counts
     counts["messages"] = Message.objects.filter(ticket__in=tickets).update(
         body=ERASED, author_name="", external_id=""
     )
     counts["tickets"] = tickets.update(subject=ERASED, resolution=ERASED, external_id=None)
-    analyses = MessageAnalysis.objects.filter(ticket__in=tickets)
     counts["analyses"] = analyses.update(
         draft_reply="", draft_reasons=[], intent_candidates=[], error=""
+    )
+    # A worker that read a message before this erasure must not write what it computed: the
+    # analyses still awaiting their result get none (analysis_run re-checks under the lock).
+    analyses.filter(status=AnalysisStatus.PENDING).update(
+        status=AnalysisStatus.NOT_ANALYSABLE,
+        error=ERASED_BEFORE_ANALYSIS,
+        finished_at=timezone.now(),
     )
     counts["draft_decisions"] = DraftDecisionEvent.objects.filter(analysis__in=analyses).update(
         proposed_text=ERASED, final_text=ERASED

@@ -24,7 +24,7 @@ from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
-from tickets.erasure import customer_erase, erasure_verify
+from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_erase, erasure_verify
 from tickets.models import (
     AuthorKind,
     ConsentPurpose,
@@ -321,3 +321,20 @@ def test_agent_sees_that_the_customer_opted_out_and_nothing_more(
 
     assert b"Opted out of: model training." in response.content
     assert b"secret note" not in response.content and b"phone" not in response.content
+
+
+def test_analysis_of_an_erased_customers_message_writes_nothing_personal(
+    ticket_a: Ticket, admin_user: User
+) -> None:
+    action_catalogue_ensure()
+    customer_erase(customer=ticket_a.customer, by=admin_user)
+    # A message reaches the erased row afterwards (an integration still holding its id).
+    queued = customer_writes(ticket_a, "Zoltan Quibbleworth again: I want a refund, awful!")
+
+    done = analysis_run(ticket_id=queued.ticket_id, transcript_version=queued.transcript_version)
+
+    assert done is not None
+    assert (done.status, done.error) == (AnalysisStatus.NOT_ANALYSABLE, ERASED_BEFORE_ANALYSIS)
+    assert (done.draft_reply, done.draft_reasons, done.sentiment) == ("", [], "")
+    assert not Recommendation.objects.filter(ticket=ticket_a).exists()
+    assert not AuditEvent.objects.filter(ticket=ticket_a).exists()
