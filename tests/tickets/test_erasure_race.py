@@ -23,8 +23,9 @@ from copilot.services import analysis_run
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
 from tests.factories import CustomerFactory, TicketFactory
-from tickets.erasure import customer_erase, erasure_verify
+from tickets.erasure import customer_erase
 from tickets.models import AuthorKind, Status, Ticket
+from tickets.privacy_verify import erasure_verify
 from tickets.services import message_append
 
 pytestmark = [
