@@ -16,6 +16,7 @@ from copilot.models import (
     DraftDecision,
     DraftDecisionEvent,
     MessageAnalysis,
+    SolvedCase,
     TicketInsight,
 )
 from copilot.nlp.draft import SimilarCase, draft_reply
@@ -197,6 +198,8 @@ def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> Mes
         locked.finished_at = timezone.now()
         locked.save(update_fields=["status", "error", "finished_at"])
         return locked
+    if fields.get("similar_cases"):
+        fields = _cases_still_there(fields)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.status = status
@@ -208,6 +211,38 @@ def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> Mes
         # appear together.
         recommendations_propose(analysis=locked)
     return locked
+
+
+CASE_WITHDRAWN = (
+    "a similar case was withdrawn while the draft was written (its customer erased or opted "
+    "out, or the ticket reopened) → no draft"
+)
+
+
+def _cases_still_there(fields: dict) -> dict:
+    """The similar cases the draft was built from, re-checked under a lock held to commit.
+
+    Another customer's erasure deletes their cases: one that did so after this run read them
+    is seen here, and the draft, which may quote them, is not stored; one that comes later
+    waits for this write and then finds the copy (tickets.erasure redacts drafts that cite the
+    erased customer's cases). Locked in one order (by key), so two analyses citing the same
+    cases queue rather than deadlock.
+    """
+    cited = [c["ticket_id"] for c in fields["similar_cases"]]
+    present = set(
+        SolvedCase.objects.select_for_update()
+        .filter(ticket_id__in=cited)
+        .order_by("pk")
+        .values_list("ticket_id", flat=True)
+    )
+    if present >= set(cited):
+        return fields
+    return {
+        **fields,
+        "similar_cases": [c for c in fields["similar_cases"] if c["ticket_id"] in present],
+        "draft_reply": "",
+        "draft_reasons": [CASE_WITHDRAWN],
+    }
 
 
 def _insight_update(analysis: MessageAnalysis) -> None:

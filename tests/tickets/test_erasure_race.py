@@ -19,7 +19,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from copilot.cases import case_index_rebuild
 from copilot.models import AnalysisStatus, MessageAnalysis
-from copilot.services import analysis_run
+from copilot.services import CASE_WITHDRAWN, analysis_run
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
 from tests.factories import CustomerFactory, TicketFactory
@@ -186,3 +186,71 @@ def test_erasure_race_with_analysis_writing_its_result_waits_for_it_without_dead
     assert (analysed, erased) == (["ok"], ["ok"])
     assert Recommendation.objects.filter(analysis=queued).count() > 0
     assert_nothing_of_zoltan_written(queued, admin_user)
+
+
+@pytest.fixture
+def citing(team_a: Team) -> tuple[MessageAnalysis, Ticket]:
+    """Anna's message awaits analysis; the closest solved case is Zoltan's, whose resolution
+    names him: the draft for Anna would copy it."""
+    action_catalogue_ensure()
+    zoltan = CustomerFactory(
+        name="Zoltan Quibbleworth", email="zoltan.q@example.org", external_id="shop-88231"
+    )
+    solved = TicketFactory(
+        team=team_a,
+        customer=zoltan,
+        status=Status.SOLVED,
+        solved_at=timezone.now(),
+        first_message="My parcel never arrived, where is it?",
+        resolution="Sorry for the wait. We re-sent the parcel by courier and Zoltan "
+        "Quibbleworth confirmed the address from zoltan.q@example.org.",
+    )
+    case_index_rebuild(progress=None)
+    anna = CustomerFactory(name="Anna Berg", email="anna@example.net")
+    ticket = TicketFactory(team=team_a, customer=anna, first_message="Hello")
+    message = message_append(
+        ticket=ticket,
+        body="My parcel has not arrived yet, where is it?",
+        author_kind=AuthorKind.CUSTOMER,
+    )
+    return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence), solved
+
+
+def test_erasure_race_with_another_customers_analysis_that_read_their_case_before_it(
+    citing: tuple[MessageAnalysis, Ticket], admin_user: User
+) -> None:
+    anna, solved = citing
+    hold = HoldAt(r"FOR UPDATE", nth=2)  # read and drafted, about to write
+    with in_thread(analyse(anna), hold) as outcome:
+        assert hold.reached.wait(120)
+        customer_erase(customer=solved.customer, by=admin_user)
+
+    assert outcome == ["ok"]
+    anna.refresh_from_db()
+    assert anna.status == AnalysisStatus.DONE
+    assert (anna.draft_reply, anna.draft_reasons) == ("", [CASE_WITHDRAWN])
+    assert solved.pk not in [c["ticket_id"] for c in anna.similar_cases]
+    report = erasure_verify(customer_id=solved.customer_id, terms=TERMS)
+    assert report.clean, report.found
+
+
+def test_erasure_race_with_another_customers_analysis_writing_a_draft_from_their_case(
+    citing: tuple[MessageAnalysis, Ticket], admin_user: User
+) -> None:
+    anna, solved = citing
+    hold = HoldAt(r'^UPDATE "copilot_messageanalysis"', nth=2)  # its result, in the write
+    with in_thread(analyse(anna), hold) as analysed:
+        assert hold.reached.wait(120)
+        with in_thread(lambda: customer_erase(customer=solved.customer, by=admin_user)) as erased:
+            deadline = time.monotonic() + 20
+            while not waiting_on_a_lock() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiting_on_a_lock() == 1  # the erasure waits for the draft to be written
+            hold.release()
+
+    assert (analysed, erased) == (["ok"], ["ok"])
+    anna.refresh_from_db()
+    assert anna.draft_reply.startswith("Hi Anna,")
+    assert "[erased] confirmed the address from [erased]." in anna.draft_reply
+    report = erasure_verify(customer_id=solved.customer_id, terms=TERMS)
+    assert report.clean, report.found
