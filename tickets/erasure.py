@@ -140,9 +140,7 @@ def _erase_rows(*, customer: Customer, by: User | None) -> ErasureReceipt:
     counts["signals"], _ = CustomerSignals.objects.filter(customer=locked).delete()
     ConsentRecord.objects.filter(customer=locked).update(note="")
     counts["exports"] = _exports_delete(locked)
-    counts["copied_elsewhere"] = _copies_redact(
-        identifiers, erased_ticket_ids=ticket_ids, customer=locked
-    )
+    counts["copied_elsewhere"] = _copies_redact(identifiers, erased_ticket_ids=ticket_ids)
     locked.name = "Erased customer"
     locked.email = ""
     locked.external_id = _pseudonym(locked)
@@ -250,9 +248,7 @@ def _admin_log_erase(customer: Customer, *, ticket_ids: set[int]) -> int:
     return LogEntry.objects.filter(rows).update(object_repr=ERASED, change_message="")
 
 
-def _copies_redact(
-    identifiers: _Identifiers, *, erased_ticket_ids: set[int], customer: Customer
-) -> int:
+def _copies_redact(identifiers: _Identifiers, *, erased_ticket_ids: set[int]) -> int:
     """Other customers' records that quote the erased one: drafts built from the erased
     customer's solved cases (found by the similar-case references stored on the analyses),
     the replies sent from them, the decisions on them and their audit events, and, by a plain
@@ -306,8 +302,9 @@ def _copies_redact(
 # Free text where another customer's identifiers can have been copied (a draft, a reply, a
 # note, an explanation), searched for the erased customer's identifiers. The audit trail and
 # the similar cases have their own paths above; `verify_erasure` searches every column anyway.
+# Not authors' names: another customer's own name there is a namesake, not a copy.
 _FREE_TEXT: dict[str, tuple[str, ...]] = {
-    "tickets.Message": ("body", "author_name"),
+    "tickets.Message": ("body",),
     "tickets.Ticket": ("subject", "resolution"),
     "tickets.ConsentRecord": ("note",),
     "copilot.MessageAnalysis": ("draft_reply", "draft_reasons", "error"),
