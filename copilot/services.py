@@ -16,6 +16,7 @@ from copilot.models import (
     DraftDecision,
     DraftDecisionEvent,
     MessageAnalysis,
+    SolvedCase,
     TicketInsight,
 )
 from copilot.nlp.draft import SimilarCase, draft_reply
@@ -23,6 +24,7 @@ from copilot.selectors import customer_text_for_version, similar_case_resolution
 from core.errors import Conflict, DomainError
 from recovery.events import audit_draft_decided
 from recovery.services import recommendations_propose
+from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_is_erased, customer_lock_for_ticket
 from tickets.models import AuthorKind, Message, Ticket
 from tickets.services import message_append
 
@@ -180,10 +182,24 @@ def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) 
 
 @transaction.atomic
 def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> MessageAnalysis:
+    # The customer first, then the analysis: the order an erasure takes them in, so the two
+    # serialise on the customer and cannot deadlock. What was read before the lock (the
+    # message, the customer's name) may have been erased since: re-checked below.
+    customer = customer_lock_for_ticket(ticket_id=analysis.ticket_id)
     locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
     if locked.status != AnalysisStatus.PENDING:
-        # Another worker finished first, or a newer message superseded this one meanwhile.
+        # Another worker finished first, a newer message superseded this one, or the
+        # customer was erased meanwhile.
         return locked
+    if customer_is_erased(customer=customer):
+        # Erased after this run read their message: keep nothing of what it computed.
+        locked.status = AnalysisStatus.NOT_ANALYSABLE
+        locked.error = ERASED_BEFORE_ANALYSIS
+        locked.finished_at = timezone.now()
+        locked.save(update_fields=["status", "error", "finished_at"])
+        return locked
+    if fields.get("similar_cases"):
+        fields = _cases_still_there(fields)
     for name, value in fields.items():
         setattr(locked, name, value)
     locked.status = status
@@ -195,6 +211,38 @@ def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> Mes
         # appear together.
         recommendations_propose(analysis=locked)
     return locked
+
+
+CASE_WITHDRAWN = (
+    "a similar case was withdrawn while the draft was written (its customer erased or opted "
+    "out, or the ticket reopened) → no draft"
+)
+
+
+def _cases_still_there(fields: dict) -> dict:
+    """The similar cases the draft was built from, re-checked under a lock held to commit.
+
+    Another customer's erasure deletes their cases: one that did so after this run read them
+    is seen here, and the draft, which may quote them, is not stored; one that comes later
+    waits for this write and then finds the copy (tickets.erasure redacts drafts that cite the
+    erased customer's cases). Locked in one order (by key), so two analyses citing the same
+    cases queue rather than deadlock.
+    """
+    cited = [c["ticket_id"] for c in fields["similar_cases"]]
+    present = set(
+        SolvedCase.objects.select_for_update()
+        .filter(ticket_id__in=cited)
+        .order_by("pk")
+        .values_list("ticket_id", flat=True)
+    )
+    if present >= set(cited):
+        return fields
+    return {
+        **fields,
+        "similar_cases": [c for c in fields["similar_cases"] if c["ticket_id"] in present],
+        "draft_reply": "",
+        "draft_reasons": [CASE_WITHDRAWN],
+    }
 
 
 def _insight_update(analysis: MessageAnalysis) -> None:

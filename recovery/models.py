@@ -1,7 +1,9 @@
 """Recovery actions: the catalogue and its policies, what the copilot recommends for a message,
 what agents and supervisors decide, what was executed, and the append-only audit of it all."""
 
+from collections.abc import Callable
 from decimal import Decimal
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -267,6 +269,21 @@ class AuditEventQuerySet(models.QuerySet["AuditEvent"]):
         """The one change the trail allows: a customer's erasure removes the personal text it
         holds (reasons, quoted drafts, explanations), keeping who decided what and when."""
         return super().update(reason="[erased]", proposed={}, final={})
+
+    def redact_text_for_erasure(self, redact: Callable[[Any], Any]) -> int:
+        """The same change for events about other customers that quote an erased one (a draft
+        built from the erased customer's solved case, say): `redact` replaces the identifiers
+        in the reason and in each text of `proposed` and `final`; the rest is kept as it was.
+        Returns how many events changed."""
+        changed = 0
+        for pk, *texts in self.values_list("pk", "reason", "proposed", "final"):
+            redacted = [redact(t) for t in texts]
+            if redacted != texts:
+                reason, proposed, final = redacted
+                changed += models.QuerySet.update(
+                    self.model.objects.filter(pk=pk), reason=reason, proposed=proposed, final=final
+                )
+        return changed
 
     def delete(self) -> tuple[int, dict[str, int]]:
         raise PermissionError("Audit events are append-only.")

@@ -8,26 +8,41 @@ audit trail of who decided what (its texts redacted). Everything that identifies
 says what they wrote is removed: name, e-mail, the shop's customer id, every message body and
 author name, subjects and resolutions, drafted replies and decisions' texts, explanations and
 reasons, customer signals, similar-case vectors (in the database and in every index generation
-on disk), and any export package made for them.
+on disk), the admin's log of their rows, and any export package made for them. Where their
+identifiers (name, e-mail, the shop's ids, handle, order and reference numbers) were copied into
+other customers' records (a draft built from their solved case, the reply sent from it, its
+decision and audit event, a pasted note), those identifiers are replaced and the rest is kept.
+
+An erasure and an analysis of the customer's message serialise on the customer's row lock
+(`customer_lock_for_ticket`): an analysis that finishes after the erasure writes nothing.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from django.apps import apps
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import JSONField, Model, Q, QuerySet, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
 
 from accounts.models import User
 from tickets.events import privacy_event
 from tickets.models import (
+    AuthorKind,
     ConsentRecord,
     Customer,
     DataExport,
     Message,
+    PrivacyEvent,
     PrivacyEventKind,
     Ticket,
 )
@@ -35,6 +50,22 @@ from tickets.models import (
 logger = logging.getLogger(__name__)
 
 ERASED = "[erased]"
+# Why an analysis of an erased customer's message holds no result (shown on the ticket).
+ERASED_BEFORE_ANALYSIS = "the customer's personal data was erased before it was analysed"
+
+
+def customer_lock_for_ticket(*, ticket_id: int) -> Customer:
+    """Lock the customer of a ticket: the first lock of any write that may store their personal
+    data, taken in the same order as `customer_erase` takes it (customer, then analyses...), so
+    such a write and an erasure serialise instead of deadlocking."""
+    customer_id = Ticket.objects.filter(pk=ticket_id).values_list("customer_id", flat=True).get()
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def customer_is_erased(*, customer: Customer) -> bool:
+    """Whether the customer was erased; read under `customer_lock_for_ticket` it stays true or
+    false until the caller commits."""
+    return PrivacyEvent.objects.filter(customer=customer, kind=PrivacyEventKind.ERASED).exists()
 
 
 @dataclass
@@ -68,20 +99,35 @@ def customer_erase(*, customer: Customer, by: User | None) -> ErasureReceipt:
 
 
 def _erase_rows(*, customer: Customer, by: User | None) -> ErasureReceipt:
-    from copilot.models import DraftDecisionEvent, MessageAnalysis, SolvedCase
+    from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
     from recovery.models import AuditEvent, CustomerSignals, Recommendation
 
+    # Lock order: the customer, then their analyses, then the rest. An analysis finishing takes
+    # the same first two (`customer_lock_for_ticket`), and a draft decision locks its analysis
+    # before its ticket, so none of them can deadlock with an erasure.
     locked = Customer.objects.select_for_update().get(pk=customer.pk)
     tickets = Ticket.objects.filter(customer=locked)
+    analyses = MessageAnalysis.objects.filter(ticket__in=tickets)
+    list(analyses.select_for_update(of=("self",)).values_list("pk", flat=True))
     receipt = ErasureReceipt(customer_id=locked.pk)
     counts = receipt.counts
+    # Read before they are emptied: what identifies them where their text was copied.
+    identifiers = _identifiers_collect(locked)
+    ticket_ids = set(tickets.values_list("pk", flat=True))
+    counts["admin_log"] = _admin_log_erase(locked, ticket_ids=ticket_ids)
     counts["messages"] = Message.objects.filter(ticket__in=tickets).update(
         body=ERASED, author_name="", external_id=""
     )
     counts["tickets"] = tickets.update(subject=ERASED, resolution=ERASED, external_id=None)
-    analyses = MessageAnalysis.objects.filter(ticket__in=tickets)
     counts["analyses"] = analyses.update(
         draft_reply="", draft_reasons=[], intent_candidates=[], error=""
+    )
+    # A worker that read a message before this erasure must not write what it computed: the
+    # analyses still awaiting their result get none (analysis_run re-checks under the lock).
+    analyses.filter(status=AnalysisStatus.PENDING).update(
+        status=AnalysisStatus.NOT_ANALYSABLE,
+        error=ERASED_BEFORE_ANALYSIS,
+        finished_at=timezone.now(),
     )
     counts["draft_decisions"] = DraftDecisionEvent.objects.filter(analysis__in=analyses).update(
         proposed_text=ERASED, final_text=ERASED
@@ -94,6 +140,7 @@ def _erase_rows(*, customer: Customer, by: User | None) -> ErasureReceipt:
     counts["signals"], _ = CustomerSignals.objects.filter(customer=locked).delete()
     ConsentRecord.objects.filter(customer=locked).update(note="")
     counts["exports"] = _exports_delete(locked)
+    counts["copied_elsewhere"] = _copies_redact(identifiers, erased_ticket_ids=ticket_ids)
     locked.name = "Erased customer"
     locked.email = ""
     locked.external_id = _pseudonym(locked)
@@ -105,6 +152,223 @@ def _erase_rows(*, customer: Customer, by: User | None) -> ErasureReceipt:
     return receipt
 
 
+@dataclass(frozen=True)
+class _Identifiers:
+    """What identifies the erased customer in text: `exact` is replaced wherever it is found
+    (their full name, e-mail, the shop's ids, their handle, their order and reference
+    numbers); `name_parts` (a first name alone) only in text built from their own cases, where
+    it cannot be another person of that name."""
+
+    exact: tuple[str, ...]
+    name_parts: tuple[str, ...]
+
+
+# Shorter than this, a term is too likely to be part of someone else's text.
+_MIN_EXACT = 4
+_MIN_NAME_PART = 3
+
+
+def _identifiers_collect(customer: Customer) -> _Identifiers:
+    from copilot.nlp.draft import find_references
+
+    exact: set[str] = set()
+    parts: set[str] = set()
+
+    def name(value: str) -> None:
+        value = " ".join(value.split())
+        words = [w for w in re.split(r"[\s,]+", value) if len(w) >= _MIN_NAME_PART]
+        if len(words) > 1 and len(value) >= _MIN_EXACT:
+            exact.add(value)
+        parts.update(words)
+
+    name(customer.name)
+    for author in (
+        Message.objects.filter(ticket__customer=customer, author_kind=AuthorKind.CUSTOMER)
+        .values_list("author_name", flat=True)
+        .distinct()
+    ):
+        name(author)
+    exact.update(v for v in (customer.email, customer.external_id) if v)
+    # A social handle is the shop's id without its prefix ("twcs-115818" is "@115818").
+    handle = re.split(r"[-:/]", customer.external_id)[-1]
+    if len(handle) >= _MIN_EXACT:
+        exact.add("@" + handle)
+    tickets = Ticket.objects.filter(customer=customer)
+    exact.update(t for t in tickets.values_list("external_id", flat=True) if t)
+    texts = [
+        *Message.objects.filter(ticket__in=tickets).values_list("body", flat=True),
+        *(
+            f"{subject}\n{resolution}"
+            for subject, resolution in tickets.values_list("subject", "resolution")
+        ),
+    ]
+    for text in texts:
+        exact.update(find_references(text))
+    exact = {t for t in exact if len(t) >= _MIN_EXACT and t != ERASED}
+    return _Identifiers(exact=tuple(sorted(exact)), name_parts=tuple(sorted(parts)))
+
+
+def _pattern(terms: set[str] | tuple[str, ...]) -> re.Pattern[str] | None:
+    if not terms:
+        return None
+    # Longest first, so a full name is replaced whole rather than word by word.
+    alternatives = "|".join(re.escape(t) for t in sorted(terms, key=len, reverse=True))
+    return re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)", re.IGNORECASE)
+
+
+def _redactor(pattern: re.Pattern[str] | None) -> Callable[[Any], Any]:
+    """Replaces every match in a string, or in every string of a JSON value."""
+
+    def redact(value: Any) -> Any:
+        if pattern is None:
+            return value
+        if isinstance(value, str):
+            return pattern.sub(ERASED, value)
+        if isinstance(value, list):
+            return [redact(v) for v in value]
+        if isinstance(value, dict):
+            return {k: redact(v) for k, v in value.items()}
+        return value
+
+    return redact
+
+
+def _admin_log_erase(customer: Customer, *, ticket_ids: set[int]) -> int:
+    """The admin's history of the customer's own rows names them (a customer's and a ticket's
+    text is what the admin shows as the object); the entries stay, without the text."""
+    from django.contrib.admin.models import LogEntry
+    from django.contrib.contenttypes.models import ContentType
+
+    rows = Q(content_type=ContentType.objects.get_for_model(Customer), object_id=str(customer.pk))
+    if ticket_ids:
+        rows |= Q(
+            content_type=ContentType.objects.get_for_model(Ticket),
+            object_id__in=[str(pk) for pk in ticket_ids],
+        )
+    return LogEntry.objects.filter(rows).update(object_repr=ERASED, change_message="")
+
+
+def _copies_redact(identifiers: _Identifiers, *, erased_ticket_ids: set[int]) -> int:
+    """Other customers' records that quote the erased one: drafts built from the erased
+    customer's solved cases (found by the similar-case references stored on the analyses),
+    the replies sent from them, the decisions on them and their audit events, and, by a plain
+    search for the identifiers, any other text where they were copied. Only the identifiers
+    are replaced: the rest is another customer's record."""
+    from copilot.models import DraftDecisionEvent, MessageAnalysis, SolvedCase
+    from recovery.models import AuditEvent
+
+    exact = _pattern(identifiers.exact)
+    changed = 0
+    # 1. What was built from their cases: the first name alone counts there too (a draft's
+    # greeting copied from their resolution), unless it is also the other customer's own.
+    for analysis in _analyses_citing(erased_ticket_ids).select_related("ticket__customer"):
+        own = {w.lower() for w in re.split(r"\W+", analysis.ticket.customer.name)}
+        linked = _pattern(
+            {*identifiers.exact, *(p for p in identifiers.name_parts if p.lower() not in own)}
+        )
+        redact = _redactor(linked)
+        changed += _rows_redact(
+            MessageAnalysis.objects.filter(pk=analysis.pk), ("draft_reply", "draft_reasons"), redact
+        )
+        decisions = DraftDecisionEvent.objects.filter(analysis=analysis)
+        changed += _rows_redact(decisions, ("proposed_text", "final_text"), redact)
+        sent = Message.objects.filter(pk__in=decisions.values("message_id"))
+        changed += _rows_redact(sent, ("body",), redact)
+        changed += AuditEvent.objects.filter(analysis=analysis).redact_text_for_erasure(redact)
+    if exact is None:
+        return changed
+    # 2. Wherever else the identifiers were copied.
+    redact = _redactor(exact)
+    terms = identifiers.exact
+    for model_label, fields in _FREE_TEXT.items():
+        model = apps.get_model(model_label)
+        changed += _rows_redact(_rows_containing(model, fields, terms), fields, redact)
+    changed += _rows_containing(
+        AuditEvent, ("reason", "proposed", "final"), terms
+    ).redact_text_for_erasure(redact)
+    recased = list(
+        _rows_containing(SolvedCase, ("text",), terms).values_list("ticket_id", flat=True)
+    )
+    if recased:
+        changed += _rows_redact(SolvedCase.objects.filter(ticket_id__in=recased), ("text",), redact)
+        from copilot.tasks import record_solved_case
+
+        # The vectors follow their text: embedded again after commit.
+        for ticket_id in recased:
+            record_solved_case.delay_on_commit(ticket_id=ticket_id)
+    return changed
+
+
+# Free text where another customer's identifiers can have been copied (a draft, a reply, a
+# note, an explanation), searched for the erased customer's identifiers. The audit trail and
+# the similar cases have their own paths above; `verify_erasure` searches every column anyway.
+# Not authors' names: another customer's own name there is a namesake, not a copy.
+_FREE_TEXT: dict[str, tuple[str, ...]] = {
+    "tickets.Message": ("body",),
+    "tickets.Ticket": ("subject", "resolution"),
+    "tickets.ConsentRecord": ("note",),
+    "copilot.MessageAnalysis": ("draft_reply", "draft_reasons", "error"),
+    "copilot.DraftDecisionEvent": ("proposed_text", "final_text"),
+    "recovery.Recommendation": ("explanation", "decision_reason", "evidence"),
+    "recovery.RecoveryExecution": ("error", "result"),
+    "admin.LogEntry": ("object_repr", "change_message"),
+}
+
+
+def _analyses_citing(ticket_ids: set[int]) -> QuerySet[Any]:
+    """Analyses whose similar cases include one of these tickets."""
+    from copilot.models import MessageAnalysis
+
+    others = MessageAnalysis.objects.exclude(ticket_id__in=ticket_ids).exclude(similar_cases=[])
+    if not ticket_ids:
+        return others.none()
+    if connection.features.supports_json_field_contains:
+        cited = Q()
+        for pk in ticket_ids:
+            cited |= Q(similar_cases__contains=[{"ticket_id": pk}])
+        return others.filter(cited)
+    pks = [
+        pk
+        for pk, cases in others.values_list("pk", "similar_cases").iterator()
+        if any(c.get("ticket_id") in ticket_ids for c in cases if isinstance(c, dict))
+    ]
+    return others.filter(pk__in=pks)
+
+
+def _rows_containing(
+    model: type[Model], fields: tuple[str, ...], terms: tuple[str, ...]
+) -> QuerySet[Any]:
+    """Rows with any of the terms in any of the fields, case-insensitively (JSON as text)."""
+    qs = model._default_manager.all()
+    match = Q()
+    for name in fields:
+        column = name
+        if isinstance(model._meta.get_field(name), JSONField):
+            column = f"_{name}_text"
+            qs = qs.annotate(**{column: Cast(name, TextField())})
+        for term in terms:
+            match |= Q(**{f"{column}__icontains": term})
+    return qs.filter(match)
+
+
+def _rows_redact(qs: QuerySet[Any], fields: tuple[str, ...], redact: Callable[[Any], Any]) -> int:
+    """Replace the identifiers in these rows' fields, row by row; returns the rows changed."""
+    model = qs.model
+    changed = 0
+    for row in qs.values("pk", *fields):
+        new = {}
+        for name in fields:
+            value = redact(row[name])
+            limit = getattr(model._meta.get_field(name), "max_length", None)
+            if isinstance(value, str) and limit:
+                value = value[:limit]
+            if value != row[name]:
+                new[name] = value
+        if new:
+            changed += model._default_manager.filter(pk=row["pk"]).update(**new)
+    return changed
+
+
 def _exports_delete(customer: Customer) -> int:
     exports = list(DataExport.objects.filter(customer=customer))
     for export in exports:
@@ -112,131 +376,3 @@ def _exports_delete(customer: Customer) -> int:
             Path(settings.PRIVACY_EXPORT_DIR, Path(export.file).name).unlink(missing_ok=True)
     DataExport.objects.filter(customer=customer).delete()
     return len(exports)
-
-
-@dataclass
-class VerificationReport:
-    checked: list[str] = field(default_factory=list)
-    found: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not self.found
-
-
-# Our apps: every text column of their models is searched.
-_APPS = ("accounts", "tickets", "copilot", "recovery")
-
-
-def erasure_verify(*, customer_id: int, terms: list[str]) -> VerificationReport:
-    """Search everything the system stores for the erased customer's identifiers (their name,
-    e-mail, the shop's id: given by the admin, since the system no longer knows them)."""
-    terms = [t for t in (t.strip() for t in terms) if len(t) >= 3]
-    report = VerificationReport()
-    _verify_database(terms, report)
-    _verify_index(customer_id, report)
-    _verify_redis(terms, report)
-    _verify_exports(customer_id, terms, report)
-    return report
-
-
-def _verify_database(terms: list[str], report: VerificationReport) -> None:
-    from django.apps import apps
-    from django.db import models
-    from django.db.models.functions import Cast
-
-    text_fields = (models.CharField, models.TextField, models.JSONField)
-    for app in _APPS:
-        for model in apps.get_app_config(app).get_models():
-            for fld in model._meta.concrete_fields:
-                if not isinstance(fld, text_fields) or fld.choices:
-                    continue
-                label = f"{model._meta.db_table}.{fld.column}"
-                report.checked.append(f"database column {label}")
-                for term in terms:
-                    qs = model._default_manager.all()
-                    if isinstance(fld, models.JSONField):
-                        qs = qs.annotate(_text=Cast(fld.name, models.TextField()))
-                        hits = qs.filter(_text__icontains=term).count()
-                    else:
-                        hits = qs.filter(**{f"{fld.name}__icontains": term}).count()
-                    if hits:
-                        report.found.append(f"{label}: {hits} row(s) contain {term!r}")
-
-
-def _verify_index(customer_id: int, report: VerificationReport) -> None:
-    from copilot.engine import index_store
-    from copilot.models import SolvedCase
-
-    ticket_ids = set(Ticket.objects.filter(customer_id=customer_id).values_list("pk", flat=True))
-    if SolvedCase.objects.filter(ticket_id__in=ticket_ids).exists():
-        report.found.append("copilot_solvedcase: case vectors of the customer's tickets")
-    store = index_store()
-    for generation in store.generations():
-        report.checked.append(f"similar-case index generation {generation} in {store.root}")
-        try:
-            ids = store.load_generation(generation).index.ids()
-        except Exception as exc:  # an unreadable generation cannot be vouched for
-            report.found.append(f"index generation {generation} unreadable: {exc}")
-            continue
-        inside = ticket_ids & ids
-        if inside:
-            report.found.append(
-                f"index generation {generation}: vectors of tickets {sorted(inside)}"
-            )
-
-
-def _verify_redis(terms: list[str], report: VerificationReport) -> None:
-    urls = {
-        url
-        for url in (settings.CELERY_BROKER_URL, settings.CACHES["default"].get("LOCATION", ""))
-        if isinstance(url, str) and url.startswith("redis")
-    }
-    for url in sorted(urls):
-        import redis
-
-        client = redis.Redis.from_url(url)
-        keys = 0
-        for key in client.scan_iter(count=500):
-            keys += 1
-            for blob in _redis_values(client, key):
-                for term in terms:
-                    if term.lower().encode() in blob.lower():
-                        report.found.append(f"redis {url} key {key!r} contains {term!r}")
-        report.checked.append(f"redis {url}: {keys} keys, names and values")
-
-
-def _redis_values(client: object, key: bytes) -> list[bytes]:
-    kind = client.type(key)  # type: ignore[attr-defined]
-    values: list[bytes] = [key]
-    if kind == b"string":
-        values.append(client.get(key) or b"")  # type: ignore[attr-defined]
-    elif kind == b"list":
-        values.extend(client.lrange(key, 0, -1))  # type: ignore[attr-defined]
-    elif kind == b"hash":
-        for k, v in client.hgetall(key).items():  # type: ignore[attr-defined]
-            values += [k, v]
-    elif kind == b"set":
-        values.extend(client.smembers(key))  # type: ignore[attr-defined]
-    elif kind == b"zset":
-        values.extend(client.zrange(key, 0, -1))  # type: ignore[attr-defined]
-    return values
-
-
-def _verify_exports(customer_id: int, terms: list[str], report: VerificationReport) -> None:
-    import zipfile
-
-    if DataExport.objects.filter(customer_id=customer_id).exists():
-        report.found.append("tickets_dataexport: export records of the customer")
-    root = Path(settings.PRIVACY_EXPORT_DIR)
-    files = sorted(root.glob("*")) if root.is_dir() else []
-    for path in files:
-        try:
-            with zipfile.ZipFile(path) as package:
-                blob = b"".join(package.read(name) for name in package.namelist())
-        except (zipfile.BadZipFile, OSError):
-            blob = path.read_bytes()
-        for term in terms:
-            if term.lower().encode() in blob.lower():
-                report.found.append(f"export file {path.name} contains {term!r}")
-    report.checked.append(f"export packages in {root}: {len(files)} file(s)")

@@ -1,5 +1,5 @@
 """Customers' rights: consent per purpose, and retention. (Exports: tickets/exports.py;
-erasure: tickets/erasure.py.)"""
+erasure: tickets/erasure.py; checking an erasure: tickets/privacy_verify.py.)"""
 
 from __future__ import annotations
 

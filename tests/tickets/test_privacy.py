@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 import redis
 from django.conf import settings
+from django.contrib.admin.models import LogEntry
 from django.core.management import call_command
 from django.db import transaction
 from django.test import Client
@@ -19,12 +20,12 @@ from copilot.cases import case_index_rebuild
 from copilot.engine import index_store
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.selectors import intent_training_examples
-from copilot.services import analysis_run
+from copilot.services import analysis_run, draft_reply_send
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
-from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
-from tickets.erasure import customer_erase, erasure_verify
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
+from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_erase
 from tickets.models import (
     AuthorKind,
     ConsentPurpose,
@@ -36,6 +37,7 @@ from tickets.models import (
     Ticket,
 )
 from tickets.privacy import RETENTION_REDACTED, consent_record, retention_enforce
+from tickets.privacy_verify import erasure_verify
 from tickets.selectors import consent_granted, consent_states
 from tickets.services import message_append
 
@@ -321,3 +323,149 @@ def test_agent_sees_that_the_customer_opted_out_and_nothing_more(
 
     assert b"Opted out of: model training." in response.content
     assert b"secret note" not in response.content and b"phone" not in response.content
+
+
+def test_analysis_of_an_erased_customers_message_writes_nothing_personal(
+    ticket_a: Ticket, admin_user: User
+) -> None:
+    action_catalogue_ensure()
+    customer_erase(customer=ticket_a.customer, by=admin_user)
+    # A message reaches the erased row afterwards (an integration still holding its id).
+    queued = customer_writes(ticket_a, "Zoltan Quibbleworth again: I want a refund, awful!")
+
+    done = analysis_run(ticket_id=queued.ticket_id, transcript_version=queued.transcript_version)
+
+    assert done is not None
+    assert (done.status, done.error) == (AnalysisStatus.NOT_ANALYSABLE, ERASED_BEFORE_ANALYSIS)
+    assert (done.draft_reply, done.draft_reasons, done.sentiment) == ("", [], "")
+    assert not Recommendation.objects.filter(ticket=ticket_a).exists()
+    assert not AuditEvent.objects.filter(ticket=ticket_a).exists()
+
+
+def test_verify_erasure_finds_admin_log_and_erasure_clears_it(client: Client, team_a: Team) -> None:
+    zoltan = CustomerFactory(
+        name="Zoltan Quibbleworth", email="zoltan.q@example.org", external_id="shop-88231"
+    )
+    TicketFactory(team=team_a, customer=zoltan, subject="Where is my parcel?")
+    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(root)
+    edited = client.post(
+        reverse("admin:tickets_customer_change", args=[zoltan.pk]),
+        {
+            "external_id": "shop-88231",
+            "name": "Zoltan Quibbleworth",
+            "email": "zoltan.q@example.org",
+            "segment": "vip",
+            "signup_date": "2024-05-01",
+            "lifetime_spend": "120.50",
+            "order_count": "3",
+        },
+    )
+    assert edited.status_code == 302
+    assert LogEntry.objects.get().object_repr == "Zoltan Quibbleworth"
+    terms = ["Zoltan Quibbleworth", "zoltan.q@example.org"]
+
+    before = erasure_verify(customer_id=zoltan.pk, terms=terms)
+    customer_erase(customer=zoltan, by=None)
+    after = erasure_verify(customer_id=zoltan.pk, terms=terms)
+
+    assert "django_admin_log.object_repr: 1 row(s) contain 'Zoltan Quibbleworth'" in before.found
+    entry = LogEntry.objects.get()
+    assert (entry.object_repr, entry.change_message, entry.user) == ("[erased]", "", root)
+    assert after.clean, after.found
+    # Django's own tables and third-party apps' are searched, found from the database itself.
+    for column in (
+        "django_admin_log.change_message",
+        "accounts_user.email",
+        "axes_accesslog.user_agent",
+        "authtoken_token.key",
+        "django_session.session_data",
+    ):
+        assert f"database column {column}" in after.checked
+    assert "database column copilot_solvedcase.embedding" not in after.checked  # bytes
+
+
+def test_verify_erasure_finds_the_customer_in_a_stored_session(
+    client: Client, agent: User, ticket_a: Ticket
+) -> None:
+    client.force_login(agent)
+    session = client.session
+    session["last_search"] = "zoltan.q@example.org"
+    session.save()
+
+    report = erasure_verify(customer_id=ticket_a.customer_id, terms=["zoltan.q@example.org"])
+
+    assert [f for f in report.found if f.startswith("django_session")] == [
+        f"django_session {session.session_key[:8]}… contains 'zoltan.q@example.org'"
+    ]
+
+
+def test_erasure_redacts_the_customer_copied_into_other_customers_drafts(
+    team_a: Team, team_b: Team, agent: User, other_agent: User
+) -> None:
+    action_catalogue_ensure()
+    zoltan = CustomerFactory(
+        name="Zoltan Quibbleworth", email="zoltan.q@example.org", external_id="twcs-88231"
+    )
+    solved = TicketFactory(
+        team=team_a,
+        customer=zoltan,
+        status=Status.SOLVED,
+        solved_at=timezone.now(),
+        external_id="twcs-4410",
+        first_message="My parcel never arrived, where is it? Order ZQ-55310",
+        resolution=(
+            "Sorry for the wait. We re-sent the parcel by courier and Zoltan confirmed the "
+            "address from zoltan.q@example.org. Zoltan Quibbleworth, @88231, it is on its way."
+        ),
+    )
+    case_index_rebuild(progress=None)
+    anna = CustomerFactory(name="Anna Berg", email="anna@example.net")
+    theirs = TicketFactory(team=team_a, customer=anna, first_message="Hello")
+    analysis = run(customer_writes(theirs, "My parcel has not arrived yet, where is it?"))
+    assert solved.pk in [c["ticket_id"] for c in analysis.similar_cases]
+    assert "Zoltan Quibbleworth" in analysis.draft_reply  # the copy this erasure must find
+    # The agent sends it, adding the old case's order number and handle by hand.
+    decision = draft_reply_send(
+        analysis=analysis,
+        agent=agent,
+        body=analysis.draft_reply + " It follows order ZQ-55310, as for @88231.",
+    )
+    # Elsewhere, with no link to his case: a colleague pasted his e-mail into another reply.
+    elsewhere = TicketFactory(team=team_b, first_message="Is my refund through?")
+    message_append(
+        ticket=elsewhere,
+        body="Checked with zoltan.q@example.org's case: yes.",
+        author_kind=AuthorKind.AGENT,
+        author_user=other_agent,
+    )
+    terms = ["Zoltan Quibbleworth", "Quibbleworth", "zoltan.q@example.org", "ZQ-55310", "@88231"]
+    assert len(erasure_verify(customer_id=zoltan.pk, terms=terms).found) >= 6
+
+    receipt = customer_erase(customer=zoltan, by=None)
+
+    report = erasure_verify(customer_id=zoltan.pk, terms=[*terms, "Zoltan confirmed"])
+    assert report.clean, report.found
+    analysis.refresh_from_db()
+    decision.refresh_from_db()
+    sent = decision.message
+    sent.refresh_from_db()
+    # Anna's records stay hers: only Zoltan's identifiers are gone, her own name stays.
+    assert analysis.draft_reply.startswith("Hi Anna,")
+    assert analysis.draft_reply.endswith(
+        "[erased] confirmed the address from [erased]. [erased], , it is on its way."
+    )
+    assert (
+        decision.final_text
+        == sent.body
+        == analysis.draft_reply + " It follows order [erased], as for [erased]."
+    )
+    assert decision.proposed_text == analysis.draft_reply
+    event = AuditEvent.objects.get(kind="draft_decided", ticket=theirs)
+    assert event.proposed == {"text": analysis.draft_reply}
+    assert event.final == {"decision": "edited", "text": sent.body}
+    assert elsewhere.messages.get(author_kind=AuthorKind.AGENT).body == (
+        "Checked with [erased]'s case: yes."
+    )
+    # Her draft, the decision, the reply sent, its audit event; the pasted e-mail.
+    assert receipt.counts["copied_elsewhere"] == 5

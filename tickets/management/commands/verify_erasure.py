@@ -2,14 +2,16 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets.erasure import erasure_verify
+from tickets.privacy_verify import erasure_verify
 
 
 class Command(BaseCommand):
     help = (
-        "Check that nothing identifying an erased customer remains: every text column of the "
-        "database, every similar-case index generation on disk, Redis (broker and cache) and "
-        "export packages. Give the identifiers to look for; prints what it checked."
+        "Check that nothing identifying an erased customer remains: every text column of "
+        "every table in the database (Django's own and third-party apps' too, read from the "
+        "database itself), stored sessions (decoded), every similar-case index generation on "
+        "disk, Redis (broker and cache) and export packages. Give the identifiers to look "
+        "for; prints what it checked."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
