@@ -97,16 +97,51 @@ def test_login_page_is_public_but_inbox_is_not() -> None:
     assert client.get(reverse("tickets:inbox")).status_code == 302
 
 
-def test_check_deploy_is_clean_with_documented_production_variables() -> None:
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.base",
-        "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
-        "DJANGO_ALLOWED_HOSTS": "copilot.example.com",
-        "DJANGO_SECURE_SSL_REDIRECT": "true",
-        "DJANGO_SECURE_HSTS_SECONDS": "31536000",
-        "DJANGO_DEBUG": "false",
-    }
+# The variables README's configuration table documents for a deployment behind TLS.
+PRODUCTION_ENV = {
+    "DJANGO_SETTINGS_MODULE": "config.settings.base",
+    "DJANGO_SECRET_KEY": "a-long-random-production-secret-key-0123456789-abcdefghijklmnop",
+    "DJANGO_ALLOWED_HOSTS": "copilot.example.com",
+    "DJANGO_SECURE_SSL_REDIRECT": "true",
+    "DJANGO_SECURE_HSTS_SECONDS": "31536000",
+    "DJANGO_DEBUG": "false",
+}
+
+
+def _production_hsts_header(**extra_env: str) -> str | None:
+    """The Strict-Transport-Security header a production process sends over HTTPS."""
+    code = (
+        "import django; django.setup(); from django.test import Client; "
+        "print(Client(HTTP_HOST='copilot.example.com').get('/favicon.ico', secure=True)"
+        ".headers.get('Strict-Transport-Security'))"
+    )
+    env = {**os.environ, **PRODUCTION_ENV}
+    env.pop("DJANGO_SECURE_HSTS_PRELOAD", None)
+    env.update(extra_env)
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip().splitlines()[-1]
+
+
+def test_hsts_preload_is_opt_in() -> None:
+    # Given the documented production variables, without DJANGO_SECURE_HSTS_PRELOAD
+    default = _production_hsts_header()
+    # When the owner of the domain opts in
+    opted_in = _production_hsts_header(DJANGO_SECURE_HSTS_PRELOAD="true")
+
+    assert default == "max-age=31536000; includeSubDomains"
+    assert opted_in == "max-age=31536000; includeSubDomains; preload"
+
+
+@pytest.mark.parametrize("preload", ["false", "true"])
+def test_check_deploy_is_clean_with_documented_production_variables(preload: str) -> None:
+    env = {**os.environ, **PRODUCTION_ENV, "DJANGO_SECURE_HSTS_PRELOAD": preload}
 
     result = subprocess.run(
         [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],

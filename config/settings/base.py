@@ -146,7 +146,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Opt-in: once browsers ship a domain in their preload list, taking it out again takes months,
+# and every subdomain must serve HTTPS for good. That is the owner of the domain's decision.
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0 and env.bool(
+    "DJANGO_SECURE_HSTS_PRELOAD", default=False
+)
+# check --deploy warns (security.W021) whenever preload is off; off is the deliberate default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")
     if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
