@@ -114,7 +114,10 @@ AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# How many proxies in front of the app append to X-Forwarded-For: the client address that the
+# login limits and the API's anonymous rate count is the one the outermost proxy saw.
+PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -189,7 +192,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.apis.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"anon": "30/min"},
+    # Per credential (core/throttles.py): a session per user, a token per token, the shop's
+    # integration tokens at a rate of their own. Answered 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttles.AnonThrottle",
+        "core.throttles.UserThrottle",
+        "core.throttles.TokenThrottle",
+        "core.throttles.IntegrationThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="30/min"),
+        # A person clicking through the API docs or the browsable API.
+        "user": env.str("API_THROTTLE_USER", default="120/min"),
+        # A staff member's script.
+        "token": env.str("API_THROTTLE_TOKEN", default="300/min"),
+        # The shop posting every customer message and syncing customers: 20 a second.
+        "integration": env.str("API_THROTTLE_INTEGRATION", default="1200/min"),
+    },
+    "NUM_PROXIES": PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Copilot API",
