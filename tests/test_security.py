@@ -1,14 +1,18 @@
 """Security defaults: CSRF, login lockout, headers, and a clean deployment check."""
 
+import math
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
 from django.conf import settings
 from django.test import Client
 from django.urls import reverse
+from pytest_django.fixtures import Settings
 
 from accounts.models import User
 from tickets.models import Ticket
@@ -64,7 +68,77 @@ def test_login_locks_out_after_repeated_failures(agent: User) -> None:
 
     assert locked.status_code == 429
     assert b"Too many failed logins" in locked.content
+    assert b"This account is locked" in locked.content
+    # Until the cool-off after the last failure ends, said on the page and in Retry-After.
+    cooloff = int(settings.AXES_COOLOFF_TIME.total_seconds())
+    assert cooloff - 5 <= int(locked["Retry-After"]) <= cooloff
+    assert f"Try again in {cooloff // 60} minutes".encode() in locked.content
+    assert f'<a href="{url}">Back to the login page</a>'.encode() in locked.content
     assert "_auth_user_id" not in client.session
+
+
+def _seconds_to_window_end(now: float, period: float) -> int:
+    return math.ceil((int(now // period) + 1) * period - now)
+
+
+def test_password_spray_across_usernames_locked_per_ip(
+    settings: Settings, agent: User, other_agent: User
+) -> None:
+    # Given an attacker trying one password on many usernames from one address (each username
+    # only once, so no username reaches its own limit)
+    settings.LOGIN_IP_FAILURE_LIMIT = 4
+    settings.LOGIN_IP_WINDOW = timedelta(hours=1)
+    url = reverse("login")
+    attacker = Client(REMOTE_ADDR="203.0.113.7")
+    for username in ["bob", "sam", "ada", "root"]:
+        attacker.post(url, {"username": username, "password": "Summer2026!"})
+    last_login = User.objects.get(username="alice").last_login
+
+    # When the next attempt from that address has a right password
+    before = time.time()
+    refused = attacker.post(url, {"username": "alice", "password": "pw"})
+    after = time.time()
+
+    # Then it is refused for the rest of the window, and the page says so
+    assert refused.status_code == 429
+    assert (
+        _seconds_to_window_end(after, 3600)
+        <= int(refused["Retry-After"])
+        <= _seconds_to_window_end(before, 3600)
+    )
+    minutes = math.ceil(int(refused["Retry-After"]) / 60)
+    assert b"Logins from your address are refused" in refused.content
+    assert f"Try again in {minutes} minute".encode() in refused.content
+    assert f'<a href="{url}">Back to the login page</a>'.encode() in refused.content
+    assert "_auth_user_id" not in attacker.session
+    assert User.objects.get(username="alice").last_login == last_login
+    # The admin's login is refused as well
+    admin_login = attacker.post(reverse("admin:login"), {"username": "alice", "password": "pw"})
+    assert admin_login.status_code == 429
+    # Other addresses are not held back
+    elsewhere = Client(REMOTE_ADDR="198.51.100.2")
+    assert elsewhere.post(url, {"username": "alice", "password": "pw"}).status_code == 302
+
+
+def test_password_spray_count_not_reset_by_attackers_own_login(
+    settings: Settings, agent: User, other_agent: User
+) -> None:
+    # Given an attacker who holds one account (bob's) and sprays the others from one address
+    settings.LOGIN_IP_FAILURE_LIMIT = 4
+    settings.LOGIN_IP_WINDOW = timedelta(hours=1)
+    url = reverse("login")
+    for round_ in range(2):
+        attacker = Client(REMOTE_ADDR="203.0.113.7")
+        for username in [f"guess{round_}a", f"guess{round_}b"]:
+            attacker.post(url, {"username": username, "password": "Summer2026!"})
+        # When they log in to their own account between rounds
+        logged_in = attacker.post(url, {"username": "bob", "password": "pw"})
+        if round_ == 0:
+            assert logged_in.status_code == 302
+
+    # Then the failures still add up: the fourth failure locked the address
+    assert logged_in.status_code == 429
+    assert "_auth_user_id" not in attacker.session
 
 
 def test_login_and_logout(agent: User) -> None:

@@ -113,7 +113,15 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Password spraying (one password tried on many usernames) never trips the limit per username:
+# LOGIN_IP_FAILURE_LIMIT failures from one address, whatever the usernames, refuse every login
+# from it until the window of LOGIN_IP_WINDOW ends. An office behind one address shares the
+# count, hence a limit well above one person's typos (accounts/lockout.py).
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+LOGIN_IP_WINDOW = timedelta(minutes=env.int("LOGIN_IP_WINDOW_MINUTES", default=15))
+AXES_HANDLER = "accounts.lockout.LoginLockoutHandler"
+# The lockout page says how long, with Retry-After (registration/locked_out.html).
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
 # How many proxies in front of the app append to X-Forwarded-For: the client address that the
 # login limits and the API's anonymous rate count is the one the outermost proxy saw.
 PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
