@@ -16,6 +16,17 @@ class CoreConfig(AppConfig):
         # Registered here, before any URL configuration is loaded: every route uses <id:...>.
         register_converter(IdConverter, "id")
 
+        # A mistyped rate stops the start, rather than failing every API call with a 500.
+        from django.core.exceptions import ImproperlyConfigured
+
+        from core.ratelimit import rate_parse
+
+        for scope, rate in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+            try:
+                rate_parse(rate)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"API_THROTTLE_{scope.upper()}: {exc}") from exc
+
         from config.env import VAR_DIR
 
         VAR_DIR.mkdir(parents=True, exist_ok=True)

@@ -6,11 +6,15 @@ reaches by accident). Windows of an hour keep a test from straddling two windows
 """
 
 import math
+import os
+import subprocess
+import sys
 import threading
 import time
 from typing import Any
 
 import pytest
+from django.conf import settings as django_settings
 from django.db import connection
 from django.urls import path, reverse
 from pytest_django.fixtures import Settings
@@ -170,3 +174,23 @@ def test_api_throttle_holds_under_parallel_calls(
 
     # Then exactly 5 get through: the count is one atomic increment per call
     assert sorted(answers) == [200] * 5 + [429] * 11
+
+
+def test_mistyped_api_rate_stops_the_start() -> None:
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check"],
+        cwd=django_settings.BASE_DIR,
+        env={
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "config.settings.base",
+            "API_THROTTLE_TOKEN": "300 per minute",
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "API_THROTTLE_TOKEN: Not a rate: '300 per minute' (expected e.g. 120/min)" in (
+        result.stderr
+    )
