@@ -43,7 +43,11 @@ class LoginLockoutHandler(AxesDatabaseHandler):
             # otherwise collect failures of their own while the address is locked).
             self._refuse(request, credentials)
             return
+        # Only passwords actually tried count: one refused by the username's own lock was not.
+        tried = not super().is_locked(request, credentials)
         super().user_login_failed(sender, credentials, request, **kwargs)
+        if not tried:
+            return
         if login_failure_record(ip_address=ip_address).count >= settings.LOGIN_IP_FAILURE_LIMIT:
             self._refuse(request, credentials)
 

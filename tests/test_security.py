@@ -228,3 +228,24 @@ def test_check_deploy_is_clean_with_documented_production_variables(preload: str
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_attempts_refused_by_a_username_lock_do_not_count_against_the_address(
+    settings: Settings, agent: User, other_agent: User
+) -> None:
+    # Given alice locked at one address after 5 failures, and trying 3 more times while locked
+    settings.LOGIN_IP_FAILURE_LIMIT = 7
+    settings.LOGIN_IP_WINDOW = timedelta(hours=1)
+    url = reverse("login")
+    office = Client(REMOTE_ADDR="192.0.2.10")
+    answers = [
+        office.post(url, {"username": "alice", "password": "wrong"}).status_code for _ in range(8)
+    ]
+
+    # When a colleague logs in from the same address
+    colleague = Client(REMOTE_ADDR="192.0.2.10")
+    response = colleague.post(url, {"username": "bob", "password": "pw"})
+
+    # Then only the 5 passwords actually tried counted against the address
+    assert answers == [200] * 4 + [429] * 4
+    assert response.status_code == 302
