@@ -6,7 +6,7 @@ from django.db.models import Max, QuerySet, Sum
 from django.utils import timezone
 
 from accounts.models import Role, Team, User
-from core.ratelimit import rate_window_get
+from core.ratelimit import rate_address_key, rate_window_get
 
 
 def team_ids_for_user(*, user: User) -> set[int]:
@@ -35,7 +35,7 @@ def user_list_assignable(*, team_ids: set[int]) -> QuerySet[User]:
 
 
 def login_failures_key(*, ip_address: str) -> str:
-    return f"login-failures:{ip_address}"
+    return f"login-failures:{rate_address_key(ip_address)}"
 
 
 def login_address_lockout_seconds(*, ip_address: str) -> int | None:

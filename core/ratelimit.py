@@ -12,6 +12,7 @@ counts on its own. Production sets CACHE_URL to Redis (docs/operations.md).
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import time
 from dataclasses import dataclass
@@ -60,3 +61,15 @@ def rate_parse(rate: str) -> tuple[int, int]:
     if not number.strip().isdigit() or seconds is None:
         raise ValueError(f"Not a rate: {rate!r} (expected e.g. 120/min)")
     return int(number), seconds
+
+
+def rate_address_key(ip_address: str) -> str:
+    """The unit a client address is counted in: an IPv4 address, or an IPv6 /64 (one machine
+    usually holds a whole /64, and could otherwise take a fresh address for every attempt)."""
+    try:
+        address = ipaddress.ip_address(ip_address)
+    except ValueError:
+        return ip_address
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import BaseThrottle
 
-from core.ratelimit import rate_parse, rate_window_hit
+from core.ratelimit import rate_address_key, rate_parse, rate_window_hit
 
 
 def _by_token(request: Request) -> bool:
@@ -73,7 +73,7 @@ class AnonThrottle(_WindowThrottle):
             return None
         # Honours NUM_PROXIES (the same proxy count as the login limit), not a forged
         # X-Forwarded-For.
-        return self.get_ident(request)
+        return rate_address_key(self.get_ident(request))
 
 
 class UserThrottle(_WindowThrottle):

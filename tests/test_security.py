@@ -249,3 +249,28 @@ def test_attempts_refused_by_a_username_lock_do_not_count_against_the_address(
     # Then only the 5 passwords actually tried counted against the address
     assert answers == [200] * 4 + [429] * 4
     assert response.status_code == 302
+
+
+def test_password_spray_from_one_ipv6_network_locked_per_network(
+    settings: Settings, agent: User
+) -> None:
+    # Given an attacker who takes a fresh address of their /64 for every attempt
+    settings.LOGIN_IP_FAILURE_LIMIT = 4
+    settings.LOGIN_IP_WINDOW = timedelta(hours=1)
+    url = reverse("login")
+    for n, username in enumerate(["bob", "sam", "ada", "root"], start=1):
+        Client(REMOTE_ADDR=f"2001:db8:7:1::{n}").post(
+            url, {"username": username, "password": "Summer2026!"}
+        )
+
+    # When they try again from yet another address of it, and someone from another network does
+    refused = Client(REMOTE_ADDR="2001:db8:7:1::ffff").post(
+        url, {"username": "alice", "password": "pw"}
+    )
+    elsewhere = Client(REMOTE_ADDR="2001:db8:7:2::1").post(
+        url, {"username": "alice", "password": "pw"}
+    )
+
+    # Then the network counts as one address
+    assert refused.status_code == 429
+    assert elsewhere.status_code == 302
