@@ -11,6 +11,7 @@ class CoreConfig(AppConfig):
         from django.conf import settings
         from django.urls import register_converter
 
+        import core.checks  # noqa: F401  (registers the deployment checks)
         from core.converters import IdConverter
 
         # Registered here, before any URL configuration is loaded: every route uses <id:...>.

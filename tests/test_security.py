@@ -179,6 +179,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECURE_SSL_REDIRECT": "true",
     "DJANGO_SECURE_HSTS_SECONDS": "31536000",
     "DJANGO_DEBUG": "false",
+    "CACHE_URL": "redis://127.0.0.1:6379/1",
 }
 
 
@@ -228,6 +229,23 @@ def test_check_deploy_is_clean_with_documented_production_variables(preload: str
 
     assert result.returncode == 0, result.stderr
     assert "System check identified no issues" in result.stdout
+
+
+def test_check_deploy_warns_when_rate_limits_count_per_process() -> None:
+    env = {**os.environ, **PRODUCTION_ENV}
+    del env["CACHE_URL"]
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 1
+    assert "(core.W001) The cache is in-process memory" in result.stderr
 
 
 def test_attempts_refused_by_a_username_lock_do_not_count_against_the_address(
