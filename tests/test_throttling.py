@@ -116,8 +116,8 @@ def test_api_throttled_per_token(
 
 
 class _EchoApi(APIView):
-    """Any authenticated caller, the shop integration included (no operation of the product
-    admits integration accounts on this branch's code): the throttles are the default ones."""
+    """Any authenticated caller, the shop integration included, behind the default throttles:
+    the test does not depend on which operations an integration may use."""
 
     permission_classes = [IsAuthenticated]
 
