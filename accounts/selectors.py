@@ -1,6 +1,12 @@
-from django.db.models import QuerySet
+import math
+
+from axes.models import AccessAttempt
+from django.conf import settings
+from django.db.models import Max, QuerySet, Sum
+from django.utils import timezone
 
 from accounts.models import Role, Team, User
+from core.ratelimit import rate_address_key, rate_window_get
 
 
 def team_ids_for_user(*, user: User) -> set[int]:
@@ -27,3 +33,31 @@ def user_list_assignable(*, team_ids: set[int]) -> QuerySet[User]:
         .distinct()
         .order_by("username")
     )
+
+
+def login_failures_key(*, ip_address: str) -> str:
+    return f"login-failures:{rate_address_key(ip_address)}"
+
+
+def login_address_lockout_seconds(*, ip_address: str) -> int | None:
+    """Seconds until logins from this address are accepted again after too many failures across
+    any usernames (password spraying); None while they are accepted."""
+    failures = rate_window_get(
+        key=login_failures_key(ip_address=ip_address),
+        period=int(settings.LOGIN_IP_WINDOW.total_seconds()),
+    )
+    return failures.retry_after if failures.count >= settings.LOGIN_IP_FAILURE_LIMIT else None
+
+
+def login_account_lockout_seconds(*, username: str | None, ip_address: str) -> int | None:
+    """Seconds until this username may log in from this address again after its own failures
+    (django-axes' lock per username and address); None when it is not locked."""
+    recent = AccessAttempt.objects.filter(
+        username=username,
+        ip_address=ip_address,
+        attempt_time__gte=timezone.now() - settings.AXES_COOLOFF_TIME,
+    ).aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
+    if (recent["failures"] or 0) < settings.AXES_FAILURE_LIMIT:
+        return None
+    remaining = recent["last"] + settings.AXES_COOLOFF_TIME - timezone.now()
+    return max(1, math.ceil(remaining.total_seconds()))

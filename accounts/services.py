@@ -1,10 +1,13 @@
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.contrib.auth.models import Group, Permission
 from django.db import transaction
 from django.utils.text import slugify
 
 from accounts.models import Role, Team, TeamMembership, User
+from accounts.selectors import login_failures_key
+from core.ratelimit import WindowCount, rate_window_hit
 
 # Admins manage people, teams, customers and consent through the Django admin.
 ADMIN_APPS = ("accounts", "tickets", "copilot", "recovery", "authtoken", "axes")
@@ -53,3 +56,14 @@ def user_create(
     for team in teams:
         TeamMembership.objects.get_or_create(team=team, user=user)
     return user
+
+
+def login_failure_record(*, ip_address: str) -> WindowCount:
+    """Count a failed login from this address, whatever the username, in the current window.
+
+    A successful login does not reset it: an attacker holding one account could otherwise clear
+    the count between rounds of guesses at the others."""
+    return rate_window_hit(
+        key=login_failures_key(ip_address=ip_address),
+        period=int(settings.LOGIN_IP_WINDOW.total_seconds()),
+    )

@@ -11,10 +11,22 @@ class CoreConfig(AppConfig):
         from django.conf import settings
         from django.urls import register_converter
 
+        import core.checks  # noqa: F401  (registers the deployment checks)
         from core.converters import IdConverter
 
         # Registered here, before any URL configuration is loaded: every route uses <id:...>.
         register_converter(IdConverter, "id")
+
+        # A mistyped rate stops the start, rather than failing every API call with a 500.
+        from django.core.exceptions import ImproperlyConfigured
+
+        from core.ratelimit import rate_parse
+
+        for scope, rate in settings.REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"].items():
+            try:
+                rate_parse(rate)
+            except ValueError as exc:
+                raise ImproperlyConfigured(f"API_THROTTLE_{scope.upper()}: {exc}") from exc
 
         from config.env import VAR_DIR
 

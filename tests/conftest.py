@@ -2,6 +2,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from django.core.cache import cache
 from django.test import Client
 from pytest_django.fixtures import Settings
 from rest_framework.authtoken.models import Token
@@ -12,6 +13,14 @@ from config.celery import app as celery_app
 from copilot.engine import reset_engine
 from tests.factories import TeamFactory, TicketFactory, UserFactory
 from tickets.models import Ticket
+
+
+@pytest.fixture(autouse=True)
+def empty_cache() -> Iterator[None]:
+    """Every test starts with no rate-limit counts: the API's and the login limit's counters live in
+    the cache, which outlives a test (and, on SQLite, a later test's user gets the same id)."""
+    cache.clear()
+    yield
 
 
 @pytest.fixture

@@ -113,8 +113,19 @@ AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
-AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+# Password spraying (one password tried on many usernames) never trips the limit per username:
+# LOGIN_IP_FAILURE_LIMIT failures from one address, whatever the usernames, refuse every login
+# from it until the window of LOGIN_IP_WINDOW ends. An office behind one address shares the
+# count, hence a limit well above one person's typos (accounts/lockout.py).
+LOGIN_IP_FAILURE_LIMIT = env.int("LOGIN_IP_FAILURE_LIMIT", default=20)
+LOGIN_IP_WINDOW = timedelta(minutes=env.int("LOGIN_IP_WINDOW_MINUTES", default=15))
+AXES_HANDLER = "accounts.lockout.LoginLockoutHandler"
+# The lockout page says how long, with Retry-After (registration/locked_out.html).
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# How many proxies in front of the app append to X-Forwarded-For: the client address that the
+# login limits and the API's anonymous rate count is the one the outermost proxy saw.
+PROXY_COUNT = env.int("AXES_PROXY_COUNT", default=0)
+AXES_IPWARE_PROXY_COUNT = PROXY_COUNT
 
 LANGUAGE_CODE = "en-gb"
 TIME_ZONE = env.str("TIME_ZONE", default="UTC")
@@ -146,7 +157,13 @@ CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
 SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = SECURE_HSTS_SECONDS > 0
-SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0
+# Opt-in: once browsers ship a domain in their preload list, taking it out again takes months,
+# and every subdomain must serve HTTPS for good. That is the owner of the domain's decision.
+SECURE_HSTS_PRELOAD = SECURE_HSTS_SECONDS > 0 and env.bool(
+    "DJANGO_SECURE_HSTS_PRELOAD", default=False
+)
+# check --deploy warns (security.W021) whenever preload is off; off is the deliberate default.
+SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https")
     if env.bool("DJANGO_BEHIND_TLS_PROXY", default=False)
@@ -183,7 +200,24 @@ REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "core.apis.exception_handler",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_THROTTLE_RATES": {"anon": "30/min"},
+    # Per credential (core/throttles.py): a session per user, a token per token, the shop's
+    # integration tokens at a rate of their own. Answered 429 with Retry-After.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "core.throttles.AnonThrottle",
+        "core.throttles.UserThrottle",
+        "core.throttles.TokenThrottle",
+        "core.throttles.IntegrationThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env.str("API_THROTTLE_ANON", default="30/min"),
+        # A person clicking through the API docs or the browsable API.
+        "user": env.str("API_THROTTLE_USER", default="120/min"),
+        # A staff member's script.
+        "token": env.str("API_THROTTLE_TOKEN", default="300/min"),
+        # The shop posting every customer message and syncing customers: 20 a second.
+        "integration": env.str("API_THROTTLE_INTEGRATION", default="1200/min"),
+    },
+    "NUM_PROXIES": PROXY_COUNT,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Copilot API",

@@ -8,7 +8,7 @@ import os
 
 from config.env import env
 from config.settings.base import *  # noqa: F403
-from config.settings.base import DATABASES, VAR_DIR
+from config.settings.base import DATABASES, REST_FRAMEWORK, VAR_DIR
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 STORAGES = {
@@ -20,6 +20,16 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Named after the run, so two runs at once (a developer's and CI's) do not share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
 AXES_FAILURE_LIMIT = 5
+# The API's throttles stay on in every test (the same classes as production), at rates no single
+# test reaches by accident: one test makes up to a few dozen calls as one user, the schema fuzz test
+# 15 per operation. The tests of the limits (tests/test_throttling.py) set the rates they check.
+# Counters live in the cache, which every test starts empty (tests/conftest.py).
+REST_FRAMEWORK = {
+    **REST_FRAMEWORK,
+    "DEFAULT_THROTTLE_RATES": {
+        scope: "10000/min" for scope in REST_FRAMEWORK["DEFAULT_THROTTLE_RATES"]
+    },
+}
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
 
