@@ -20,7 +20,7 @@ from core.parsers import JSON_MAX_DEPTH
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import Recommendation, RecoveryAction
 from tests.factories import MessageAnalysisFactory
-from tickets import apis
+from tickets import apis, importing
 from tickets.models import Customer, Message, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -122,6 +122,9 @@ def test_email_longer_than_the_column_in_ticket_create_is_400_naming_it(
     [
         (apis.TicketListApi.CreateInput.CustomerInput, Customer),
         (apis.CustomerDetailApi.UpdateInput, Customer),
+        (importing.CustomerRecord, Customer),
+        (importing.TicketRecord, Ticket),
+        (importing.MessageRecord, Message),
     ],
 )
 def test_input_text_fields_never_allow_more_than_their_column(serializer: Any, model: Any) -> None:
