@@ -285,3 +285,15 @@ def test_import_is_atomic_csv_field_over_the_csv_limit_names_the_row(tmp_path: P
         f"{path}: row 3: record: not valid CSV (field larger than field limit (131072))"
     ]
     assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_keeps_teams_whose_names_have_no_slug_apart(tmp_path: Path) -> None:
+    path = _write_jsonl(
+        tmp_path / "t.jsonl",
+        [_ticket("t-1", team="???"), _ticket("t-2", team="!!!"), _ticket("t-3", team="???")],
+    )
+
+    call_command("import_tickets", str(path), no_progress=True, stdout=StringIO())
+
+    teams = dict(Ticket.objects.values_list("external_id", "team__name"))
+    assert teams == {"t-1": "???", "t-2": "!!!", "t-3": "???"}
