@@ -1,8 +1,9 @@
+import itertools
 from collections.abc import Iterable
 
 from django.conf import settings
 from django.contrib.auth.models import Group, Permission
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from accounts.models import Role, Team, TeamMembership, User
@@ -26,9 +27,35 @@ def roles_ensure() -> dict[Role, Group]:
     return groups
 
 
+TEAM_SLUG_MAX = Team._meta.get_field("slug").max_length
+
+
 def team_get_or_create(*, name: str) -> Team:
-    team, _ = Team.objects.get_or_create(slug=slugify(name)[:100], defaults={"name": name})
-    return team
+    """The team of this name (names are unique whatever their case), created when new.
+
+    A team is found by its name, never by its slug: distinct names can share a slug ("Orders"
+    and "Orders!"), and a name of symbols or of letters slugify drops ("???", "Поддержка")
+    has none at all, so looking teams up by slug merged them silently. A new team gets the
+    name's slug, or "team" for an empty one, numbered ("-2", "-3"...) when another team holds it.
+    """
+    team = Team.objects.filter(name__iexact=name).first()
+    if team is not None:
+        return team
+    base = slugify(name) or "team"
+    for number in itertools.count(1):
+        suffix = "" if number == 1 else f"-{number}"
+        slug = base[: TEAM_SLUG_MAX - len(suffix)] + suffix
+        if Team.objects.filter(slug=slug).exists():
+            continue
+        try:
+            with transaction.atomic():
+                return Team.objects.create(name=name, slug=slug)
+        except IntegrityError:
+            # Someone else created this name, or took this slug, since we looked.
+            team = Team.objects.filter(name__iexact=name).first()
+            if team is not None:
+                return team
+    raise AssertionError("unreachable")  # pragma: no cover
 
 
 @transaction.atomic

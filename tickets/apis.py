@@ -55,6 +55,8 @@ from tickets.services import (
 from tickets.text import text_clean
 
 MAX_BODY = settings.COPILOT_MESSAGE_MAX_CHARS
+# The column's own limit: a serializer allowing more lets the database refuse it (a 500).
+CUSTOMER_EMAIL_MAX = Customer._meta.get_field("email").max_length
 
 
 def _posted_via(request: Request) -> str:
@@ -169,7 +171,9 @@ class TicketListApi(ApiAuthMixin, APIView):
         class CustomerInput(serializers.Serializer[Any]):
             external_id = serializers.CharField(max_length=100)
             name = serializers.CharField(max_length=200, required=False)
-            email = serializers.EmailField(required=False, allow_blank=True)
+            email = serializers.EmailField(
+                max_length=CUSTOMER_EMAIL_MAX, required=False, allow_blank=True
+            )
             segment = serializers.ChoiceField(choices=Segment.choices, required=False)
             signup_date = serializers.DateField(required=False, allow_null=True)
             lifetime_spend = serializers.DecimalField(
@@ -282,10 +286,19 @@ class MessageCreateApi(ApiAuthMixin, APIView):
 class CustomerListApi(ApiAuthMixin, APIView):
     integration_methods = ("GET",)
 
-    @extend_schema(responses=CustomerOutput(many=True), summary="Customers who wrote to your teams")
+    class FilterInput(serializers.Serializer[Any]):
+        q = serializers.CharField(required=False, allow_blank=True, max_length=200, default="")
+
+    @extend_schema(
+        parameters=[FilterInput],
+        responses=CustomerOutput(many=True),
+        summary="Customers who wrote to your teams",
+    )
     def get(self, request: Request) -> Response:
         customers = customer_qs_for_user(user=request.user).order_by("name", "id")  # type: ignore[arg-type]
-        q = request.query_params.get("q", "").strip()
+        filters = self.FilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        q = filters.validated_data["q"]  # type: ignore[index]
         if q:
             customers = customers.filter(name__icontains=q) | customers.filter(external_id=q)
         paginator = PageNumberPagination()
@@ -298,7 +311,9 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
 
     class UpdateInput(serializers.Serializer[Any]):
         name = serializers.CharField(max_length=200, required=False)
-        email = serializers.EmailField(required=False, allow_blank=True)
+        email = serializers.EmailField(
+            max_length=CUSTOMER_EMAIL_MAX, required=False, allow_blank=True
+        )
         segment = serializers.ChoiceField(choices=Segment.choices, required=False)
         signup_date = serializers.DateField(required=False, allow_null=True)
         lifetime_spend = serializers.DecimalField(

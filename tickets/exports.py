@@ -18,6 +18,7 @@ import logging
 import os
 import secrets
 import tempfile
+import unicodedata
 import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
@@ -55,6 +56,10 @@ TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+# Spreadsheets also run a formula that follows leading spaces or line breaks, and read the
+# full-width and small forms (U+FF1D, U+FF0B, U+FF0D, U+FF20; U+FE66...) as the ASCII ones: NFKC
+# folds those onto FORMULA_PREFIXES; the minus sign (U+2212) does not fold, so it is listed.
+FORMULA_STARTS = frozenset("=+-@\u2212")
 
 FORMAT_VERSION = 1
 
@@ -467,7 +472,8 @@ def _json_dump(data: dict[str, Any]) -> str:
 def csv_cell(value: object) -> str | int | float | Decimal:
     """One CSV cell that a spreadsheet shows as text, never runs as a formula.
 
-    Text starting with = + - @, a tab or a carriage return gets a leading single quote (OWASP's
+    Text starting with = + - @ (after any leading spaces or line breaks, and in their full-width
+    forms too), a tab or a carriage return gets a leading single quote (OWASP's
     advice against CSV injection), so `=HYPERLINK(...)` in a message is shown, not followed.
     Numbers are left as numbers (a -0.8 sentiment must stay -0.8): the system formats them
     itself, and a formula cannot hide in one. None is an empty cell, times are ISO 8601, lists
@@ -486,7 +492,20 @@ def csv_cell(value: object) -> str | int | float | Decimal:
     elif isinstance(value, dict):
         value = "; ".join(f"{key}={item}" for key, item in value.items())
     text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return "'" + text if _formula_like(text) else text
+
+
+def _formula_like(text: str) -> bool:
+    """Whether a spreadsheet might read `text` as a formula: it starts with a tab or CR, or its
+    first visible character (past spaces, line breaks and invisible format characters such as a
+    zero-width space) is a formula starter in any width."""
+    if text.startswith(FORMULA_PREFIXES):
+        return True
+    for char in text:
+        if char.isspace() or unicodedata.category(char) in ("Cc", "Cf"):
+            continue
+        return unicodedata.normalize("NFKC", char)[:1] in FORMULA_STARTS or char in FORMULA_STARTS
+    return False
 
 
 def csv_write(rows: Sequence[Sequence[object]]) -> bytes:
@@ -694,8 +713,9 @@ WHAT IS IN THIS PACKAGE
   recommendations.csv  Gestures the copilot suggested to our agents (refunds, discounts...),
                        what our agents decided, and what was carried out.
 
-The CSV files open in any spreadsheet. A cell that begins with = + - or @ is shown with a
-leading ' so that the spreadsheet displays your text instead of running it as a formula;
+The CSV files open in any spreadsheet. A cell that begins with = + - or @ (also after spaces,
+or in their full-width forms) is shown with a leading ' so that the spreadsheet displays your
+text instead of running it as a formula;
 data.json has the text exactly as written.
 
 WHAT THE COPILOT STORES ABOUT YOU AND HOW IT USES IT

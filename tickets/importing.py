@@ -6,23 +6,25 @@ Formats (see README, "Importing tickets"):
 
 Import is idempotent: a ticket whose external_id is already present is skipped, so re-running a
 file adds nothing twice. The whole file is validated before anything is written, and every
-problem is reported with its row (line) number.
+problem is reported with its row (line) number. Text is held to the columns' own lengths, and the
+whole file is written in one transaction: a row the database still refuses names its row, and
+nothing of the file is kept.
 """
 
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from rest_framework import serializers
 
 from accounts.services import team_get_or_create
+from core.parsers import json_loads_bounded
 from tickets.events import ticket_event_imported
 from tickets.models import (
     DONE_STATUSES,
@@ -41,7 +43,12 @@ from tickets.text import text_clean
 class CustomerRecord(serializers.Serializer[Any]):
     external_id = serializers.CharField(max_length=100)
     name = serializers.CharField(max_length=200)
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
+    email = serializers.EmailField(
+        max_length=Customer._meta.get_field("email").max_length,
+        required=False,
+        allow_blank=True,
+        default="",
+    )
     segment = serializers.ChoiceField(choices=Segment.values, default=Segment.STANDARD)
     signup_date = serializers.DateField(required=False, allow_null=True, default=None)
     lifetime_spend = serializers.DecimalField(
@@ -116,6 +123,14 @@ class ImportResult:
     skipped: int = 0
 
 
+class ImportRowRefused(Exception):
+    """The database refused a row that passed validation; the whole import was rolled back."""
+
+    def __init__(self, problem: ImportProblem) -> None:
+        super().__init__(str(problem))
+        self.problem = problem
+
+
 def _flatten(errors: Any, prefix: str = "") -> str:
     if isinstance(errors, dict):
         return "; ".join(
@@ -139,11 +154,11 @@ def records_read(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
                 if not line.strip():
                     continue
                 try:
-                    yield line_no, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    yield line_no, {"__error__": f"not valid JSON ({exc.msg})"}
+                    yield line_no, json_loads_bounded(line)
+                except ValueError as exc:
+                    yield line_no, {"__error__": f"not valid JSON ({_json_reason(exc)})"}
     elif suffix == ".json":
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json_loads_bounded(path.read_text(encoding="utf-8"))
         if not isinstance(data, list):
             raise ValueError("A .json import file must hold a list of tickets.")
         yield from enumerate(data, start=1)
@@ -151,6 +166,10 @@ def records_read(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
         yield from _csv_records(path)
     else:
         raise ValueError(f"Unsupported file type {suffix!r}: use .jsonl, .json or .csv.")
+
+
+def _json_reason(exc: ValueError) -> str:
+    return getattr(exc, "msg", None) or str(exc)
 
 
 CSV_TICKET_COLUMNS = {
@@ -192,7 +211,13 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             raise ValueError(f"CSV header lacks column(s): {', '.join(sorted(missing))}.")
         current: dict[str, Any] | None = None
         first_row = 0
-        for row_no, row in enumerate(reader, start=2):  # row 1 is the header
+        for row_no, row in _csv_rows(reader):
+            if isinstance(row, csv.Error):
+                # The rest of the file cannot be trusted to line up: report this row and stop.
+                if current is not None:
+                    yield first_row, current
+                yield row_no, {"__error__": f"not valid CSV ({row})"}
+                return
             ticket_id = row.get("ticket_external_id", "")
             if current is None or ticket_id != current["external_id"]:
                 if current is not None:
@@ -221,6 +246,22 @@ def _csv_records(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
             yield first_row, current
 
 
+def _csv_rows(reader: csv.DictReader[str]) -> Iterator[tuple[int, dict[str, str] | csv.Error]]:
+    """(row number, row) pairs, row 1 being the header; a row the csv module cannot read (a
+    field over its 131,072-character limit, say) comes as the csv.Error, with its row number."""
+    row_no = 1
+    while True:
+        row_no += 1
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield row_no, exc
+            return
+        yield row_no, row
+
+
 def records_validate(
     records: Iterator[tuple[int, dict[str, Any]]],
 ) -> tuple[list[tuple[int, dict[str, Any]]], list[ImportProblem]]:
@@ -228,8 +269,12 @@ def records_validate(
     problems: list[ImportProblem] = []
     seen: dict[str, int] = {}
     for row, raw in records:
-        if "__error__" in raw or not isinstance(raw, dict):
-            problems.append(ImportProblem(row, {"record": raw.get("__error__", "not an object")}))
+        if not isinstance(raw, dict):
+            kind = type(raw).__name__ if raw is not None else "null"
+            problems.append(ImportProblem(row, {"record": f"not an object (a JSON {kind})"}))
+            continue
+        if "__error__" in raw:
+            problems.append(ImportProblem(row, {"record": raw["__error__"]}))
             continue
         record = TicketRecord(data=raw)
         if not record.is_valid():
@@ -244,6 +289,31 @@ def records_validate(
         seen[data["external_id"]] = row
         valid.append((row, data))
     return valid, problems
+
+
+def tickets_import(*, records: Iterable[tuple[int, dict[str, Any]]], source: str) -> ImportResult:
+    """Write validated records in one transaction: all of them, or none.
+
+    Validation holds every field to its column, so a refusal here means a rule the database
+    alone knows (or a concurrent writer); it is reported with its row, and the rows before it
+    are rolled back with it.
+    """
+    result = ImportResult()
+    with transaction.atomic():
+        for row, data in records:
+            try:
+                ticket = ticket_import(data=data, source=source)
+            except DatabaseError as exc:
+                reason = (
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                )
+                problem = ImportProblem(row, {"record": f"refused by the database ({reason})"})
+                raise ImportRowRefused(problem) from exc
+            if ticket is None:
+                result.skipped += 1
+            else:
+                result.created += 1
+    return result
 
 
 @transaction.atomic

@@ -367,7 +367,9 @@ def test_export_escapes_formulas_in_csv_and_keeps_the_original_text_in_json(
         ("\tx", "'\tx"),
         ("\rx", "'\rx"),
         ("a=b", "a=b"),
-        (" =not at the start", " =not at the start"),
+        ("not = at the start", "not = at the start"),
+        (" hello", " hello"),
+        ("\nplain", "\nplain"),
         ("", ""),
         (None, ""),
         (True, "yes"),
@@ -379,6 +381,31 @@ def test_export_escapes_formulas_in_csv_and_keeps_the_original_text_in_json(
 )
 def test_csv_cell_escapes_text_that_a_spreadsheet_would_run(value: object, cell: object) -> None:
     assert csv_cell(value) == cell
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        " =1+1",
+        '   =HYPERLINK("http://x")',
+        "\n=1+1",
+        "\r\n=1+1",
+        " \t @cmd",
+        "\u00a0=1+1",  # no-break space
+        "\u3000=1+1",  # ideographic space
+        "\u200b=1+1",  # zero-width space
+        "\ufeff=1+1",  # byte order mark
+        "\uff1d1+1",  # full-width =
+        "\uff0b1",  # full-width +
+        "\uff0d1",  # full-width -
+        "\uff20cmd",  # full-width @
+        "\ufe661+1",  # small =
+        "\u22121",  # minus sign
+        " \uff1dSUM(A1:A9)",
+    ],
+)
+def test_csv_injection_after_leading_space_newline_or_full_width_is_escaped(text: str) -> None:
+    assert csv_cell(text) == "'" + text
 
 
 def test_readme_explains_what_is_stored_and_the_customers_choices(

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from copilot.models import MessageAnalysis
-from tickets.importing import records_read, records_validate
+from tickets.importing import ImportRowRefused, records_read, records_validate, tickets_import
 from tickets.models import Customer, Message, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -171,3 +171,129 @@ def test_shipped_demo_file_is_valid() -> None:
     statuses = {data["status"] for _row, data in valid}
     assert {"new", "open", "solved"} <= statuses
     assert len(valid) > 3000
+
+
+def _nothing_imported() -> tuple[int, int, int]:
+    return (Ticket.objects.count(), Message.objects.count(), Customer.objects.count())
+
+
+def test_import_is_atomic_email_longer_than_the_column_names_the_row(tmp_path: Path) -> None:
+    """A 257-character e-mail passes Django's EmailValidator (it stops at 320) but not the
+    254-character column: it is refused with the other problems, before anything is written."""
+    email = "a" * (257 - len("@example.com")) + "@example.com"
+    records = [
+        _ticket("t-1"),
+        _ticket("t-2", customer={"external_id": "c-2", "name": "Bo"}),
+        _ticket("t-3", customer={"external_id": "c-3", "name": "Cy", "email": email}),
+    ]
+    path = _write_jsonl(tmp_path / "t.jsonl", records)
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 malformed row"):
+        call_command("import_tickets", str(path), no_progress=True, stdout=StringIO(), stderr=err)
+
+    assert (
+        "row 3: customer.email: Ensure this field has no more than 254 characters."
+        in err.getvalue()
+    )
+    assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_is_atomic_a_row_the_database_refuses_rolls_back_the_rows_before_it() -> None:
+    """Validation is the first guard, the database the last: a row that passes the one and not
+    the other (here a negative spend, refused by a check constraint) is named, and the rows
+    written before it are rolled back with it."""
+    valid, problems = records_validate(
+        iter(
+            [
+                (1, _ticket("t-1")),
+                (2, _ticket("t-2", customer={"external_id": "c-2", "name": "Bo"})),
+            ]
+        )
+    )
+    assert problems == []
+    valid[1][1]["customer"]["lifetime_spend"] = -1  # past validation, as a racing writer might
+
+    with pytest.raises(ImportRowRefused) as refused:
+        tickets_import(records=valid, source="test")
+
+    assert refused.value.problem.row == 2
+    assert str(refused.value).startswith("row 2: record: refused by the database (")
+    assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_is_atomic_json_list_of_non_objects_names_each_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps([_ticket("t-1"), 5, "ticket", None, [1]]), encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="4 malformed row"):
+        call_command("import_tickets", str(path), no_progress=True, stdout=StringIO(), stderr=err)
+
+    assert err.getvalue().splitlines() == [
+        f"{path}: row 2: record: not an object (a JSON int)",
+        f"{path}: row 3: record: not an object (a JSON str)",
+        f"{path}: row 4: record: not an object (a JSON null)",
+        f"{path}: row 5: record: not an object (a JSON list)",
+    ]
+    assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_is_atomic_jsonl_line_that_is_not_an_object_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(_ticket()) + '\n"just text"\n', encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 malformed row"):
+        call_command("import_tickets", str(path), no_progress=True, stdout=StringIO(), stderr=err)
+
+    assert "row 2: record: not an object (a JSON str)" in err.getvalue()
+    assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_is_atomic_deeply_nested_json_line_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "t.jsonl"
+    path.write_text(json.dumps(_ticket()) + "\n" + "[" * 100_000 + "\n", encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 malformed row"):
+        call_command("import_tickets", str(path), no_progress=True, stdout=StringIO(), stderr=err)
+
+    assert "row 2: record: not valid JSON (nested deeper than 32 levels)" in err.getvalue()
+    assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_is_atomic_csv_field_over_the_csv_limit_names_the_row(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    header = (
+        "ticket_external_id,subject,channel,status,team,ticket_created_at,"
+        "customer_external_id,customer_name,author_kind,author,body,message_created_at"
+    )
+    start = "c-1,Refund,email,open,Billing,2024-01-01T10:00Z,cust-9,Bo"
+    rows = [
+        f"{start},customer,Bo,Refund please,2024-01-01T10:00Z",
+        f'{start},customer,Bo,"{"x" * 131_073}",2024-01-01T10:05Z',
+        f"{start},agent,Amy,On it,2024-01-01T11:00Z",
+    ]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+    err = StringIO()
+
+    with pytest.raises(CommandError, match="1 malformed row"):
+        call_command("import_tickets", str(path), no_progress=True, stdout=StringIO(), stderr=err)
+
+    assert err.getvalue().splitlines() == [
+        f"{path}: row 3: record: not valid CSV (field larger than field limit (131072))"
+    ]
+    assert _nothing_imported() == (0, 0, 0)
+
+
+def test_import_keeps_teams_whose_names_have_no_slug_apart(tmp_path: Path) -> None:
+    path = _write_jsonl(
+        tmp_path / "t.jsonl",
+        [_ticket("t-1", team="???"), _ticket("t-2", team="!!!"), _ticket("t-3", team="???")],
+    )
+
+    call_command("import_tickets", str(path), no_progress=True, stdout=StringIO())
+
+    teams = dict(Ticket.objects.values_list("external_id", "team__name"))
+    assert teams == {"t-1": "???", "t-2": "!!!", "t-3": "???"}

@@ -4,14 +4,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from tickets.importing import ImportResult, records_read, records_validate, ticket_import
+from tickets.importing import ImportRowRefused, records_read, records_validate, tickets_import
 
 
 class Command(BaseCommand):
     help = (
         "Import tickets with their transcripts from a .jsonl, .json or .csv file. "
         "Idempotent: tickets already imported (same external_id) are skipped. "
-        "The file is validated first; nothing is written if any row is malformed."
+        "The file is validated first, then written in one transaction: nothing is written if "
+        "any row is malformed or refused."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,13 +37,11 @@ class Command(BaseCommand):
                 f"{len(problems)} malformed row(s){more}; nothing was imported. "
                 "Fix them and re-run."
             )
-        result = ImportResult()
         bar = tqdm(valid, desc="Importing", unit="ticket", disable=no_progress, file=self.stderr)
-        for _row, data in bar:
-            if ticket_import(data=data, source=source or path.name) is None:
-                result.skipped += 1
-            else:
-                result.created += 1
+        try:
+            result = tickets_import(records=bar, source=source or path.name)
+        except ImportRowRefused as exc:
+            raise CommandError(f"{path}: {exc.problem}; nothing was imported.") from exc
         self.stdout.write(
             self.style.SUCCESS(
                 f"Imported {result.created} ticket(s); {result.skipped} already present."
