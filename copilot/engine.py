@@ -102,6 +102,8 @@ class Engine:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self._lock = threading.Lock()
+        # The warm-up thread and a first task may ask for the index at once: load it once.
+        self._index_lock = threading.Lock()
         self._intent: IntentClassifier | None = None
         self._intent_loaded = False
         self._held: StoredIndex | None = None
@@ -148,18 +150,20 @@ class Engine:
         failure is logged): a bad publish must not blind the workers.
         """
         store = index_store()
-        if self._held_root != store.root:
-            # The setting changed (tests, a management command): what is held is another index.
-            self._held, self._held_root, self._team_cases = None, store.root, None
-        try:
-            self._held = store.load_if_newer(
-                self._held, expected_model_version=self.encoder.version
-            )
-        except IndexStoreError:
-            if self._held is None:
-                raise
-            logger.exception("Keeping index generation %s", self._held.generation)
-        return self._held
+        with self._index_lock:
+            if self._held_root != store.root:
+                # The setting changed (tests, a management command): what is held is another
+                # index.
+                self._held, self._held_root, self._team_cases = None, store.root, None
+            try:
+                self._held = store.load_if_newer(
+                    self._held, expected_model_version=self.encoder.version
+                )
+            except IndexStoreError:
+                if self._held is None:
+                    raise
+                logger.exception("Keeping index generation %s", self._held.generation)
+            return self._held
 
     def team_case_ids(
         self, stored: StoredIndex, team_ids: Collection[int]
