@@ -8,6 +8,7 @@ and maps index hits onto what a team may see.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -19,9 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from django.core.cache import cache
 
 from copilot.nlp.embeddings import Encoder, get_encoder
 from copilot.nlp.index import (
+    IndexMissing,
     IndexStore,
     IndexStoreError,
     Neighbour,
@@ -93,6 +96,54 @@ def index_health(*, verify: bool) -> tuple[bool, str]:
         f"generation {manifest.generation}, {manifest.count} cases, {manifest.kind} index, "
         f"model {manifest.model_version}"
     )
+
+
+# How long a checksum of the published index file is trusted while the file looks unchanged
+# (same generation, size, modification time and inode). Writing over the file shows at once;
+# damage that leaves its times alone (a failing disk) shows within this time. Reading the file
+# costs about a second per GB, once per period for every web process (the verdict is shared
+# through the cache).
+INDEX_CHECKSUM_TTL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What the status endpoint and the supervisors' panel say about the published index."""
+
+    state: str  # "ok", "missing" or "corrupt"
+    generation: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def index_state() -> IndexState:
+    """Is the published generation whole? Its file is checked against the manifest's size and
+    sha256; the verdict is cached per generation and file (see INDEX_CHECKSUM_TTL_SECONDS)."""
+    store = index_store()
+    try:
+        manifest = store.read_manifest()
+        stat = store.index_path(manifest).stat()
+    except (IndexMissing, FileNotFoundError):
+        return IndexState("missing", None)
+    except IndexStoreError:
+        return IndexState("corrupt", None)
+    generation = manifest.generation
+    seen = f"{store.root}:{generation}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+    key = "copilot:index-state:" + hashlib.sha256(seen.encode()).hexdigest()[:32]
+    state = cache.get(key)
+    if state is None:
+        try:
+            store.verify(generation)
+            state = "ok"
+        except IndexMissing:
+            state = "missing"
+        except IndexStoreError as exc:
+            logger.error("Similar-case index: %s", exc)
+            state = "corrupt"
+        cache.set(key, state, INDEX_CHECKSUM_TTL_SECONDS)
+    return IndexState(state, generation)
 
 
 class Engine:
