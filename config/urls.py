@@ -13,6 +13,7 @@ from core import health
 urlpatterns = [
     path("health/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
+    path("health/copilot/", health.copilot, name="health-copilot"),
     path("", include("tickets.urls")),
     path("", include("copilot.urls")),
     path("", include("recovery.urls")),

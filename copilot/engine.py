@@ -8,6 +8,7 @@ and maps index hits onto what a team may see.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import threading
@@ -19,9 +20,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from django.conf import settings
+from django.core.cache import cache
 
 from copilot.nlp.embeddings import Encoder, get_encoder
 from copilot.nlp.index import (
+    IndexMissing,
     IndexStore,
     IndexStoreError,
     Neighbour,
@@ -95,6 +98,54 @@ def index_health(*, verify: bool) -> tuple[bool, str]:
     )
 
 
+# How long a checksum of the published index file is trusted while the file looks unchanged
+# (same generation, size, modification time and inode). Writing over the file shows at once;
+# damage that leaves its times alone (a failing disk) shows within this time. Reading the file
+# costs about a second per GB, once per period for every web process (the verdict is shared
+# through the cache).
+INDEX_CHECKSUM_TTL_SECONDS = 600
+
+
+@dataclass(frozen=True)
+class IndexState:
+    """What the status endpoint and the supervisors' panel say about the published index."""
+
+    state: str  # "ok", "missing" or "corrupt"
+    generation: int | None
+
+    @property
+    def ok(self) -> bool:
+        return self.state == "ok"
+
+
+def index_state() -> IndexState:
+    """Is the published generation whole? Its file is checked against the manifest's size and
+    sha256; the verdict is cached per generation and file (see INDEX_CHECKSUM_TTL_SECONDS)."""
+    store = index_store()
+    try:
+        manifest = store.read_manifest()
+        stat = store.index_path(manifest).stat()
+    except (IndexMissing, FileNotFoundError):
+        return IndexState("missing", None)
+    except IndexStoreError:
+        return IndexState("corrupt", None)
+    generation = manifest.generation
+    seen = f"{store.root}:{generation}:{stat.st_size}:{stat.st_mtime_ns}:{stat.st_ino}"
+    key = "copilot:index-state:" + hashlib.sha256(seen.encode()).hexdigest()[:32]
+    state = cache.get(key)
+    if state is None:
+        try:
+            store.verify(generation)
+            state = "ok"
+        except IndexMissing:
+            state = "missing"
+        except IndexStoreError as exc:
+            logger.error("Similar-case index: %s", exc)
+            state = "corrupt"
+        cache.set(key, state, INDEX_CHECKSUM_TTL_SECONDS)
+    return IndexState(state, generation)
+
+
 class Engine:
     """Everything a worker needs to analyse a message. One per process: see `get_engine()`."""
 
@@ -102,6 +153,8 @@ class Engine:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         self._lock = threading.Lock()
+        # The warm-up thread and a first task may ask for the index at once: load it once.
+        self._index_lock = threading.Lock()
         self._intent: IntentClassifier | None = None
         self._intent_loaded = False
         self._held: StoredIndex | None = None
@@ -148,18 +201,20 @@ class Engine:
         failure is logged): a bad publish must not blind the workers.
         """
         store = index_store()
-        if self._held_root != store.root:
-            # The setting changed (tests, a management command): what is held is another index.
-            self._held, self._held_root, self._team_cases = None, store.root, None
-        try:
-            self._held = store.load_if_newer(
-                self._held, expected_model_version=self.encoder.version
-            )
-        except IndexStoreError:
-            if self._held is None:
-                raise
-            logger.exception("Keeping index generation %s", self._held.generation)
-        return self._held
+        with self._index_lock:
+            if self._held_root != store.root:
+                # The setting changed (tests, a management command): what is held is another
+                # index.
+                self._held, self._held_root, self._team_cases = None, store.root, None
+            try:
+                self._held = store.load_if_newer(
+                    self._held, expected_model_version=self.encoder.version
+                )
+            except IndexStoreError:
+                if self._held is None:
+                    raise
+                logger.exception("Keeping index generation %s", self._held.generation)
+            return self._held
 
     def team_case_ids(
         self, stored: StoredIndex, team_ids: Collection[int]

@@ -39,6 +39,11 @@ class MessageAnalysis(models.Model):
     picked_up_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    # Beat's re-sends of a task that was lost or never picked up (analyses_requeue_stale): how
+    # many and when the last went out, so each waits longer than the one before and the
+    # analysis gives up after a bound instead of flooding the queue.
+    requeues = models.PositiveSmallIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True)
 
     sentiment = models.CharField(max_length=10, choices=Sentiment.choices, blank=True)
     sentiment_score = models.FloatField(null=True, blank=True, help_text="-1 (negative) to 1")

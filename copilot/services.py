@@ -56,7 +56,17 @@ def analysis_request(*, message: Message) -> MessageAnalysis:
         analysis.error = ""
         analysis.requested_at = now
         analysis.finished_at = None
-        analysis.save(update_fields=["status", "error", "requested_at", "finished_at"])
+        analysis.requeues, analysis.requeued_at = 0, None
+        analysis.save(
+            update_fields=[
+                "status",
+                "error",
+                "requested_at",
+                "finished_at",
+                "requeues",
+                "requeued_at",
+            ]
+        )
     analyse_message.delay_on_commit(
         ticket_id=message.ticket_id, transcript_version=message.sequence
     )
@@ -330,17 +340,77 @@ def draft_discard(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEve
     return event
 
 
-def analyses_requeue_stale(*, older_than_seconds: int = 120) -> int:
-    """Queue again the analyses that wait too long: their task was lost (a broker restarted
-    without persistence, a message dropped) or its worker died long ago. The database row is
-    the truth, the broker only a delivery; running a task twice is harmless."""
+# An analysis not picked up this long after it was requested (or last picked up by a worker that
+# then died) has lost its task: beat sends it again. Each further re-send waits twice as long
+# for the one before to be picked up (4, 8, 16 minutes), and when the last of REQUEUE_LIMIT
+# re-sends is not picked up within 32 minutes the analysis fails with the reason: sent at 2, 6,
+# 14 and 30 minutes, failed at 62. A backlog is not a loss: re-sending every stale analysis every
+# minute grew a backlogged queue to 711 tasks under load.
+REQUEUE_STALE_SECONDS = 120
+REQUEUE_LIMIT = 4
+
+
+def analysis_requeue_backoff(*, requeues: int) -> dt.timedelta:
+    """How long an analysis re-sent ``requeues`` times waits before the next re-send."""
+    return dt.timedelta(seconds=REQUEUE_STALE_SECONDS * 2**requeues)
+
+
+def _requeue_due(now: dt.datetime) -> Q:
+    """Pending analyses whose last request (the first time) or re-send, and last pick-up, are
+    older than the back-off their number of re-sends earned."""
+    due = Q(pk__in=[])
+    for requeues in range(REQUEUE_LIMIT + 1):
+        cutoff = now - analysis_requeue_backoff(requeues=requeues)
+        sent = Q(requested_at__lt=cutoff) if requeues == 0 else Q(requeued_at__lt=cutoff)
+        picked_up = Q(picked_up_at__isnull=True) | Q(picked_up_at__lt=cutoff)
+        due |= Q(requeues=requeues) & sent & picked_up
+    return due
+
+
+def analyses_requeue_stale() -> int:
+    """Send again the analyses whose task was lost (a broker restarted without persistence, a
+    message dropped, its worker died long ago), backing off; fail those that nobody picked up
+    after REQUEUE_LIMIT re-sends. Returns how many were sent.
+
+    The database row is the truth, the broker only a delivery. Each re-send is claimed on the
+    row first (a compare-and-set on its count), so two sweeps at once, or a sweep and a worker
+    finishing the analysis, never send one analysis twice or fail a finished one.
+    """
     from copilot.tasks import analyse_message
 
-    cutoff = timezone.now() - dt.timedelta(seconds=older_than_seconds)
-    stale = MessageAnalysis.objects.filter(status=AnalysisStatus.PENDING, requested_at__lt=cutoff)
-    stale = stale.filter(Q(picked_up_at__isnull=True) | Q(picked_up_at__lt=cutoff))
-    count = 0
-    for ticket_id, version in stale.values_list("ticket_id", "transcript_version"):
-        analyse_message.delay(ticket_id=ticket_id, transcript_version=version)
-        count += 1
-    return count
+    now = timezone.now()
+    stale = (
+        MessageAnalysis.objects.filter(status=AnalysisStatus.PENDING)
+        .filter(_requeue_due(now))
+        .order_by("requested_at")
+        .values_list("pk", "ticket_id", "transcript_version", "requeues")
+    )
+    sent = 0
+    for pk, ticket_id, version, requeues in stale:
+        claim = MessageAnalysis.objects.filter(
+            pk=pk, status=AnalysisStatus.PENDING, requeues=requeues
+        )
+        if requeues >= REQUEUE_LIMIT:
+            failed = claim.update(
+                status=AnalysisStatus.FAILED,
+                finished_at=now,
+                error=(
+                    f"No worker picked this analysis up after {requeues} re-sends; is a worker "
+                    "consuming the copilot.fast queue? Once one is, run "
+                    "`manage.py analyse_tickets --retry-failed`."
+                ),
+            )
+            if failed:
+                logger.error(
+                    "Analysis of ticket %s v%s failed: not picked up after %s re-sends",
+                    ticket_id,
+                    version,
+                    requeues,
+                )
+            continue
+        with transaction.atomic():
+            if claim.update(requeues=requeues + 1, requeued_at=now) != 1:
+                continue  # another sweep sent it, or a worker finished it, meanwhile
+            analyse_message.delay_on_commit(ticket_id=ticket_id, transcript_version=version)
+        sent += 1
+    return sent

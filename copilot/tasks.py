@@ -2,6 +2,8 @@
 worker died, and running one twice changes nothing the first run did not."""
 
 import logging
+import threading
+import time
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
@@ -82,12 +84,25 @@ def _check_index(**_kwargs: object) -> None:
 
 @worker_process_init.connect
 def _warm_up(**_kwargs: object) -> None:
-    """Load the models when a pool process starts, so the first message is not the slow one.
+    """Start loading the models when a pool process starts, so the first message is not the
+    slow one, in the background, so the process reports up to the pool at once.
 
-    A model that cannot load is logged, not raised: the process still runs, and each analysis
-    then records the failure on its ticket instead of the worker dying in a restart loop.
+    The pool kills a new process that has not reported up within `worker_proc_alive_timeout`
+    (4 s by default), and loading the models takes 6 s on an idle 2-core machine (more on a busy
+    one): loaded here, every replacement of a killed pool process was itself killed, and the
+    fast worker stayed at no capacity until restarted. A task that arrives meanwhile waits for
+    the models: each is loaded once, under its own lock.
     """
+    threading.Thread(target=_load_models, name="copilot-warm-up", daemon=True).start()
+
+
+def _load_models() -> None:
+    """A model that cannot load is logged, not raised: the process still runs, and each
+    analysis then records the failure on its ticket instead of the worker dying in a loop."""
+    started = time.perf_counter()
     try:
         get_engine().warm_up()
     except Exception:
         logger.exception("Copilot models could not be loaded at start-up")
+        return
+    logger.info("Copilot models loaded in %.1f s", time.perf_counter() - started)

@@ -1,17 +1,30 @@
-"""Health checks for load balancers and monitoring: the web process, the database, the broker,
-each queue's workers (by the age of their last heartbeat) and the similar-case index.
+"""Health checks: the web tier's, for load balancers, and the copilot's, for monitoring.
 
 `/health/` answers 200 as long as the process serves requests (liveness). `/health/ready/`
-checks the dependencies and answers 503 naming the failing ones (readiness). Neither needs a
-login, and neither reveals more than states, ages and the index generation.
+checks what this web process needs to serve pages, the database and the cache, and answers 503
+naming the failing one (readiness): the only answer a load balancer should act on.
+
+`/health/copilot/` is the state of the work behind the pages: the broker, each queue's workers
+(by the age of their last heartbeat) and backlog, and the similar-case index (its generation,
+checked against its manifest's checksum). It answers 503 naming what fails, for monitoring and
+the supervisors' status panel. It never decides readiness: a backlogged queue or a damaged
+index degrades the copilot on every web node alike, and dropping the nodes would only take the
+pages down with it.
+
+None of them needs a login, and none reveals more than states, ages, counts of waiting tasks
+and the index generation: nothing about customers or users. Each check is one small function
+returning a dict with "ok"; add a check by adding a function to a table below.
 """
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.core.cache import cache
 from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -21,11 +34,29 @@ from django.views.decorators.http import require_GET
 # Beat sends a heartbeat every 30 s; a queue silent for longer than this has no live worker.
 HEARTBEAT_STALE_SECONDS = 120
 
+Check = Callable[[], dict[str, Any]]
+
+
+# --- the web tier ------------------------------------------------------------------------
+
 
 def _database() -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
     return {"ok": True}
+
+
+def _cache() -> dict[str, Any]:
+    """Sessions' lockout counters and throttles live in the cache: a round trip must work."""
+    key, token = "health:ready", uuid.uuid4().hex
+    cache.set(key, token, timeout=10)
+    return {"ok": cache.get(key) == token}
+
+
+WEB_CHECKS: dict[str, Check] = {"database": _database, "cache": _cache}
+
+
+# --- the copilot -------------------------------------------------------------------------
 
 
 def _broker() -> dict[str, Any]:
@@ -54,14 +85,64 @@ def _workers() -> dict[str, Any]:
     return {"ok": ok, "queues": queues}
 
 
+def _backlog() -> dict[str, Any]:
+    """Tasks waiting in each queue (None: no worker has declared it yet). A backlog is shown,
+    not failed: the workers' heartbeats say whether anyone consumes it."""
+    from kombu.exceptions import ChannelError
+
+    from config.celery import app
+
+    waiting: dict[str, int | None] = {}
+    with app.connection_for_read() as conn:
+        channel = conn.default_channel
+        for queue in settings.CELERY_WORKER_QUEUES:
+            try:
+                declared = channel.queue_declare(queue=queue, passive=True)
+                waiting[queue] = int(declared.message_count)
+            except ChannelError:
+                waiting[queue] = None
+    return {"ok": True, "waiting": waiting}
+
+
 def _index() -> dict[str, Any]:
-    from copilot.engine import index_health, index_store
+    from copilot.engine import index_state
 
-    ok, _message = index_health(verify=False)
-    return {"ok": ok, "generation": index_store().current_generation() if ok else None}
+    index = index_state()
+    return {"ok": index.ok, "state": index.state, "generation": index.generation}
 
 
-CHECKS = {"database": _database, "broker": _broker, "workers": _workers, "index": _index}
+COPILOT_CHECKS: dict[str, Check] = {
+    "broker": _broker,
+    "workers": _workers,
+    "backlog": _backlog,
+    "index": _index,
+}
+
+
+# --- running them ------------------------------------------------------------------------
+
+
+def checks_run(checks: dict[str, Check]) -> tuple[bool, dict[str, Any]]:
+    """Run every check; one that cannot even run is a failed check, named by its error type."""
+    results: dict[str, Any] = {}
+    for name, check in checks.items():
+        try:
+            results[name] = check()
+        except Exception as exc:
+            results[name] = {"ok": False, "error": type(exc).__name__}
+    return all(r["ok"] for r in results.values()), results
+
+
+def copilot_status() -> tuple[bool, dict[str, Any]]:
+    """The copilot's state, for the status endpoint and the supervisors' panel."""
+    return checks_run(COPILOT_CHECKS)
+
+
+def _answer(healthy: bool, results: dict[str, Any]) -> JsonResponse:
+    return JsonResponse(
+        {"status": "ok" if healthy else "failing", "checks": results},
+        status=200 if healthy else 503,
+    )
 
 
 @require_GET
@@ -75,14 +156,11 @@ def live(request: HttpRequest) -> JsonResponse:
 @never_cache
 @login_not_required
 def ready(request: HttpRequest) -> JsonResponse:
-    results: dict[str, Any] = {}
-    for name, check in CHECKS.items():
-        try:
-            results[name] = check()
-        except Exception as exc:  # a check that cannot even run is a failed check
-            results[name] = {"ok": False, "error": type(exc).__name__}
-    healthy = all(r["ok"] for r in results.values())
-    return JsonResponse(
-        {"status": "ok" if healthy else "failing", "checks": results},
-        status=200 if healthy else 503,
-    )
+    return _answer(*checks_run(WEB_CHECKS))
+
+
+@require_GET
+@never_cache
+@login_not_required
+def copilot(request: HttpRequest) -> JsonResponse:
+    return _answer(*copilot_status())

@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import role_required
 from accounts.models import Role
 from core.errors import Conflict, DomainError
+from core.health import copilot_status
 from core.http import AuthedHttpRequest
 from recovery.supervision import (
     REVIEW_NOTE_MAX_CHARS,
@@ -36,6 +37,7 @@ from recovery.supervision import (
 QUEUE = "recovery/supervisor/override_queue.html"
 RATES = "recovery/supervisor/override_rates.html"
 FAIRNESS = "recovery/supervisor/fairness.html"
+STATUS = "recovery/supervisor/copilot_status.html"
 QUEUE_PAGE_SIZE = 50
 
 PERIODS = [
@@ -129,6 +131,28 @@ def _review_answer(
         "period": request.POST["period"] if request.POST.get("period") in dict(PERIODS) else "",
     }
     return render(request, f"{QUEUE}#override-row", context, status=status)
+
+
+@require_GET
+@role_required(Role.SUPERVISOR)
+def copilot_status_view(request: AuthedHttpRequest) -> HttpResponse:
+    """Whether the copilot is working (workers, queues, index): a page, and the small panel
+    every supervision page loads and refreshes with htmx."""
+    healthy, checks = copilot_status()
+    heartbeats = checks["workers"].get("queues", {})
+    waiting = checks["backlog"].get("waiting", {})
+    queues = [
+        {
+            "name": name,
+            "heartbeat": heartbeats.get(name, {}).get("last_heartbeat_seconds"),
+            "waiting": waiting.get(name),
+        }
+        for name in sorted(set(heartbeats) | set(waiting))
+    ]
+    context = {"healthy": healthy, "checks": checks, "queues": queues}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, f"{STATUS}#status-panel", context)
+    return render(request, STATUS, context)
 
 
 # --- charts ------------------------------------------------------------------------------------

@@ -59,6 +59,7 @@ RULES: dict[str, Rule] = {
     # Monitoring, signing in and out.
     "health-live": Rule(PUBLIC),
     "health-ready": Rule(PUBLIC),
+    "health-copilot": Rule(PUBLIC),  # states, ages and counts only: nothing personal
     "favicon.ico": Rule(PUBLIC),  # unnamed: keyed by its route
     "login": Rule(PUBLIC, ("GET", "POST")),
     "logout": Rule(LOGIN, POST),
@@ -82,6 +83,7 @@ RULES: dict[str, Rule] = {
     "supervision:override-review": Rule(SUPERVISOR, POST, team=True, htmx=True),
     "supervision:rates": Rule(SUPERVISOR),
     "supervision:fairness": Rule(SUPERVISOR),
+    "supervision:copilot-status": Rule(SUPERVISOR),
     # Privacy and exports: admins, who see every team's customers.
     "privacy:customers": Rule(ADMIN),
     "privacy:log": Rule(ADMIN),

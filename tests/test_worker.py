@@ -4,6 +4,7 @@ The worker is a separate process: it loads the models itself and finds the index
 same COPILOT_INDEX_DIR (tests/worker.py passes this run's settings on).
 """
 
+import os
 import re
 import signal
 import time
@@ -22,7 +23,7 @@ from copilot.engine import index_store
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.tasks import analyse_message
 from tests.factories import TicketFactory
-from tests.worker import celery_worker, wait_for
+from tests.worker import busy_cpus, celery_worker, child_pids, wait_for
 from tickets.models import Status, Ticket
 from tickets.services import ticket_change_status
 
@@ -168,3 +169,34 @@ def test_worker_killed_mid_task_leaves_the_analysis_to_another_worker(
     assert analysis is not None and analysis.status == AnalysisStatus.DONE
     # Done once, not twice (the second worker's run; the first was killed before finishing).
     assert len(re.findall(r"analyse_message\[[^]]+\] succeeded in", log.read_text())) == 1
+
+
+def test_worker_kill_of_a_pool_process_on_a_busy_machine_does_not_stop_analyses(
+    api: Callable[[User], APIClient], agent: User, ticket_a: Ticket, tmp_path: Path
+) -> None:
+    # A prefork worker, as `./dev prod` runs the fast queue. Its pool kills a new process that
+    # has not reported up within 4 s; loading the models takes longer than that on a busy
+    # machine, so every replacement of a killed process used to be killed in turn.
+    case_index_rebuild(progress=None)  # nothing to repair: the pool only has the message
+    log = tmp_path / "worker.log"
+    one_math_thread = {"OMP_NUM_THREADS": "1"}  # as `./dev prod` runs the fast worker
+    with celery_worker(log, pool="prefork", concurrency=1, extra_env=one_math_thread) as worker:
+        wait_for(lambda: " ready." in log.read_text(), what="the worker to start")
+        (first,) = child_pids(worker.pid)
+        with busy_cpus():
+            os.kill(first, signal.SIGKILL)
+            wait_for(lambda: bool(child_pids(worker.pid) - {first}), what="a replacement process")
+            response = api(agent).post(
+                reverse("api:message-create", args=[ticket_a.pk]),
+                {"body": "Where is my parcel? Order 5120."},
+                format="json",
+            )
+            assert response.status_code == 201
+            # Loading the models takes 6 s on an idle 2-core machine, up to a minute with
+            # every core busy and other work on it.
+            wait_for(
+                lambda: _done(ticket_a.pk, 2), timeout=180, what="the replacement to analyse it"
+            )
+
+    assert _analysis(ticket_a.pk, 2).status == AnalysisStatus.DONE  # type: ignore[union-attr]
+    assert "Timed out waiting for UP message" not in log.read_text()

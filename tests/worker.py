@@ -27,9 +27,16 @@ def _database_url() -> str:
 
 @contextmanager
 def celery_worker(
-    log_path: Path, *, extra_env: dict[str, str] | None = None
+    log_path: Path,
+    *,
+    extra_env: dict[str, str] | None = None,
+    pool: str = "solo",
+    concurrency: int = 1,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a worker consuming this test run's queue; stop it (TERM, then KILL) afterwards."""
+    """Start a worker consuming this test run's queue; stop it (TERM, then KILL) afterwards.
+
+    `pool="prefork"` runs it as `./dev prod` does: a main process and `concurrency` pool
+    processes."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.test",
@@ -50,7 +57,8 @@ def celery_worker(
                 "-A",
                 "config",
                 "worker",
-                "--pool=solo",
+                f"--pool={pool}",
+                f"--concurrency={concurrency}",
                 "--without-gossip",
                 "--without-mingle",
                 "--loglevel=INFO",
@@ -72,6 +80,29 @@ def celery_worker(
                 except subprocess.TimeoutExpired:
                     process.kill()
                     process.wait()
+
+
+def child_pids(pid: int) -> set[int]:
+    """The processes a process started (its pool processes), from /proc (Linux)."""
+    found: set[int] = set()
+    for children in Path(f"/proc/{pid}/task").glob("*/children"):
+        found.update(int(child) for child in children.read_text().split())
+    return found
+
+
+@contextmanager
+def busy_cpus() -> Iterator[None]:
+    """Keep every core busy, as a loaded production machine is, for the duration."""
+    burners = [
+        subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        for _ in os.sched_getaffinity(0)
+    ]
+    try:
+        yield
+    finally:
+        for burner in burners:
+            burner.kill()
+            burner.wait()
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, what: str = "") -> None:

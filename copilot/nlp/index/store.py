@@ -184,6 +184,27 @@ class IndexStore:
             )
         return current
 
+    def verify(self, generation: int | None = None) -> Manifest:
+        """Check a generation's index file against its manifest (size and sha256) without
+        loading it: the file is read in chunks, so memory stays flat whatever its size."""
+        manifest = self.read_manifest(generation)
+        path = self.root / _gen_name(manifest.generation) / manifest.index_file
+        digest, size = hashlib.sha256(), 0
+        try:
+            with path.open("rb") as fh:
+                while chunk := fh.read(1 << 20):
+                    digest.update(chunk)
+                    size += len(chunk)
+        except FileNotFoundError as exc:
+            raise IndexMissing(f"Index file {path} is missing. {self.rebuild_hint}") from exc
+        if size != manifest.size_bytes or digest.hexdigest() != manifest.sha256:
+            raise IndexCorrupt(
+                f"Index file {path} does not match its manifest ({size} of "
+                f"{manifest.size_bytes} bytes, sha256 {digest.hexdigest()[:12]}… != "
+                f"{manifest.sha256[:12]}…). {self.rebuild_hint}"
+            )
+        return manifest
+
     def load(self, *, expected_model_version: str | None = None) -> StoredIndex:
         """Load and verify the current generation.
 
