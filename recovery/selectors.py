@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -16,6 +16,7 @@ from accounts.models import Role, User
 from accounts.selectors import team_ids_for_user
 from recovery.models import (
     AuditEvent,
+    AuditKind,
     ExecutionStatus,
     Recommendation,
     RecommendationStatus,
@@ -74,6 +75,26 @@ def customer_committed_amount(
     qs = Recommendation.objects.filter(
         ticket__customer=customer, action=action, status__in=COMMITTED, created_at__gte=since
     )
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    total = qs.aggregate(total=Sum("final_amount"))["total"]
+    return total or Decimal(0)
+
+
+def customer_amount_approved_alone(
+    *, customer: Customer, action: RecoveryAction, exclude: Recommendation | None = None
+) -> Decimal:
+    """Money of this action given to the customer within the policy's period on one person's
+    signature: approved or executed without a supervisor's co-approval, by any approver.
+    What waits for a co-approval is left out (a supervisor will sign it or refuse it)."""
+    since = timezone.now() - timedelta(days=action.customer_limit_days)
+    coapproved = AuditEvent.objects.filter(recommendation=OuterRef("pk"), kind=AuditKind.COAPPROVED)
+    qs = Recommendation.objects.filter(
+        ticket__customer=customer,
+        action=action,
+        status__in=[RecommendationStatus.APPROVED, RecommendationStatus.EXECUTED],
+        decided_at__gte=since,
+    ).filter(~Exists(coapproved))
     if exclude is not None:
         qs = qs.exclude(pk=exclude.pk)
     total = qs.aggregate(total=Sum("final_amount"))["total"]

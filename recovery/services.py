@@ -38,11 +38,12 @@ from recovery.models import (
 from recovery.ranking import ActionPolicy, CustomerContext, rank_actions
 from recovery.selectors import (
     approval_limit_for,
+    customer_amount_approved_alone,
     customer_committed_amount,
     similar_case_outcomes,
 )
 from recovery.signals import customer_signals_compute
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Ticket
+from tickets.models import AuthorKind, ConsentPurpose, Customer, Status, Ticket
 from tickets.selectors import consent_granted
 from tickets.services import message_append
 
@@ -186,22 +187,56 @@ def _check_money(
             f"{action.name} is limited to {action.max_amount} {settings.RECOVERY_CURRENCY}.",
             field="amount",
         )
-    if action.customer_limit is not None:
-        committed = customer_committed_amount(customer=customer, action=action, exclude=exclude)
-        if committed + amount > action.customer_limit:
-            left = max(Decimal(0), action.customer_limit - committed)
-            raise DomainError(
-                f"This customer can receive at most {action.customer_limit} "
-                f"{settings.RECOVERY_CURRENCY} of {action.name.lower()} per "
-                f"{action.customer_limit_days} days; {left} is left.",
-                field="amount",
-            )
+    _check_allowance(action=action, customer=customer, amount=amount, exclude=exclude)
     limit = approval_limit_for(user=approver)
     if limit is not None and amount > limit:
         raise DomainError(
             f"{amount} {settings.RECOVERY_CURRENCY} is above your approval limit of {limit:.2f}.",
             field="amount",
             code="over_limit",
+        )
+
+
+def _check_allowance(
+    *,
+    action: RecoveryAction,
+    customer: Customer,
+    amount: Decimal | None,
+    exclude: Recommendation | None = None,
+) -> None:
+    """Refuse an amount that would take the customer past the action's limit for the period.
+    Only meaningful under the customer's lock (`_customer_lock`): otherwise two approvals read
+    the same total and both pass."""
+    if action.customer_limit is None or amount is None:
+        return
+    committed = customer_committed_amount(customer=customer, action=action, exclude=exclude)
+    if committed + amount > action.customer_limit:
+        left = max(Decimal(0), action.customer_limit - committed)
+        raise DomainError(
+            f"This customer can receive at most {action.customer_limit} "
+            f"{settings.RECOVERY_CURRENCY} of {action.name.lower()} per "
+            f"{action.customer_limit_days} days; {left} is left.",
+            field="amount",
+        )
+
+
+def _customer_lock(*, customer_id: int) -> Customer:
+    """Lock the customer whose allowance a decision spends. Every service that commits money
+    takes this lock first and reads what was already given only then, so approvals for one
+    customer, on any of their tickets, run one after the other and each sees the others'
+    amounts. The customer comes first in every such service (then the ticket, then the
+    recommendation), so two of them never wait on each other in opposite orders."""
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def _require_open(ticket: Ticket) -> None:
+    """Nothing new is decided on a closed ticket (the page hides the buttons; this is the
+    rule). A co-approval is not refused: it completes what was decided while it was open."""
+    if ticket.status == Status.CLOSED:
+        raise Conflict(
+            "This ticket is closed: no recovery action can be approved or added on it.",
+            field="ticket",
+            code="closed",
         )
 
 
@@ -228,12 +263,21 @@ def _require_proposed(recommendation: Recommendation) -> None:
         )
 
 
-def _needs_coapproval(action: RecoveryAction, amount: Decimal | None) -> bool:
-    return (
-        amount is not None
-        and action.coapproval_above is not None
-        and amount > action.coapproval_above
-    )
+def _needs_coapproval(
+    action: RecoveryAction,
+    amount: Decimal | None,
+    *,
+    customer: Customer,
+    exclude: Recommendation | None = None,
+) -> bool:
+    """Above the action's co-approval line a supervisor must sign. The line is cumulative: it
+    applies to this amount plus what the customer already received of the action within its
+    period on one signature alone (whoever gave it), so an amount split into parts below the
+    line still meets a supervisor once the parts add up past it."""
+    if amount is None or action.coapproval_above is None:
+        return False
+    given = customer_amount_approved_alone(customer=customer, action=action, exclude=exclude)
+    return given + amount > action.coapproval_above
 
 
 @transaction.atomic
@@ -247,10 +291,19 @@ def recommendation_approve(
 ) -> Recommendation:
     """Approve a proposal, as it is or with another amount (then a reason is required).
 
-    The row is locked first, so two agents approving at once cannot both pass: the second sees
-    it approved and gets a Conflict. Above the action's co-approval amount it waits for a
-    supervisor; otherwise the execution is recorded now and run by a worker after commit.
+    The customer is locked first (their allowance is shared by all their tickets), then the
+    ticket and the row, so two agents approving at once cannot both pass: the second sees it
+    approved and gets a Conflict, or sees the first one's amount in the allowance. Above the
+    action's co-approval line it waits for a supervisor; otherwise the execution is recorded
+    now and run by a worker after commit.
     """
+    ticket_id, customer_id = (
+        Recommendation.objects.filter(pk=recommendation.pk)
+        .values_list("ticket_id", "ticket__customer_id")
+        .get()
+    )
+    customer = _customer_lock(customer_id=customer_id)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
     locked = (
         Recommendation.objects.select_for_update(of=("self",))
         .select_related("action", "ticket__customer", "ticket__team", "analysis")
@@ -262,9 +315,10 @@ def recommendation_approve(
     if locked.action.monetary and final != locked.amount and not reason:
         raise DomainError("Say why you changed the amount.", field="reason")
     _require_proposed(locked)
+    _require_open(ticket)
     _check_money(
         action=locked.action,
-        customer=locked.ticket.customer,
+        customer=customer,
         amount=final,
         currency=currency,
         approver=user,
@@ -275,7 +329,7 @@ def recommendation_approve(
     locked.decided_at = timezone.now()
     locked.decision_reason = reason
     audit_recommendation_decided(recommendation=locked, actor=user, amount=final, reason=reason)
-    if _needs_coapproval(locked.action, final):
+    if _needs_coapproval(locked.action, final, customer=customer, exclude=locked):
         _move(locked, RecommendationStatus.AWAITING_COAPPROVAL)
         locked.save()
         audit_coapproval_requested(recommendation=locked, actor=user)
@@ -324,16 +378,16 @@ def recommendation_add(
         raise DomainError("Say why this action is needed.", field="reason")
     if not action.active:
         raise DomainError(f"{action.name} is not offered any more.", field="action")
-    locked = (
-        Ticket.objects.select_for_update(of=("self",)).select_related("customer").get(pk=ticket.pk)
+    customer = _customer_lock(
+        customer_id=Ticket.objects.filter(pk=ticket.pk).values_list("customer_id", flat=True).get()
     )
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    _require_open(locked)
     final = _parse_amount(amount)
     if final is None and action.monetary:
         final = action.default_amount
-    _check_money(
-        action=action, customer=locked.customer, amount=final, currency=currency, approver=user
-    )
-    waits = _needs_coapproval(action, final)
+    _check_money(action=action, customer=customer, amount=final, currency=currency, approver=user)
+    waits = _needs_coapproval(action, final, customer=customer)
     recommendation = Recommendation.objects.create(
         ticket=locked,
         analysis=locked.analyses.filter(status=AnalysisStatus.DONE)
@@ -363,7 +417,15 @@ def recommendation_add(
 def recommendation_coapprove(
     *, recommendation: Recommendation, supervisor: User, approve: bool, reason: str = ""
 ) -> Recommendation:
-    """A supervisor's second signature on an amount above the action's co-approval line."""
+    """A supervisor's second signature on an amount above the action's co-approval line.
+
+    Locks the customer first and checks the allowance again: the policy may have been
+    tightened since the agent asked."""
+    customer = _customer_lock(
+        customer_id=Recommendation.objects.filter(pk=recommendation.pk)
+        .values_list("ticket__customer_id", flat=True)
+        .get()
+    )
     locked = (
         Recommendation.objects.select_for_update(of=("self",))
         .select_related("action", "ticket__customer", "analysis")
@@ -392,6 +454,9 @@ def recommendation_coapprove(
                 field="amount",
                 code="over_limit",
             )
+        _check_allowance(
+            action=locked.action, customer=customer, amount=locked.final_amount, exclude=locked
+        )
         _move(locked, RecommendationStatus.APPROVED)
     else:
         if not reason:
