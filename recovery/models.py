@@ -6,6 +6,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Team
 from copilot.models import MessageAnalysis
@@ -203,6 +204,7 @@ class Recommendation(models.Model):
 
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    RUNNING = "running", "In progress"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
 
@@ -211,7 +213,9 @@ class RecoveryExecution(models.Model):
     """An approved action carried out: at most one per recommendation (the idempotency key).
 
     Created when the action is approved, in the same transaction; the shop's hook is called by a
-    worker after commit, with the idempotency key, so a retry never pays twice.
+    worker after commit, with the idempotency key, so a retry never pays twice. Pending until a
+    worker takes it, in progress while the hook is called (outside any transaction), then done,
+    or failed when the shop refused for good.
     """
 
     recommendation = models.OneToOneField(
@@ -227,6 +231,10 @@ class RecoveryExecution(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its task was last handed to the broker, and when a worker last took it: beat
+    # re-queues an execution whose task was lost, or whose worker died mid-run.
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -240,6 +248,9 @@ class RecoveryExecution(models.Model):
     transcript_message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "queued_at"], name="execution_status_idx")]
 
     def __str__(self) -> str:
         return f"execution {self.idempotency_key}"

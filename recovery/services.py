@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -25,7 +24,7 @@ from recovery.events import (
     audit_recommendation_decided,
     audit_recommendation_shown,
 )
-from recovery.hooks import HookTemporaryError
+from recovery.hooks import ExecutionHook, HookPermanentError, HookTemporaryError
 from recovery.models import (
     RECOMMENDATION_TRANSITIONS,
     CustomerSignals,
@@ -43,9 +42,9 @@ from recovery.selectors import (
     similar_case_outcomes,
 )
 from recovery.signals import customer_signals_compute
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Status, Ticket
+from tickets.models import ConsentPurpose, Customer, Status, Ticket
 from tickets.selectors import consent_granted
-from tickets.services import message_append
+from tickets.services import system_note_append
 
 logger = logging.getLogger(__name__)
 
@@ -492,48 +491,40 @@ def _execution_create(recommendation: Recommendation, *, approved_by: User) -> R
     return execution
 
 
-Hook = Callable[..., dict[str, Any]]
+# A run taken by a worker longer ago than this and not finished is taken as dead (its worker was
+# killed between calling the shop and recording the answer) and may be taken over. Longer than
+# any hook call may last: hooks time out well before (see recovery/hooks.py). An execution
+# neither done nor failed this long after its approval is listed as stuck.
+EXECUTION_STALE_SECONDS = 600
+# Beat stops re-queuing an execution after this many runs; it stays listed as stuck for a
+# person to look at (the shop keeps refusing in a way the hook does not name, say).
+EXECUTION_MAX_ATTEMPTS = 20
 
 
-def execution_hook() -> Hook:
-    hook: Hook = import_string(settings.RECOVERY_EXECUTION_HOOK)
+def execution_hook() -> ExecutionHook:
+    hook: ExecutionHook = import_string(settings.RECOVERY_EXECUTION_HOOK)
     return hook
 
 
 def execution_run(*, execution_id: int) -> RecoveryExecution:
-    try:
-        return _execution_run(execution_id=execution_id)
-    except HookTemporaryError:
-        raise  # the task retries with the same idempotency key
-    except Exception as exc:
-        # The shop refused or the hook is broken: nothing was noted as done. Record why, for
-        # an admin to look at; the approval stands and the execution can be re-run.
-        logger.exception("Recovery execution %s failed", execution_id)
-        RecoveryExecution.objects.filter(pk=execution_id).exclude(
-            status=ExecutionStatus.DONE
-        ).update(status=ExecutionStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
-        return RecoveryExecution.objects.get(pk=execution_id)
+    """Carry out an approved action once, in three steps (Saleor's payment flow):
 
+    1. a short transaction locks the execution, checks it is still to be done and marks it in
+       progress (counting the attempt);
+    2. the shop's hook is called outside any transaction, with the idempotency key;
+    3. a new transaction records the answer, the note in the transcript and the audit event.
 
-def _execution_run(*, execution_id: int) -> RecoveryExecution:
-    """Carry out an approved action once: call the shop's hook with the idempotency key, then
-    note it in the transcript and the audit trail.
-
-    The row is locked for the whole run, so two workers given the same execution (a redelivered
-    task) run it one after the other, and the second finds it done. The hook receives the same
-    key on a retry, so a shop API that honours idempotency keys never pays twice even if we
-    crash between its answer and our commit.
+    No lock is held while the shop is called. A redelivered task finds the execution done, or
+    in progress with another worker and leaves it; a run whose worker died is taken over once it
+    is stale, calling the shop again with the same key (it acts once per key). Only the shop's
+    named refusal (`HookPermanentError`) marks the execution failed: after any other error the
+    shop may have acted, so it is tried again, never recorded as not done.
     """
-    with transaction.atomic():
-        execution = (
-            RecoveryExecution.objects.select_for_update(of=("self",))
-            .select_related("recommendation__action", "recommendation__ticket", "approved_by")
-            .get(pk=execution_id)
-        )
-        if execution.status == ExecutionStatus.DONE:
-            return execution
-        recommendation = execution.recommendation
-        execution.attempts += 1
+    execution = _execution_take(execution_id=execution_id)
+    if execution is None:
+        return RecoveryExecution.objects.get(pk=execution_id)
+    recommendation = execution.recommendation
+    try:
         result = execution_hook()(
             idempotency_key=execution.idempotency_key,
             action=recommendation.action.key,
@@ -543,26 +534,110 @@ def _execution_run(*, execution_id: int) -> RecoveryExecution:
             ticket_id=recommendation.ticket_id,
             customer_external_id=recommendation.ticket.customer.external_id,
         )
-        amount = (
-            f" of {execution.amount} {execution.currency}" if execution.amount is not None else ""
+    except HookPermanentError as exc:
+        logger.warning("Recovery execution %s refused by the shop: %s", execution_id, exc)
+        RecoveryExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+            status=ExecutionStatus.FAILED, error=_error_text(exc)
         )
-        approver = execution.approved_by.get_username() if execution.approved_by else "staff"
-        note = message_append(
-            ticket=recommendation.ticket,
-            body=f"Recovery action carried out: {recommendation.action.name}{amount} "
-            f"(approved by {approver}).",
-            author_kind=AuthorKind.SYSTEM,
+        return RecoveryExecution.objects.get(pk=execution_id)
+    except Exception as exc:
+        logger.warning("Recovery execution %s: the shop's hook failed, will retry", execution_id)
+        _execution_release(execution_id=execution_id, error=_error_text(exc))
+        if isinstance(exc, HookTemporaryError):
+            raise
+        raise HookTemporaryError(_error_text(exc)) from exc  # the task retries, same key
+    try:
+        return _execution_record(execution_id=execution_id, result=result)
+    except Exception as exc:
+        # The shop acted; recording it did not work (the database went away, say). Keep the
+        # answer for whoever looks, and try again: the same key makes the shop answer the same
+        # without acting twice. A transient database error is retried by the task, anything
+        # else by beat once the execution is stale.
+        logger.exception("Recovery execution %s: carried out but not recorded", execution_id)
+        _execution_release(
+            execution_id=execution_id,
+            error=f"Carried out by the shop, not recorded yet: {_error_text(exc)}",
+            result=result,
         )
-        execution.status = ExecutionStatus.DONE
-        execution.executed_at = timezone.now()
-        execution.result = result
-        execution.transcript_message = note
-        execution.error = ""
-        execution.save()
-        _move(recommendation, RecommendationStatus.EXECUTED)
-        recommendation.save(update_fields=["status"])
-        audit_executed(recommendation=recommendation, actor=execution.approved_by, result=result)
-        return execution
+        raise
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _execution_take(*, execution_id: int) -> RecoveryExecution | None:
+    """Step 1: lock, check and mark in progress, in a transaction of its own. None when there is
+    nothing to do: done already, or in progress with a worker that is not stale."""
+    now = timezone.now()
+    with transaction.atomic():
+        execution = (
+            RecoveryExecution.objects.select_for_update(of=("self",))
+            .select_related("recommendation__action", "recommendation__ticket__customer")
+            .get(pk=execution_id)
+        )
+        if execution.status == ExecutionStatus.DONE:
+            return None
+        stale = now - dt.timedelta(seconds=EXECUTION_STALE_SECONDS)
+        if (
+            execution.status == ExecutionStatus.RUNNING
+            and execution.started_at is not None
+            and execution.started_at > stale
+        ):
+            return None
+        execution.status = ExecutionStatus.RUNNING
+        execution.started_at = now
+        execution.attempts += 1
+        execution.save(update_fields=["status", "started_at", "attempts"])
+    return execution
+
+
+def _execution_release(
+    *, execution_id: int, error: str, result: dict[str, Any] | None = None
+) -> None:
+    """After a failed run: pending again, with the error, for the next try. Best effort: when the
+    database itself is gone the run stays in progress until it is stale, then taken over."""
+    fields: dict[str, Any] = {"status": ExecutionStatus.PENDING, "error": error}
+    if result is not None:
+        fields["result"] = result
+    try:
+        RecoveryExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+            **fields
+        )
+    except DatabaseError:
+        logger.exception("Recovery execution %s: could not note the failed run", execution_id)
+
+
+@transaction.atomic
+def _execution_record(*, execution_id: int, result: dict[str, Any]) -> RecoveryExecution:
+    """Step 3: the shop's answer, the note in the transcript and the `executed` audit event, in
+    one transaction. The note is taken whatever the ticket's status: what was paid is recorded
+    even when the ticket was closed meanwhile."""
+    execution = (
+        RecoveryExecution.objects.select_for_update(of=("self",))
+        .select_related("recommendation__action", "recommendation__ticket", "approved_by")
+        .get(pk=execution_id)
+    )
+    if execution.status == ExecutionStatus.DONE:
+        return execution  # a worker that took over a stale run recorded it first
+    recommendation = execution.recommendation
+    amount = f" of {execution.amount} {execution.currency}" if execution.amount is not None else ""
+    approver = execution.approved_by.get_username() if execution.approved_by else "staff"
+    note = system_note_append(
+        ticket=recommendation.ticket,
+        body=f"Recovery action carried out: {recommendation.action.name}{amount} "
+        f"(approved by {approver}).",
+    )
+    execution.status = ExecutionStatus.DONE
+    execution.executed_at = timezone.now()
+    execution.result = result
+    execution.transcript_message = note
+    execution.error = ""
+    execution.save()
+    _move(recommendation, RecommendationStatus.EXECUTED)
+    recommendation.save(update_fields=["status"])
+    audit_executed(recommendation=recommendation, actor=execution.approved_by, result=result)
+    return execution
 
 
 # --- outcomes ----------------------------------------------------------------------------------

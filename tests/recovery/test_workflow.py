@@ -9,6 +9,7 @@ from accounts.models import Role, User
 from copilot.models import MessageAnalysis
 from core.errors import Conflict, DomainError
 from recovery.catalogue import action_catalogue_ensure
+from recovery.hooks import HookPermanentError
 from recovery.models import (
     AuditEvent,
     AuditKind,
@@ -273,7 +274,7 @@ def test_a_failing_shop_hook_marks_the_execution_failed_and_keeps_the_approval(
 
 
 def refusing_hook(**kwargs: object) -> dict[str, object]:
-    raise RuntimeError("the shop says: card expired")
+    raise HookPermanentError("the shop says: card expired")
 
 
 def test_audit_events_cannot_be_changed_or_deleted(ticket_a: Ticket, agent: User) -> None:
