@@ -2,8 +2,10 @@
 each queue's workers (by the age of their last heartbeat) and the similar-case index.
 
 `/health/` answers 200 as long as the process serves requests (liveness). `/health/ready/`
-checks the dependencies and answers 503 naming the failing ones (readiness). Neither needs a
-login, and neither reveals more than states, ages and the index generation.
+checks the dependencies and answers 503 naming the failing ones (readiness); beside them it
+reports status items (recovery actions not carried out in time) that never make it fail.
+Neither needs a login, and neither reveals more than states, counts, ages and the index
+generation.
 """
 
 from __future__ import annotations
@@ -64,6 +66,28 @@ def _index() -> dict[str, Any]:
 CHECKS = {"database": _database, "broker": _broker, "workers": _workers, "index": _index}
 
 
+def recovery_executions_status() -> dict[str, Any]:
+    """Approved recovery actions not carried out in time (their task lost, their worker dead,
+    the shop failing): how many, and how long the oldest has waited. A status item, not a
+    readiness check: a stuck refund is for a person to look at (supervisors see the list), and
+    taking the web tier out of the load balancer would not carry it out."""
+    from recovery.selectors import execution_stuck_qs
+
+    stuck = execution_stuck_qs()
+    oldest = stuck.order_by("created_at").values_list("created_at", flat=True).first()
+    return {
+        "ok": oldest is None,
+        "stuck": stuck.count(),
+        "oldest_seconds": None
+        if oldest is None
+        else round((timezone.now() - oldest).total_seconds()),
+    }
+
+
+# Reported beside the checks, never a reason to answer 503.
+STATUS_ITEMS = {"recovery_executions": recovery_executions_status}
+
+
 @require_GET
 @never_cache
 @login_not_required
@@ -82,7 +106,13 @@ def ready(request: HttpRequest) -> JsonResponse:
         except Exception as exc:  # a check that cannot even run is a failed check
             results[name] = {"ok": False, "error": type(exc).__name__}
     healthy = all(r["ok"] for r in results.values())
+    status_items: dict[str, Any] = {}
+    for name, item in STATUS_ITEMS.items():
+        try:
+            status_items[name] = item()
+        except Exception as exc:
+            status_items[name] = {"ok": False, "error": type(exc).__name__}
     return JsonResponse(
-        {"status": "ok" if healthy else "failing", "checks": results},
+        {"status": "ok" if healthy else "failing", "checks": results, "status_items": status_items},
         status=200 if healthy else 503,
     )

@@ -209,6 +209,17 @@ class ExecutionStatus(models.TextChoices):
     FAILED = "failed", "Failed"
 
 
+# A run taken by a worker longer ago than this and not finished is taken as dead (its worker was
+# killed between calling the shop and recording the answer) and may be taken over. Longer than
+# any hook call may last: hooks time out well before (see recovery/hooks.py). An execution
+# neither done nor failed this long after its approval is stuck: supervisors and the health
+# report see it.
+EXECUTION_STALE_SECONDS = 600
+# Beat stops re-queuing an execution after this many runs; it stays listed as stuck for a
+# person to look at (the shop keeps failing in a way the hook does not name, say).
+EXECUTION_MAX_ATTEMPTS = 20
+
+
 class RecoveryExecution(models.Model):
     """An approved action carried out: at most one per recommendation (the idempotency key).
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -26,6 +27,8 @@ from recovery.events import (
 )
 from recovery.hooks import ExecutionHook, HookPermanentError, HookTemporaryError
 from recovery.models import (
+    EXECUTION_MAX_ATTEMPTS,
+    EXECUTION_STALE_SECONDS,
     RECOMMENDATION_TRANSITIONS,
     CustomerSignals,
     ExecutionStatus,
@@ -491,16 +494,6 @@ def _execution_create(recommendation: Recommendation, *, approved_by: User) -> R
     return execution
 
 
-# A run taken by a worker longer ago than this and not finished is taken as dead (its worker was
-# killed between calling the shop and recording the answer) and may be taken over. Longer than
-# any hook call may last: hooks time out well before (see recovery/hooks.py). An execution
-# neither done nor failed this long after its approval is listed as stuck.
-EXECUTION_STALE_SECONDS = 600
-# Beat stops re-queuing an execution after this many runs; it stays listed as stuck for a
-# person to look at (the shop keeps refusing in a way the hook does not name, say).
-EXECUTION_MAX_ATTEMPTS = 20
-
-
 def execution_hook() -> ExecutionHook:
     hook: ExecutionHook = import_string(settings.RECOVERY_EXECUTION_HOOK)
     return hook
@@ -560,6 +553,42 @@ def execution_run(*, execution_id: int) -> RecoveryExecution:
             result=result,
         )
         raise
+
+
+def executions_requeue_stale(*, older_than_seconds: int = 120) -> int:
+    """Queue again the executions whose task was lost (a broker that restarted without
+    persistence) or whose worker died mid-run, as `analyses_requeue_stale` does for analyses.
+    The database row is the truth, the broker only a delivery.
+
+    Pending ones are taken once neither queued nor started for `older_than_seconds`; one in
+    progress only once its run is stale (`EXECUTION_STALE_SECONDS`), since its worker may still
+    be waiting for the shop, and taking it over calls the shop again with the same key (which
+    acts once per key). Each is stamped as queued now under a row lock, so the next beat run
+    leaves it alone until the period has passed again; the task is safe to run twice anyway.
+    After `EXECUTION_MAX_ATTEMPTS` runs it is left for a person (it is listed as stuck).
+    """
+    from recovery.tasks import execute_recovery
+
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds)
+    run_cutoff = now - dt.timedelta(seconds=max(older_than_seconds, EXECUTION_STALE_SECONDS))
+    with transaction.atomic():
+        ids = list(
+            RecoveryExecution.objects.select_for_update(skip_locked=True)
+            .filter(queued_at__lt=cutoff, attempts__lt=EXECUTION_MAX_ATTEMPTS)
+            .filter(
+                Q(status=ExecutionStatus.PENDING)
+                & (Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+                | Q(status=ExecutionStatus.RUNNING, started_at__lt=run_cutoff)
+            )
+            .values_list("pk", flat=True)
+        )
+        RecoveryExecution.objects.filter(pk__in=ids).update(queued_at=now)
+        for execution_id in ids:
+            execute_recovery.delay_on_commit(execution_id=execution_id)
+    if ids:
+        logger.warning("Re-queued %d recovery executions whose task was lost", len(ids))
+    return len(ids)
 
 
 def _error_text(exc: BaseException) -> str:
