@@ -142,3 +142,27 @@ def test_allowance_race_two_approvals_on_top_of_what_was_given(
         )
     )
     assert statuses == [RecommendationStatus.EXECUTED, RecommendationStatus.PROPOSED]
+
+
+def test_split_refund_in_parallel_still_meets_the_cumulative_line(
+    team_a: object, agent: User, eager_tasks: None
+) -> None:
+    action_catalogue_ensure()
+    refund = RecoveryAction.objects.get(key="refund-full")  # co-approval above 150
+    customer = CustomerFactory()
+    tickets = [TicketFactory(customer=customer, team=team_a) for _ in range(5)]
+
+    def add(ticket: Ticket) -> Callable[[], object]:
+        return lambda: recommendation_add(
+            ticket=ticket, user=agent, action=refund, amount="100", reason="broken"
+        )
+
+    outcomes = run_at_once([add(t) for t in tickets])
+
+    assert outcomes == ["ok"] * 5
+    statuses = sorted(
+        Recommendation.objects.filter(ticket__customer=customer).values_list("status", flat=True)
+    )
+    assert statuses == [RecommendationStatus.AWAITING_COAPPROVAL] * 4 + [
+        RecommendationStatus.EXECUTED
+    ]
