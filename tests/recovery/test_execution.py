@@ -6,7 +6,7 @@ import datetime as dt
 from decimal import Decimal
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
@@ -21,6 +21,8 @@ from recovery.models import (
     RecoveryExecution,
 )
 from recovery.services import execution_run, recommendation_add
+from recovery.tasks import TRANSIENT
+from tests.test_faults import TcpProxy, database_through_proxy  # noqa: F401 (a fixture)
 from tickets.models import AuthorKind, Status, Ticket
 from tickets.services import ticket_change_status
 
@@ -196,3 +198,48 @@ def test_run_whose_worker_died_is_taken_over_with_the_same_key(
     assert (execution.status, execution.attempts) == (ExecutionStatus.DONE, 2)
     assert execution.result == {"refund_id": f"R-recovery-{execution.recommendation_id}"}
     assert execution.amount == Decimal("20.00")
+
+
+# The database proxy of the test below, for the hook to take the database away.
+PROXY: list[TcpProxy] = []
+
+
+def paying_then_database_gone_hook(**kwargs: object) -> dict[str, object]:
+    """The shop pays (once per key); on the first call the database goes away just after."""
+    SEEN.append({"key": kwargs["idempotency_key"]})
+    if len(SEEN) == 1:
+        PROXY[0].stop()
+    return {"refund_id": f"R-{kwargs['idempotency_key']}"}
+
+
+def test_database_lost_after_the_shop_paid_is_retried_never_marked_failed(
+    database_through_proxy: TcpProxy,  # noqa: F811 (the fixture imported above)
+    ticket_a: Ticket,
+    agent: User,
+    settings: object,
+) -> None:
+    execution = approved(ticket_a, agent)
+    settings.RECOVERY_EXECUTION_HOOK = (  # type: ignore[attr-defined]
+        "tests.recovery.test_execution.paying_then_database_gone_hook"
+    )
+    PROXY[:] = [database_through_proxy]
+
+    with pytest.raises(TRANSIENT):  # the task retries these
+        execution_run(execution_id=execution.pk)
+
+    database_through_proxy.start()
+    connection.close()
+    execution.refresh_from_db()
+    # Not failed, not done: in progress, until the run is stale and taken over.
+    assert (execution.status, execution.attempts) == (ExecutionStatus.RUNNING, 1)
+    RecoveryExecution.objects.filter(pk=execution.pk).update(
+        started_at=timezone.now() - dt.timedelta(hours=1)
+    )
+
+    execution_run(execution_id=execution.pk)
+
+    execution.refresh_from_db()
+    assert (execution.status, execution.attempts, execution.error) == (ExecutionStatus.DONE, 2, "")
+    assert [{"key": execution.idempotency_key}] * 2 == SEEN  # the same key both times
+    assert AuditEvent.objects.filter(kind=AuditKind.EXECUTED).count() == 1
+    assert ticket_a.messages.filter(author_kind=AuthorKind.SYSTEM).count() == 1
