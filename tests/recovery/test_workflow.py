@@ -368,3 +368,22 @@ def test_split_refund_line_counts_only_what_one_person_signed_alone(
 
     assert alone.status == RecommendationStatus.APPROVED
     assert waits.status == RecommendationStatus.AWAITING_COAPPROVAL
+
+
+def test_coapproval_checks_the_allowance_again(
+    ticket_a: Ticket, agent: User, supervisor: User
+) -> None:
+    recommendation = proposed(ticket_a, "refund-partial")
+    recommendation_approve(recommendation=recommendation, user=agent, amount="90", reason="x2")
+    RecoveryAction.objects.filter(key="refund-partial").update(customer_limit=Decimal("50"))
+
+    with pytest.raises(DomainError) as refused:
+        recommendation_coapprove(recommendation=recommendation, supervisor=supervisor, approve=True)
+
+    assert refused.value.message == (
+        "This customer can receive at most 50.00 EUR of partial refund per 90 days; 50.00 is left."
+    )
+    recommendation.refresh_from_db()
+    assert recommendation.status == RecommendationStatus.AWAITING_COAPPROVAL
+    assert not RecoveryExecution.objects.exists()
+    assert not AuditEvent.objects.filter(kind=AuditKind.COAPPROVED).exists()
