@@ -7,7 +7,8 @@ naming the failing one (readiness): the only answer a load balancer should act o
 `/health/copilot/` is the state of the work behind the pages: the broker, each queue's workers
 (by the age of their last heartbeat) and backlog, and the similar-case index (its generation,
 checked against its manifest's checksum). It answers 503 naming what fails, for monitoring and
-the supervisors' status panel. It never decides readiness: a backlogged queue or a damaged
+the supervisors' status panel; it also counts approved recovery actions not carried out in
+time. It never decides readiness: a backlogged queue or a damaged
 index degrades the copilot on every web node alike, and dropping the nodes would only take the
 pages down with it.
 
@@ -111,11 +112,30 @@ def _index() -> dict[str, Any]:
     return {"ok": index.ok, "state": index.state, "generation": index.generation}
 
 
+def _recovery_executions() -> dict[str, Any]:
+    """Approved recovery actions not carried out in time (their task lost, their worker dead,
+    the shop failing): how many, and how long the oldest has waited. Not a readiness check: a
+    stuck refund is for a person to look at (supervisors see the list), and taking the web tier
+    out of the load balancer would not carry it out."""
+    from recovery.selectors import execution_stuck_qs
+
+    stuck = execution_stuck_qs()
+    oldest = stuck.order_by("created_at").values_list("created_at", flat=True).first()
+    return {
+        "ok": oldest is None,
+        "stuck": stuck.count(),
+        "oldest_seconds": None
+        if oldest is None
+        else round((timezone.now() - oldest).total_seconds()),
+    }
+
+
 COPILOT_CHECKS: dict[str, Check] = {
     "broker": _broker,
     "workers": _workers,
     "backlog": _backlog,
     "index": _index,
+    "recovery_executions": _recovery_executions,
 }
 
 

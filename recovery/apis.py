@@ -85,6 +85,7 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
         request=AddInput,
         responses={201: RecommendationOutput},
         summary="Add (and approve) an action the copilot did not suggest; a reason is required",
+        description="A closed ticket answers 409. The co-approval line applies as for an approval.",
     )
     def post(self, request: Request, ticket_id: int) -> Response:
         ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
@@ -114,8 +115,10 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         request=DecisionInput,
         responses=RecommendationOutput,
         summary="Approve (as proposed or with another amount) or reject a recommendation",
-        description="Changing the amount or rejecting needs a reason. Amounts above the "
-        "action's co-approval line wait for a supervisor. A second decision answers 409.",
+        description="Changing the amount or rejecting needs a reason. An amount that, with "
+        "what the customer received of the action within its period on one signature alone, "
+        "is above the action's co-approval line waits for a supervisor. A second decision, or "
+        "an approval on a closed ticket, answers 409.",
     )
     def post(self, request: Request, recommendation_id: int) -> Response:
         recommendation = recommendation_get_for_user(

@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 
 from accounts.models import Team
 from copilot.models import MessageAnalysis
@@ -205,15 +206,29 @@ class Recommendation(models.Model):
 
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
+    RUNNING = "running", "In progress"
     DONE = "done", "Done"
     FAILED = "failed", "Failed"
+
+
+# A run taken by a worker longer ago than this and not finished is taken as dead (its worker was
+# killed between calling the shop and recording the answer) and may be taken over. Longer than
+# any hook call may last: hooks time out well before (see recovery/hooks.py). An execution
+# neither done nor failed this long after its approval is stuck: supervisors and the health
+# report see it.
+EXECUTION_STALE_SECONDS = 600
+# Beat stops re-queuing an execution after this many runs; it stays listed as stuck for a
+# person to look at (the shop keeps failing in a way the hook does not name, say).
+EXECUTION_MAX_ATTEMPTS = 20
 
 
 class RecoveryExecution(models.Model):
     """An approved action carried out: at most one per recommendation (the idempotency key).
 
     Created when the action is approved, in the same transaction; the shop's hook is called by a
-    worker after commit, with the idempotency key, so a retry never pays twice.
+    worker after commit, with the idempotency key, so a retry never pays twice. Pending until a
+    worker takes it, in progress while the hook is called (outside any transaction), then done,
+    or failed when the shop refused for good.
     """
 
     recommendation = models.OneToOneField(
@@ -229,6 +244,10 @@ class RecoveryExecution(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # When its task was last handed to the broker, and when a worker last took it: beat
+    # re-queues an execution whose task was lost, or whose worker died mid-run.
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
     executed_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     error = models.TextField(blank=True)
@@ -242,6 +261,9 @@ class RecoveryExecution(models.Model):
     transcript_message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "queued_at"], name="execution_status_idx")]
 
     def __str__(self) -> str:
         return f"execution {self.idempotency_key}"

@@ -8,14 +8,16 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.selectors import team_ids_for_user
 from recovery.models import (
+    EXECUTION_STALE_SECONDS,
     AuditEvent,
+    AuditKind,
     ExecutionStatus,
     Recommendation,
     RecommendationStatus,
@@ -78,6 +80,62 @@ def customer_committed_amount(
         qs = qs.exclude(pk=exclude.pk)
     total = qs.aggregate(total=Sum("final_amount"))["total"]
     return total or Decimal(0)
+
+
+def customer_amount_approved_alone(
+    *, customer: Customer, action: RecoveryAction, exclude: Recommendation | None = None
+) -> Decimal:
+    """Money of this action given to the customer within the policy's period on one person's
+    signature: approved or executed without a supervisor's co-approval, by any approver.
+    What waits for a co-approval is left out (a supervisor will sign it or refuse it)."""
+    since = timezone.now() - timedelta(days=action.customer_limit_days)
+    coapproved = AuditEvent.objects.filter(recommendation=OuterRef("pk"), kind=AuditKind.COAPPROVED)
+    qs = Recommendation.objects.filter(
+        ticket__customer=customer,
+        action=action,
+        status__in=[RecommendationStatus.APPROVED, RecommendationStatus.EXECUTED],
+        decided_at__gte=since,
+    ).filter(~Exists(coapproved))
+    if exclude is not None:
+        qs = qs.exclude(pk=exclude.pk)
+    total = qs.aggregate(total=Sum("final_amount"))["total"]
+    return total or Decimal(0)
+
+
+def execution_stuck_qs() -> QuerySet[RecoveryExecution]:
+    """Approved actions not carried out `EXECUTION_STALE_SECONDS` after their approval: still
+    pending (the task was lost, or keeps failing) or in progress (the worker died). Beat
+    re-queues them; these are the ones a person should know about."""
+    since = timezone.now() - timedelta(seconds=EXECUTION_STALE_SECONDS)
+    return RecoveryExecution.objects.filter(
+        status__in=[ExecutionStatus.PENDING, ExecutionStatus.RUNNING], created_at__lt=since
+    )
+
+
+@dataclass(frozen=True)
+class StuckExecutions:
+    count: int
+    oldest: list[RecoveryExecution]  # the oldest few, with the ticket and action joined in
+
+
+def execution_stuck_for_user(*, user: User, limit: int = 10) -> StuckExecutions:
+    """The stuck executions of the teams a supervisor or admin may see (agents: none)."""
+    if not user.is_supervisor_role:
+        return StuckExecutions(count=0, oldest=[])
+    qs = execution_stuck_qs().filter(
+        recommendation__ticket__team_id__in=team_ids_for_user(user=user)
+    )
+    count = qs.count()
+    oldest = (
+        list(
+            qs.select_related("recommendation__ticket", "recommendation__action").order_by(
+                "created_at", "pk"
+            )[:limit]
+        )
+        if count
+        else []
+    )
+    return StuckExecutions(count=count, oldest=oldest)
 
 
 def similar_case_outcomes(*, ticket_ids: Iterable[int]) -> dict[str, Outcome]:

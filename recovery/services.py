@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -25,8 +25,10 @@ from recovery.events import (
     audit_recommendation_decided,
     audit_recommendation_shown,
 )
-from recovery.hooks import HookTemporaryError
+from recovery.hooks import ExecutionHook, HookPermanentError, HookTemporaryError
 from recovery.models import (
+    EXECUTION_MAX_ATTEMPTS,
+    EXECUTION_STALE_SECONDS,
     RECOMMENDATION_TRANSITIONS,
     CustomerSignals,
     ExecutionStatus,
@@ -38,13 +40,14 @@ from recovery.models import (
 from recovery.ranking import ActionPolicy, CustomerContext, rank_actions
 from recovery.selectors import (
     approval_limit_for,
+    customer_amount_approved_alone,
     customer_committed_amount,
     similar_case_outcomes,
 )
 from recovery.signals import customer_signals_compute
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Ticket
+from tickets.models import ConsentPurpose, Customer, Status, Ticket
 from tickets.selectors import consent_granted
-from tickets.services import message_append
+from tickets.services import system_note_append
 
 logger = logging.getLogger(__name__)
 
@@ -186,22 +189,56 @@ def _check_money(
             f"{action.name} is limited to {action.max_amount} {settings.RECOVERY_CURRENCY}.",
             field="amount",
         )
-    if action.customer_limit is not None:
-        committed = customer_committed_amount(customer=customer, action=action, exclude=exclude)
-        if committed + amount > action.customer_limit:
-            left = max(Decimal(0), action.customer_limit - committed)
-            raise DomainError(
-                f"This customer can receive at most {action.customer_limit} "
-                f"{settings.RECOVERY_CURRENCY} of {action.name.lower()} per "
-                f"{action.customer_limit_days} days; {left} is left.",
-                field="amount",
-            )
+    _check_allowance(action=action, customer=customer, amount=amount, exclude=exclude)
     limit = approval_limit_for(user=approver)
     if limit is not None and amount > limit:
         raise DomainError(
             f"{amount} {settings.RECOVERY_CURRENCY} is above your approval limit of {limit:.2f}.",
             field="amount",
             code="over_limit",
+        )
+
+
+def _check_allowance(
+    *,
+    action: RecoveryAction,
+    customer: Customer,
+    amount: Decimal | None,
+    exclude: Recommendation | None = None,
+) -> None:
+    """Refuse an amount that would take the customer past the action's limit for the period.
+    Only meaningful under the customer's lock (`_customer_lock`): otherwise two approvals read
+    the same total and both pass."""
+    if action.customer_limit is None or amount is None:
+        return
+    committed = customer_committed_amount(customer=customer, action=action, exclude=exclude)
+    if committed + amount > action.customer_limit:
+        left = max(Decimal(0), action.customer_limit - committed)
+        raise DomainError(
+            f"This customer can receive at most {action.customer_limit} "
+            f"{settings.RECOVERY_CURRENCY} of {action.name.lower()} per "
+            f"{action.customer_limit_days} days; {left} is left.",
+            field="amount",
+        )
+
+
+def _customer_lock(*, customer_id: int) -> Customer:
+    """Lock the customer whose allowance a decision spends. Every service that commits money
+    takes this lock first and reads what was already given only then, so approvals for one
+    customer, on any of their tickets, run one after the other and each sees the others'
+    amounts. The customer comes first in every such service (then the ticket, then the
+    recommendation), so two of them never wait on each other in opposite orders."""
+    return Customer.objects.select_for_update().get(pk=customer_id)
+
+
+def _require_open(ticket: Ticket) -> None:
+    """Nothing new is decided on a closed ticket (the page hides the buttons; this is the
+    rule). A co-approval is not refused: it completes what was decided while it was open."""
+    if ticket.status == Status.CLOSED:
+        raise Conflict(
+            "This ticket is closed: no recovery action can be approved or added on it.",
+            field="ticket",
+            code="closed",
         )
 
 
@@ -228,12 +265,21 @@ def _require_proposed(recommendation: Recommendation) -> None:
         )
 
 
-def _needs_coapproval(action: RecoveryAction, amount: Decimal | None) -> bool:
-    return (
-        amount is not None
-        and action.coapproval_above is not None
-        and amount > action.coapproval_above
-    )
+def _needs_coapproval(
+    action: RecoveryAction,
+    amount: Decimal | None,
+    *,
+    customer: Customer,
+    exclude: Recommendation | None = None,
+) -> bool:
+    """Above the action's co-approval line a supervisor must sign. The line is cumulative: it
+    applies to this amount plus what the customer already received of the action within its
+    period on one signature alone (whoever gave it), so an amount split into parts below the
+    line still meets a supervisor once the parts add up past it."""
+    if amount is None or action.coapproval_above is None:
+        return False
+    given = customer_amount_approved_alone(customer=customer, action=action, exclude=exclude)
+    return given + amount > action.coapproval_above
 
 
 @transaction.atomic
@@ -247,10 +293,19 @@ def recommendation_approve(
 ) -> Recommendation:
     """Approve a proposal, as it is or with another amount (then a reason is required).
 
-    The row is locked first, so two agents approving at once cannot both pass: the second sees
-    it approved and gets a Conflict. Above the action's co-approval amount it waits for a
-    supervisor; otherwise the execution is recorded now and run by a worker after commit.
+    The customer is locked first (their allowance is shared by all their tickets), then the
+    ticket and the row, so two agents approving at once cannot both pass: the second sees it
+    approved and gets a Conflict, or sees the first one's amount in the allowance. Above the
+    action's co-approval line it waits for a supervisor; otherwise the execution is recorded
+    now and run by a worker after commit.
     """
+    ticket_id, customer_id = (
+        Recommendation.objects.filter(pk=recommendation.pk)
+        .values_list("ticket_id", "ticket__customer_id")
+        .get()
+    )
+    customer = _customer_lock(customer_id=customer_id)
+    ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
     locked = (
         Recommendation.objects.select_for_update(of=("self",))
         .select_related("action", "ticket__customer", "ticket__team", "analysis")
@@ -262,9 +317,10 @@ def recommendation_approve(
     if locked.action.monetary and final != locked.amount and not reason:
         raise DomainError("Say why you changed the amount.", field="reason")
     _require_proposed(locked)
+    _require_open(ticket)
     _check_money(
         action=locked.action,
-        customer=locked.ticket.customer,
+        customer=customer,
         amount=final,
         currency=currency,
         approver=user,
@@ -275,7 +331,7 @@ def recommendation_approve(
     locked.decided_at = timezone.now()
     locked.decision_reason = reason
     audit_recommendation_decided(recommendation=locked, actor=user, amount=final, reason=reason)
-    if _needs_coapproval(locked.action, final):
+    if _needs_coapproval(locked.action, final, customer=customer, exclude=locked):
         _move(locked, RecommendationStatus.AWAITING_COAPPROVAL)
         locked.save()
         audit_coapproval_requested(recommendation=locked, actor=user)
@@ -324,16 +380,16 @@ def recommendation_add(
         raise DomainError("Say why this action is needed.", field="reason")
     if not action.active:
         raise DomainError(f"{action.name} is not offered any more.", field="action")
-    locked = (
-        Ticket.objects.select_for_update(of=("self",)).select_related("customer").get(pk=ticket.pk)
+    customer = _customer_lock(
+        customer_id=Ticket.objects.filter(pk=ticket.pk).values_list("customer_id", flat=True).get()
     )
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    _require_open(locked)
     final = _parse_amount(amount)
     if final is None and action.monetary:
         final = action.default_amount
-    _check_money(
-        action=action, customer=locked.customer, amount=final, currency=currency, approver=user
-    )
-    waits = _needs_coapproval(action, final)
+    _check_money(action=action, customer=customer, amount=final, currency=currency, approver=user)
+    waits = _needs_coapproval(action, final, customer=customer)
     recommendation = Recommendation.objects.create(
         ticket=locked,
         analysis=locked.analyses.filter(status=AnalysisStatus.DONE)
@@ -363,7 +419,15 @@ def recommendation_add(
 def recommendation_coapprove(
     *, recommendation: Recommendation, supervisor: User, approve: bool, reason: str = ""
 ) -> Recommendation:
-    """A supervisor's second signature on an amount above the action's co-approval line."""
+    """A supervisor's second signature on an amount above the action's co-approval line.
+
+    Locks the customer first and checks the allowance again: the policy may have been
+    tightened since the agent asked."""
+    customer = _customer_lock(
+        customer_id=Recommendation.objects.filter(pk=recommendation.pk)
+        .values_list("ticket__customer_id", flat=True)
+        .get()
+    )
     locked = (
         Recommendation.objects.select_for_update(of=("self",))
         .select_related("action", "ticket__customer", "analysis")
@@ -392,6 +456,9 @@ def recommendation_coapprove(
                 field="amount",
                 code="over_limit",
             )
+        _check_allowance(
+            action=locked.action, customer=customer, amount=locked.final_amount, exclude=locked
+        )
         _move(locked, RecommendationStatus.APPROVED)
     else:
         if not reason:
@@ -427,48 +494,30 @@ def _execution_create(recommendation: Recommendation, *, approved_by: User) -> R
     return execution
 
 
-Hook = Callable[..., dict[str, Any]]
-
-
-def execution_hook() -> Hook:
-    hook: Hook = import_string(settings.RECOVERY_EXECUTION_HOOK)
+def execution_hook() -> ExecutionHook:
+    hook: ExecutionHook = import_string(settings.RECOVERY_EXECUTION_HOOK)
     return hook
 
 
 def execution_run(*, execution_id: int) -> RecoveryExecution:
-    try:
-        return _execution_run(execution_id=execution_id)
-    except HookTemporaryError:
-        raise  # the task retries with the same idempotency key
-    except Exception as exc:
-        # The shop refused or the hook is broken: nothing was noted as done. Record why, for
-        # an admin to look at; the approval stands and the execution can be re-run.
-        logger.exception("Recovery execution %s failed", execution_id)
-        RecoveryExecution.objects.filter(pk=execution_id).exclude(
-            status=ExecutionStatus.DONE
-        ).update(status=ExecutionStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
-        return RecoveryExecution.objects.get(pk=execution_id)
+    """Carry out an approved action once, in three steps (Saleor's payment flow):
 
+    1. a short transaction locks the execution, checks it is still to be done and marks it in
+       progress (counting the attempt);
+    2. the shop's hook is called outside any transaction, with the idempotency key;
+    3. a new transaction records the answer, the note in the transcript and the audit event.
 
-def _execution_run(*, execution_id: int) -> RecoveryExecution:
-    """Carry out an approved action once: call the shop's hook with the idempotency key, then
-    note it in the transcript and the audit trail.
-
-    The row is locked for the whole run, so two workers given the same execution (a redelivered
-    task) run it one after the other, and the second finds it done. The hook receives the same
-    key on a retry, so a shop API that honours idempotency keys never pays twice even if we
-    crash between its answer and our commit.
+    No lock is held while the shop is called. A redelivered task finds the execution done, or
+    in progress with another worker and leaves it; a run whose worker died is taken over once it
+    is stale, calling the shop again with the same key (it acts once per key). Only the shop's
+    named refusal (`HookPermanentError`) marks the execution failed: after any other error the
+    shop may have acted, so it is tried again, never recorded as not done.
     """
-    with transaction.atomic():
-        execution = (
-            RecoveryExecution.objects.select_for_update(of=("self",))
-            .select_related("recommendation__action", "recommendation__ticket", "approved_by")
-            .get(pk=execution_id)
-        )
-        if execution.status == ExecutionStatus.DONE:
-            return execution
-        recommendation = execution.recommendation
-        execution.attempts += 1
+    execution = _execution_take(execution_id=execution_id)
+    if execution is None:
+        return RecoveryExecution.objects.get(pk=execution_id)
+    recommendation = execution.recommendation
+    try:
         result = execution_hook()(
             idempotency_key=execution.idempotency_key,
             action=recommendation.action.key,
@@ -478,26 +527,146 @@ def _execution_run(*, execution_id: int) -> RecoveryExecution:
             ticket_id=recommendation.ticket_id,
             customer_external_id=recommendation.ticket.customer.external_id,
         )
-        amount = (
-            f" of {execution.amount} {execution.currency}" if execution.amount is not None else ""
+    except HookPermanentError as exc:
+        logger.warning("Recovery execution %s refused by the shop: %s", execution_id, exc)
+        RecoveryExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+            status=ExecutionStatus.FAILED, error=_error_text(exc)
         )
-        approver = execution.approved_by.get_username() if execution.approved_by else "staff"
-        note = message_append(
-            ticket=recommendation.ticket,
-            body=f"Recovery action carried out: {recommendation.action.name}{amount} "
-            f"(approved by {approver}).",
-            author_kind=AuthorKind.SYSTEM,
+        return RecoveryExecution.objects.get(pk=execution_id)
+    except Exception as exc:
+        logger.warning("Recovery execution %s: the shop's hook failed, will retry", execution_id)
+        _execution_release(execution_id=execution_id, error=_error_text(exc))
+        if isinstance(exc, HookTemporaryError):
+            raise
+        raise HookTemporaryError(_error_text(exc)) from exc  # the task retries, same key
+    try:
+        return _execution_record(execution_id=execution_id, result=result)
+    except Exception as exc:
+        # The shop acted; recording it did not work (the database went away, say). Keep the
+        # answer for whoever looks, and try again: the same key makes the shop answer the same
+        # without acting twice. A transient database error is retried by the task, anything
+        # else by beat once the execution is stale.
+        logger.exception("Recovery execution %s: carried out but not recorded", execution_id)
+        _execution_release(
+            execution_id=execution_id,
+            error=f"Carried out by the shop, not recorded yet: {_error_text(exc)}",
+            result=result,
         )
-        execution.status = ExecutionStatus.DONE
-        execution.executed_at = timezone.now()
-        execution.result = result
-        execution.transcript_message = note
-        execution.error = ""
-        execution.save()
-        _move(recommendation, RecommendationStatus.EXECUTED)
-        recommendation.save(update_fields=["status"])
-        audit_executed(recommendation=recommendation, actor=execution.approved_by, result=result)
-        return execution
+        raise
+
+
+def executions_requeue_stale(*, older_than_seconds: int = 120) -> int:
+    """Queue again the executions whose task was lost (a broker that restarted without
+    persistence) or whose worker died mid-run, as `analyses_requeue_stale` does for analyses.
+    The database row is the truth, the broker only a delivery.
+
+    Pending ones are taken once neither queued nor started for `older_than_seconds`; one in
+    progress only once its run is stale (`EXECUTION_STALE_SECONDS`), since its worker may still
+    be waiting for the shop, and taking it over calls the shop again with the same key (which
+    acts once per key). Each is stamped as queued now under a row lock, so the next beat run
+    leaves it alone until the period has passed again; the task is safe to run twice anyway.
+    After `EXECUTION_MAX_ATTEMPTS` runs it is left for a person (it is listed as stuck).
+    """
+    from recovery.tasks import execute_recovery
+
+    now = timezone.now()
+    cutoff = now - dt.timedelta(seconds=older_than_seconds)
+    run_cutoff = now - dt.timedelta(seconds=max(older_than_seconds, EXECUTION_STALE_SECONDS))
+    with transaction.atomic():
+        ids = list(
+            RecoveryExecution.objects.select_for_update(skip_locked=True)
+            .filter(queued_at__lt=cutoff, attempts__lt=EXECUTION_MAX_ATTEMPTS)
+            .filter(
+                Q(status=ExecutionStatus.PENDING)
+                & (Q(started_at__isnull=True) | Q(started_at__lt=cutoff))
+                | Q(status=ExecutionStatus.RUNNING, started_at__lt=run_cutoff)
+            )
+            .values_list("pk", flat=True)
+        )
+        RecoveryExecution.objects.filter(pk__in=ids).update(queued_at=now)
+        for execution_id in ids:
+            execute_recovery.delay_on_commit(execution_id=execution_id)
+    if ids:
+        logger.warning("Re-queued %d recovery executions whose task was lost", len(ids))
+    return len(ids)
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"[:2000]
+
+
+def _execution_take(*, execution_id: int) -> RecoveryExecution | None:
+    """Step 1: lock, check and mark in progress, in a transaction of its own. None when there is
+    nothing to do: done already, or in progress with a worker that is not stale."""
+    now = timezone.now()
+    with transaction.atomic():
+        execution = (
+            RecoveryExecution.objects.select_for_update(of=("self",))
+            .select_related("recommendation__action", "recommendation__ticket__customer")
+            .get(pk=execution_id)
+        )
+        if execution.status == ExecutionStatus.DONE:
+            return None
+        stale = now - dt.timedelta(seconds=EXECUTION_STALE_SECONDS)
+        if (
+            execution.status == ExecutionStatus.RUNNING
+            and execution.started_at is not None
+            and execution.started_at > stale
+        ):
+            return None
+        execution.status = ExecutionStatus.RUNNING
+        execution.started_at = now
+        execution.attempts += 1
+        execution.save(update_fields=["status", "started_at", "attempts"])
+    return execution
+
+
+def _execution_release(
+    *, execution_id: int, error: str, result: dict[str, Any] | None = None
+) -> None:
+    """After a failed run: pending again, with the error, for the next try. Best effort: when the
+    database itself is gone the run stays in progress until it is stale, then taken over."""
+    fields: dict[str, Any] = {"status": ExecutionStatus.PENDING, "error": error}
+    if result is not None:
+        fields["result"] = result
+    try:
+        RecoveryExecution.objects.filter(pk=execution_id, status=ExecutionStatus.RUNNING).update(
+            **fields
+        )
+    except DatabaseError:
+        logger.exception("Recovery execution %s: could not note the failed run", execution_id)
+
+
+@transaction.atomic
+def _execution_record(*, execution_id: int, result: dict[str, Any]) -> RecoveryExecution:
+    """Step 3: the shop's answer, the note in the transcript and the `executed` audit event, in
+    one transaction. The note is taken whatever the ticket's status: what was paid is recorded
+    even when the ticket was closed meanwhile."""
+    execution = (
+        RecoveryExecution.objects.select_for_update(of=("self",))
+        .select_related("recommendation__action", "recommendation__ticket", "approved_by")
+        .get(pk=execution_id)
+    )
+    if execution.status == ExecutionStatus.DONE:
+        return execution  # a worker that took over a stale run recorded it first
+    recommendation = execution.recommendation
+    amount = f" of {execution.amount} {execution.currency}" if execution.amount is not None else ""
+    approver = execution.approved_by.get_username() if execution.approved_by else "staff"
+    note = system_note_append(
+        ticket=recommendation.ticket,
+        body=f"Recovery action carried out: {recommendation.action.name}{amount} "
+        f"(approved by {approver}).",
+    )
+    execution.status = ExecutionStatus.DONE
+    execution.executed_at = timezone.now()
+    execution.result = result
+    execution.transcript_message = note
+    execution.error = ""
+    execution.save()
+    _move(recommendation, RecommendationStatus.EXECUTED)
+    recommendation.save(update_fields=["status"])
+    audit_executed(recommendation=recommendation, actor=execution.approved_by, result=result)
+    return execution
 
 
 # --- outcomes ----------------------------------------------------------------------------------

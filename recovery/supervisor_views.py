@@ -24,6 +24,7 @@ from accounts.models import Role
 from core.errors import Conflict, DomainError
 from core.health import copilot_status
 from core.http import AuthedHttpRequest
+from recovery.selectors import execution_stuck_for_user
 from recovery.supervision import (
     REVIEW_NOTE_MAX_CHARS,
     OverrideRate,
@@ -88,6 +89,8 @@ def override_queue(request: AuthedHttpRequest) -> HttpResponse:
     context = {"period_form": period, "period": period.value, "page": page}
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, f"{QUEUE}#queue-results", context)
+    # Approved actions not carried out in time, above the queue of the supervisors' start page.
+    context["stuck"] = execution_stuck_for_user(user=request.user)
     return render(request, QUEUE, context)
 
 

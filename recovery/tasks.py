@@ -4,7 +4,11 @@ from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
 from recovery.hooks import HookTemporaryError
-from recovery.services import execution_run, recovery_outcomes_update
+from recovery.services import (
+    execution_run,
+    executions_requeue_stale,
+    recovery_outcomes_update,
+)
 from recovery.signals import customer_signals_compute, customer_signals_refresh_all
 
 TRANSIENT = (OperationalError, InterfaceError)
@@ -21,6 +25,12 @@ TRANSIENT = (OperationalError, InterfaceError)
 def execute_recovery(*, execution_id: int) -> None:
     """Carry out an approved recovery action (once: see execution_run)."""
     execution_run(execution_id=execution_id)
+
+
+@shared_task(ignore_result=True)
+def requeue_stale_executions() -> None:
+    """Every minute (beat): approved actions whose task was lost are queued again."""
+    executions_requeue_stale()
 
 
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=30, max_retries=3)

@@ -348,6 +348,32 @@ def message_post(
 
 
 @transaction.atomic
+def system_note_append(*, ticket: Ticket, body: str) -> Message:
+    """A note of the system's own in the transcript (a recovery action carried out).
+
+    Unlike people's messages it is taken on a closed ticket too: it records something already
+    done (a refund the shop paid), which must not be lost, or turned into a failure, because
+    the ticket was closed meanwhile. It changes no status and queues no analysis.
+    """
+    clean_body = _body(body)
+    locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+    now = timezone.now()
+    locked.transcript_version += 1
+    message = Message.objects.create(
+        ticket=locked,
+        sequence=locked.transcript_version,
+        author_kind=AuthorKind.SYSTEM,
+        body=clean_body,
+        created_at=now,
+    )
+    locked.last_message_at = max(locked.last_message_at, now)
+    locked.save(update_fields=["transcript_version", "last_message_at", "updated_at"])
+    ticket.transcript_version = locked.transcript_version
+    ticket.last_message_at = locked.last_message_at
+    return message
+
+
+@transaction.atomic
 def ticket_change_status(
     *, ticket: Ticket, status: str, by: User | None, resolution: str = ""
 ) -> Ticket:

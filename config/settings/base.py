@@ -306,6 +306,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "requeue-stale-executions": {
+        "task": "recovery.tasks.requeue_stale_executions",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "refresh-customer-signals": {
         "task": "recovery.tasks.refresh_customer_signals",
         "schedule": 24 * 60 * 60,

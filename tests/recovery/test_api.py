@@ -4,11 +4,12 @@ from collections.abc import Callable
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import User
 from recovery.catalogue import action_catalogue_ensure
-from recovery.models import AuditEvent, Recommendation, RecommendationStatus
+from recovery.models import AuditEvent, Recommendation, RecommendationStatus, RecoveryExecution
 from recovery.services import recommendations_propose
 from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
@@ -137,3 +138,31 @@ def test_trail_is_scoped_to_the_supervisors_teams(
     assert {e["ticket_id"] for e in mine.data["results"]} == {ticket_a.pk}
     assert {e["ticket_id"] for e in everything.data["results"]} == {ticket_a.pk, ticket_b.pk}
     assert everything.data["count"] == AuditEvent.objects.count()
+
+
+def test_approve_and_add_on_a_closed_ticket_are_a_409_and_change_nothing(
+    api: Api, agent: User, ticket_a: Ticket
+) -> None:
+    recommendation = propose(ticket_a)
+    Ticket.objects.filter(pk=ticket_a.pk).update(status="closed", solved_at=timezone.now())
+    events_before = AuditEvent.objects.count()
+
+    approved = api(agent).post(
+        reverse("api:recommendation-decision", args=[recommendation.pk]),
+        {"decision": "approve"},
+        format="json",
+    )
+    added = api(agent).post(
+        reverse("api:ticket-recommendations", args=[ticket_a.pk]),
+        {"action": "refund-partial", "amount": "10", "reason": "late"},
+        format="json",
+    )
+
+    closed = ["This ticket is closed: no recovery action can be approved or added on it."]
+    assert (approved.status_code, approved.data) == (409, {"ticket": closed})
+    assert (added.status_code, added.data) == (409, {"ticket": closed})
+    recommendation.refresh_from_db()
+    assert (recommendation.status, recommendation.decided_by) == ("proposed", None)
+    assert Recommendation.objects.filter(ticket=ticket_a).count() == 3
+    assert AuditEvent.objects.count() == events_before
+    assert not RecoveryExecution.objects.exists()

@@ -9,6 +9,7 @@ from accounts.models import Role, User
 from copilot.models import MessageAnalysis
 from core.errors import Conflict, DomainError
 from recovery.catalogue import action_catalogue_ensure
+from recovery.hooks import HookPermanentError
 from recovery.models import (
     AuditEvent,
     AuditKind,
@@ -26,7 +27,7 @@ from recovery.services import (
     recommendation_reject,
     recommendations_propose,
 )
-from tests.factories import MessageAnalysisFactory, UserFactory
+from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
 from tickets.models import AuthorKind, ConsentPurpose, ConsentRecord, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
@@ -273,7 +274,7 @@ def test_a_failing_shop_hook_marks_the_execution_failed_and_keeps_the_approval(
 
 
 def refusing_hook(**kwargs: object) -> dict[str, object]:
-    raise RuntimeError("the shop says: card expired")
+    raise HookPermanentError("the shop says: card expired")
 
 
 def test_audit_events_cannot_be_changed_or_deleted(ticket_a: Ticket, agent: User) -> None:
@@ -306,3 +307,83 @@ def test_admin_role_has_no_limit_of_its_own(
 
     recommendation.refresh_from_db()
     assert recommendation.status == RecommendationStatus.EXECUTED
+
+
+def test_split_refund_one_agent_five_times_100_for_one_customer_waits_for_a_supervisor(
+    team_a: object, agent: User, django_capture_on_commit_callbacks
+) -> None:
+    # Full refunds: co-approval above 150; an agent may approve up to 100 alone.
+    refund = RecoveryAction.objects.get(key="refund-full")
+    customer = CustomerFactory()
+    tickets = [TicketFactory(customer=customer, team=team_a) for _ in range(5)]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        added = [
+            recommendation_add(
+                ticket=t, user=agent, action=refund, amount="100", reason="damaged parcel"
+            )
+            for t in tickets
+        ]
+
+    statuses = [Recommendation.objects.get(pk=r.pk).status for r in added]
+    assert (
+        statuses == [RecommendationStatus.EXECUTED] + [RecommendationStatus.AWAITING_COAPPROVAL] * 4
+    )
+    assert RecoveryExecution.objects.filter(recommendation__ticket__customer=customer).count() == 1
+    assert AuditEvent.objects.filter(kind=AuditKind.COAPPROVAL_REQUESTED).count() == 4
+
+
+def test_split_refund_across_two_agents_still_meets_the_line(
+    team_a: object, agent: User, django_capture_on_commit_callbacks
+) -> None:
+    colleague = UserFactory(username="carol", role=Role.AGENT, teams=[team_a])
+    refund = RecoveryAction.objects.get(key="refund-full")
+    customer = CustomerFactory()
+    first, second = (TicketFactory(customer=customer, team=team_a) for _ in range(2))
+    recommendation_add(ticket=first, user=agent, action=refund, amount="100", reason="broken")
+
+    other = recommendation_add(
+        ticket=second, user=colleague, action=refund, amount="60", reason="still broken"
+    )
+
+    assert other.status == RecommendationStatus.AWAITING_COAPPROVAL
+
+
+def test_split_refund_line_counts_only_what_one_person_signed_alone(
+    team_a: object, agent: User, supervisor: User
+) -> None:
+    refund = RecoveryAction.objects.get(key="refund-full")
+    customer = CustomerFactory()
+    first, second, third = (TicketFactory(customer=customer, team=team_a) for _ in range(3))
+    second_supervisor = UserFactory(username="sam2", role=Role.SUPERVISOR, teams=[team_a])
+    big = recommendation_add(
+        ticket=first, user=supervisor, action=refund, amount="200", reason="VIP"
+    )
+    recommendation_coapprove(recommendation=big, supervisor=second_supervisor, approve=True)
+
+    # The 200 a supervisor co-signed does not count against the next single signature ...
+    alone = recommendation_add(ticket=second, user=agent, action=refund, amount="100", reason="x")
+    # ... but the 100 signed alone does.
+    waits = recommendation_add(ticket=third, user=agent, action=refund, amount="60", reason="y")
+
+    assert alone.status == RecommendationStatus.APPROVED
+    assert waits.status == RecommendationStatus.AWAITING_COAPPROVAL
+
+
+def test_coapproval_checks_the_allowance_again(
+    ticket_a: Ticket, agent: User, supervisor: User
+) -> None:
+    recommendation = proposed(ticket_a, "refund-partial")
+    recommendation_approve(recommendation=recommendation, user=agent, amount="90", reason="x2")
+    RecoveryAction.objects.filter(key="refund-partial").update(customer_limit=Decimal("50"))
+
+    with pytest.raises(DomainError) as refused:
+        recommendation_coapprove(recommendation=recommendation, supervisor=supervisor, approve=True)
+
+    assert refused.value.message == (
+        "This customer can receive at most 50.00 EUR of partial refund per 90 days; 50.00 is left."
+    )
+    recommendation.refresh_from_db()
+    assert recommendation.status == RecommendationStatus.AWAITING_COAPPROVAL
+    assert not RecoveryExecution.objects.exists()
+    assert not AuditEvent.objects.filter(kind=AuditKind.COAPPROVED).exists()
