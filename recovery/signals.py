@@ -22,14 +22,14 @@ from collections.abc import Callable, Iterable
 from decimal import Decimal
 
 from django.db import transaction
-from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from copilot.models import AnalysisStatus, MessageAnalysis
 from copilot.nlp.intent import UNSURE
 from recovery.churn import churn_risks_for
 from recovery.models import BehaviourSegment, CustomerSignals, ExecutionStatus, RecoveryExecution
-from tickets.models import AuthorKind, Customer, Message, Ticket
+from tickets.models import AuthorKind, Customer, Message, PrivacyEventKind, Ticket
 
 WINDOW_DAYS = 30
 NEW_TENURE_DAYS = 90
@@ -177,11 +177,18 @@ def customer_signals_compute(
     return _signals_for([customer], now=now or timezone.now())[0]
 
 
+def customers_not_erased() -> QuerySet[Customer]:
+    """Customers whose data may still be computed on: an erased customer's signals are deleted
+    by the erasure and must not come back with the next refresh."""
+    return Customer.objects.exclude(privacy_events__kind=PrivacyEventKind.ERASED)
+
+
 def _batches() -> Iterable[list[Customer]]:
     last_pk = 0
     while True:
         batch = list(
-            Customer.objects.filter(pk__gt=last_pk)
+            customers_not_erased()
+            .filter(pk__gt=last_pk)
             .order_by("pk")
             .only("pk", "signup_date", "order_count", "lifetime_spend")[:BATCH_SIZE]
         )
@@ -200,7 +207,7 @@ def customer_signals_refresh_all(
     queries each, whatever their history). `progress(done, total)` is called after each batch.
     Returns how many customers were computed."""
     now = now or timezone.now()
-    total = Customer.objects.count()
+    total = customers_not_erased().count()
     done = 0
     for batch in _batches():
         with transaction.atomic():

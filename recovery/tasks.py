@@ -9,7 +9,11 @@ from recovery.services import (
     executions_requeue_stale,
     recovery_outcomes_update,
 )
-from recovery.signals import customer_signals_compute, customer_signals_refresh_all
+from recovery.signals import (
+    customer_signals_compute,
+    customer_signals_refresh_all,
+    customers_not_erased,
+)
 
 TRANSIENT = (OperationalError, InterfaceError)
 
@@ -43,9 +47,7 @@ def refresh_customer_signals() -> None:
 @shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=3)
 def refresh_customer(*, customer_id: int) -> None:
     """After a customer writes: the outcomes of their past recoveries, then their signals."""
-    from tickets.models import Customer
-
-    customer = Customer.objects.filter(pk=customer_id).first()
+    customer = customers_not_erased().filter(pk=customer_id).first()
     if customer is not None:
         recovery_outcomes_update(customer=customer)
         customer_signals_compute(customer=customer)

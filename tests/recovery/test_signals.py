@@ -26,7 +26,9 @@ from recovery.signals import (
     customer_signals_compute,
     customer_signals_refresh_all,
 )
+from recovery.tasks import refresh_customer
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
+from tickets.erasure import customer_erase
 from tickets.models import AuthorKind, Customer, Message, Ticket
 
 pytestmark = pytest.mark.django_db
@@ -260,3 +262,17 @@ def test_refresh_all_computes_everyone_in_a_fixed_number_of_queries(team_a: Team
     assert seen == [(8, 8)]
     assert CustomerSignals.objects.count() == 8
     assert set(CustomerSignals.objects.values_list("recoveries_count", "contacts_30d")) == {(3, 2)}
+
+
+def test_erased_customers_signals_do_not_come_back_with_a_refresh(team_a: Team) -> None:
+    erased = CustomerFactory()
+    kept = CustomerFactory()
+    for customer in (erased, kept):
+        TicketFactory(team=team_a, customer=customer)
+    customer_signals_refresh_all()
+    customer_erase(customer=erased, by=None)
+
+    customer_signals_refresh_all()
+    refresh_customer(customer_id=erased.pk)
+
+    assert list(CustomerSignals.objects.values_list("customer_id", flat=True)) == [kept.pk]
