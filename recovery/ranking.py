@@ -13,6 +13,8 @@ supervisor must be able to follow why a refund was offered to one customer and n
           + team                           0.5 x the share of the team's similar solved cases
                                            where agents gave this action
           + asked                          ASKED_BONUS when the customer asked for what it gives
+          - unasked money                  UNASKED_MONEY_PENALTY for money not tied to the intent
+                                           that the customer did not ask for
 
 What the customer says (`recovery.asks`) comes before the scores:
 
@@ -21,8 +23,9 @@ What the customer says (`recovery.asks`) comes before the scores:
   so it passes the "only when upset" rule, but not the intent, segment or limit rules. When no
   allowed action gives it, every proposal says so and why;
 - an action the customer turned down ("I don't want a refund") is not proposed;
-- an informational request (a question, nothing lost) gets no money and nothing heavier than a
-  callback or an escalation, unless the customer asked for it; an agent can still add any action.
+- an informational request (a question, nothing lost) gets no money and nothing else it did not
+  ask for: there is nothing to make up for; an agent can still add any action;
+- goodwill money nobody asked for (an action not tied to the intent) ranks after words.
 
 A customer with no history (no order, no spend, no earlier ticket) is judged by the message
 alone, and the explanation says "no history" rather than showing a default churn risk.
@@ -63,8 +66,6 @@ FIT_PENALTY = 0.3
 # outcome + 0.5 team), and than the worst asked-for one falls short of it (-1.2 fit, -0.5 outcome).
 ASKED_BONUS = 3.0
 TEAM_WEIGHT = 0.5
-# An informational request gets nothing heavier than this weight unless the customer asked.
-INFORMATIONAL_MAX_WEIGHT = 1
 # Which action kinds give what the customer asked for.
 ASK_KINDS: dict[str, tuple[str, ...]] = {
     REFUND: ("refund_full", "refund_partial"),
@@ -80,8 +81,12 @@ ASK_WORDS = {
     COMPENSATION: "compensation",
     CANCELLATION: "a cancellation",
     CALLBACK: "a callback",
-    MANAGER: "to speak to a manager",
+    MANAGER: "a manager or a person",
 }
+# Money nobody asked for, from an action not tied to the intent (a goodwill discount or credit on
+# a need the copilot could not read), ranks after the generic words (an apology): this is the
+# most the fit term can separate two actions by.
+UNASKED_MONEY_PENALTY = FIT_PENALTY * max(WEIGHT.values())
 # Above this lifetime value a customer counts as high-value (in the shop's currency).
 HIGH_VALUE = Decimal("1000")
 
@@ -261,6 +266,7 @@ def rank_actions(
         if answers:
             evidence["asked_for"] = answers
         amount = _amount(policy, customer)
+        unasked_money = asks is not None and policy.monetary and not policy.intents and not answers
         ranked.append(
             Ranked(
                 action=policy,
@@ -268,7 +274,8 @@ def rank_actions(
                 + fit
                 + outcome_bonus
                 + team_bonus
-                + (ASKED_BONUS if answers else 0.0),
+                + (ASKED_BONUS if answers else 0.0)
+                - (UNASKED_MONEY_PENALTY if unasked_money else 0.0),
                 amount=amount,
                 reasons=tuple(reasons),
                 evidence=evidence,
@@ -310,8 +317,7 @@ def _unwanted(policy: ActionPolicy, asks: CustomerAsks, *, asked_for: bool) -> s
     if asks.informational and not asked_for:
         if policy.monetary:
             return "an informational request: no money unless an agent adds it"
-        if WEIGHT.get(policy.kind, 2) > INFORMATIONAL_MAX_WEIGHT:
-            return "an informational request: nothing to make up for"
+        return "an informational request: nothing to make up for"
     return None
 
 

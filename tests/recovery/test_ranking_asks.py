@@ -2,7 +2,7 @@
 
 from decimal import Decimal
 
-from recovery.asks import CustomerAsks, asks_detect
+from recovery.asks import asks_detect
 from recovery.ranking import ActionPolicy, CustomerContext, Ranked, TeamEvidence, rank_actions
 
 
@@ -115,8 +115,17 @@ def test_informational_payment_error_question_gets_no_money_even_for_a_valuable_
         limit=10,
     )
 
-    assert keys(ranked) == ["escalation", "callback", "apology"]
-    assert not any(r.action.monetary for r in ranked)
+    # Nothing to make up for: nothing is proposed (an agent can still add an action).
+    assert keys(ranked) == []
+
+
+def test_informational_question_still_gets_what_it_explicitly_asks_for() -> None:
+    ranked = rank(
+        "where can I talk to a supervisor about a payment?", intent="payment_issue", limit=10
+    )
+
+    assert keys(ranked) == ["escalation"]
+    assert ranked[0].reasons[0] == "the customer asked for a manager or a person"
 
 
 def test_informational_question_without_asks_ranked_as_before_offers_money() -> None:
@@ -176,9 +185,10 @@ def test_proposals_count_what_agents_of_the_team_gave_on_similar_solved_cases() 
     assert keys(ranked)[0] == "replacement"
 
 
-def test_without_asks_or_team_evidence_the_ranking_is_the_previous_one() -> None:
-    before = rank("anything", intent="complaint", asks=None, customer=VALUABLE, limit=10)
-    empty = rank("anything", intent="complaint", asks=CustomerAsks(), customer=VALUABLE, limit=10)
+def test_unasked_goodwill_money_ranks_after_an_apology() -> None:
+    # An upset tweet whose need the intent model could not read, asking for nothing.
+    before = rank("You've paralysed my phone with your update", intent="unsure", asks=None)
+    after = rank("You've paralysed my phone with your update", intent="unsure")
 
-    assert keys(before) == keys(empty)
-    assert [r.reasons for r in before] == [r.reasons for r in empty]
+    assert keys(before)[0] == "discount"
+    assert keys(after) == ["apology", "discount", "store-credit"]
