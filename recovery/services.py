@@ -107,6 +107,13 @@ def _policy(action: RecoveryAction, customer: Customer) -> ActionPolicy:
     )
 
 
+def _sentence(reasons: tuple[str, ...]) -> str:
+    """The reasons as one sentence; only its first letter raised (names and currencies keep
+    their case, which str.capitalize would lower)."""
+    text = "; ".join(reasons)
+    return text[:1].upper() + text[1:]
+
+
 def _customer_words(analysis: MessageAnalysis) -> str:
     """The customer's last ASK_MESSAGES messages up to the analysed one, oldest first."""
     bodies = list(
@@ -162,7 +169,7 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
             score=item.score,
             amount=item.amount,
             currency=settings.RECOVERY_CURRENCY if item.amount is not None else "",
-            explanation="; ".join(item.reasons).capitalize() if item.reasons else "",
+            explanation=_sentence(item.reasons),
             evidence=item.evidence,
             personalised=context.personalised,
         )

@@ -105,3 +105,16 @@ def test_propose_for_a_first_time_customer_says_no_history_instead_of_a_churn_ri
         assert "churn_risk" not in r.evidence["signals"]
     # Nothing was computed for them: there is nothing to compute it from.
     assert not CustomerSignals.objects.filter(customer=newcomer).exists()
+
+
+def test_propose_explanation_keeps_the_case_of_action_names_and_currency(team_a: Team) -> None:
+    customer = CustomerFactory(lifetime_spend=Decimal("2500"), order_count=12)
+    ticket = TicketFactory(team=team_a, customer=customer, first_message="I want my $13 back")
+
+    proposals = recommendations_propose(analysis=analysed(ticket, intent="delete_account"))
+
+    assert proposals[0].explanation.startswith(
+        "The customer asked for a refund, which the policy does not allow here "
+        "(Full refund: not for this intent; Partial refund: not for this intent)"
+    )
+    assert "high-value customer (2,500 EUR spent)" in proposals[0].explanation
