@@ -1,8 +1,8 @@
 """What the customer explicitly asks for, and whether the request is informational.
 
 Plain Python over the customer's text and the intent label, so the rules can be read and tested
-in one place. Each message is cut into clauses (at . , ; ! ? newlines and "but"); a mention of a
-request in a clause is
+in one place. Each message is cut into clauses (at . , ; ! ? newlines, "but" and "just"); a
+mention of a request in a clause is
 
 - declined when the clause says the customer does not want it before the mention ("I don't want
   a refund, just the parcel", "a replacement, not a refund");
