@@ -24,8 +24,8 @@ from recovery.models import (
     RecoveryAction,
     RecoveryExecution,
 )
-from recovery.ranking import Outcome
-from tickets.models import Customer, Ticket
+from recovery.ranking import Outcome, TeamEvidence
+from tickets.models import Customer, Status, Ticket
 
 # Money already promised to a customer: approved (about to run), executed, or waiting for a
 # supervisor. Counted against the action's per-customer limit.
@@ -157,6 +157,31 @@ def similar_case_outcomes(*, ticket_ids: Iterable[int]) -> dict[str, Outcome]:
         )
         for key, rows in tried.items()
     }
+
+
+# What an agent gave: approved (being carried out) or carried out.
+GIVEN = [RecommendationStatus.APPROVED, RecommendationStatus.EXECUTED]
+
+
+def similar_case_given_for_team(*, ticket_ids: Iterable[int], team_id: int) -> TeamEvidence:
+    """Of these similar tickets, the solved ones of this team, and on how many of them agents
+    gave each action (proposed by the copilot or added by the agent): two queries."""
+    solved = list(
+        Ticket.objects.filter(
+            pk__in=list(ticket_ids), team_id=team_id, status__in=[Status.SOLVED, Status.CLOSED]
+        ).values_list("pk", flat=True)
+    )
+    if not solved:
+        return TeamEvidence(cases=0)
+    pairs = set(
+        Recommendation.objects.filter(ticket_id__in=solved, status__in=GIVEN).values_list(
+            "action__key", "ticket_id"
+        )
+    )
+    given: dict[str, int] = {}
+    for key, _ in pairs:
+        given[key] = given.get(key, 0) + 1
+    return TeamEvidence(cases=len(solved), given=given)
 
 
 def approval_limit_for(*, user: User) -> Decimal | None:

@@ -17,6 +17,7 @@ from django.utils.module_loading import import_string
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis
 from core.errors import Conflict, DomainError
+from recovery.asks import asks_detect
 from recovery.events import (
     audit_coapproval_decided,
     audit_coapproval_requested,
@@ -42,16 +43,19 @@ from recovery.selectors import (
     approval_limit_for,
     customer_amount_approved_alone,
     customer_committed_amount,
+    similar_case_given_for_team,
     similar_case_outcomes,
 )
 from recovery.signals import customer_signals_compute
-from tickets.models import ConsentPurpose, Customer, Status, Ticket
+from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Status, Ticket
 from tickets.selectors import consent_granted
 from tickets.services import system_note_append
 
 logger = logging.getLogger(__name__)
 
 MAX_RECOMMENDATIONS = 3
+# The customer's latest messages read for what they ask for: an ask stands until answered.
+ASK_MESSAGES = 5
 
 
 # --- proposing ---------------------------------------------------------------------------------
@@ -65,6 +69,14 @@ def customer_context(*, customer: Customer) -> CustomerContext:
     # The stored signals (kept current by a worker after each message, and nightly); computed
     # here only the first time, so the analysis of a message does not wait on a dozen
     # aggregate queries.
+    # No order, no spend and no other ticket: nothing to judge them by (their churn risk would
+    # be the model's default for an empty history, not a finding).
+    if (
+        not customer.order_count
+        and not customer.lifetime_spend
+        and Ticket.objects.filter(customer=customer)[:2].count() < 2
+    ):
+        return CustomerContext(personalised=True, segment=customer.segment, history=False)
     signals = CustomerSignals.objects.filter(customer=customer).first()
     if signals is None:
         signals = customer_signals_compute(customer=customer)
@@ -98,6 +110,27 @@ def _policy(action: RecoveryAction, customer: Customer) -> ActionPolicy:
     )
 
 
+def _sentence(reasons: tuple[str, ...]) -> str:
+    """The reasons as one sentence; only its first letter raised (names and currencies keep
+    their case, which str.capitalize would lower)."""
+    text = "; ".join(reasons)
+    return text[:1].upper() + text[1:]
+
+
+def _customer_words(analysis: MessageAnalysis) -> str:
+    """The customer's last ASK_MESSAGES messages up to the analysed one, oldest first."""
+    bodies = list(
+        Message.objects.filter(
+            ticket_id=analysis.ticket_id,
+            author_kind=AuthorKind.CUSTOMER,
+            sequence__lte=Message.objects.filter(pk=analysis.message_id).values("sequence")[:1],
+        )
+        .order_by("-sequence")
+        .values_list("body", flat=True)[:ASK_MESSAGES]
+    )
+    return "\n".join(reversed(bodies))
+
+
 @transaction.atomic
 def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation]:
     """Rank the catalogue's actions for an analysed message and record the best as proposals.
@@ -126,6 +159,8 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
         outcomes=similar_case_outcomes(ticket_ids=case_ids),
         currency=settings.RECOVERY_CURRENCY,
         limit=MAX_RECOMMENDATIONS,
+        asks=asks_detect(text=_customer_words(locked), intent=locked.intent),
+        team=similar_case_given_for_team(ticket_ids=case_ids, team_id=ticket.team_id),
     )
     created = []
     for rank, item in enumerate(ranked, start=1):
@@ -137,7 +172,7 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
             score=item.score,
             amount=item.amount,
             currency=settings.RECOVERY_CURRENCY if item.amount is not None else "",
-            explanation="; ".join(item.reasons).capitalize() if item.reasons else "",
+            explanation=_sentence(item.reasons),
             evidence=item.evidence,
             personalised=context.personalised,
         )
