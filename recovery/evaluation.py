@@ -175,9 +175,11 @@ def evaluate(
     return report
 
 
-def format_report(report: dict[str, dict[str, Score]]) -> str:
+def format_report(
+    report: dict[str, dict[str, Score]], *, data: str = "data/eval/recovery_requests.jsonl"
+) -> str:
     lines = [
-        "Recovery proposals on labelled demo requests (data/eval/recovery_requests.jsonl)",
+        f"Recovery proposals on labelled demo requests ({data})",
         "",
         "| set | requests | ranking | precision@1 | informational | money first | money in top 3 |",
         "| --- | ---: | --- | ---: | ---: | ---: | ---: |",

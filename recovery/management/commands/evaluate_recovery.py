@@ -18,7 +18,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--data", type=Path, default=BASE / "eval" / "recovery_requests.jsonl")
+        parser.add_argument(
+            "--data",
+            "--file",
+            type=Path,
+            default=BASE / "eval" / "recovery_requests.jsonl",
+            help="labelled requests; data/eval/recovery_requests_heldout.jsonl is the held-out set",
+        )
         parser.add_argument("--demo", type=Path, default=BASE / "demo" / "tickets.jsonl")
 
     def handle(self, *args: Any, data: Path, demo: Path, **options: Any) -> None:
@@ -27,4 +33,7 @@ class Command(BaseCommand):
         requests = requests_load(path=data, demo=demo)
         readings = get_engine().sentiment.analyse([r.text for r in requests])
         sentiments = [(s.label, s.score) for s in readings]
-        self.stdout.write(format_report(evaluate(requests, sentiments)))
+        name = (
+            data.relative_to(settings.BASE_DIR) if data.is_relative_to(settings.BASE_DIR) else data
+        )
+        self.stdout.write(format_report(evaluate(requests, sentiments), data=str(name)))
