@@ -21,6 +21,20 @@ def test_labelled_set_has_150_requests_with_known_actions_across_sources() -> No
     assert {r.source for r in requests} == {"bitext", "twcs", "ibm"}
 
 
+def test_held_out_set_has_100_requests_outside_the_original_with_known_actions() -> None:
+    demo = DATA / "demo" / "tickets.jsonl"
+    original = requests_load(path=DATA / "eval" / "recovery_requests.jsonl", demo=demo)
+    held_out = requests_load(path=DATA / "eval" / "recovery_requests_heldout.jsonl", demo=demo)
+
+    keys = {p.key for p in catalogue_policies()} | {"none"}
+    ids = [r.external_id for r in held_out]
+    assert len(held_out) >= 100
+    assert len(set(ids)) == len(ids)
+    assert set(ids).isdisjoint({r.external_id for r in original})
+    assert all(r.acceptable and r.acceptable <= keys for r in held_out)
+    assert {r.source for r in held_out} == {"bitext", "twcs", "ibm"}
+
+
 def test_evaluation_counts_money_offered_to_informational_requests_before_and_after() -> None:
     requests = [
         r
