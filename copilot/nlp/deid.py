@@ -214,7 +214,8 @@ class KnownPeople:
         }
         return cls(
             names=frozenset(words),
-            handles=frozenset(h.lstrip("@").lower() for h in handles if h and h.strip("@")),
+            # Shorter handles ("42") would turn ordinary numbers and words into names.
+            handles=frozenset(h.lstrip("@").lower() for h in handles if len(h.strip("@")) >= 4),
         )
 
 
@@ -316,9 +317,11 @@ def deidentify(text: str, *, known: KnownPeople | None = None) -> Deidentified:
 
     # Names, strongest position first.
     body = _SELF_INTRO.sub(
-        lambda m: m.group("lead") + put(AGENT_NAME)
-        if _is_known_name(m.group("name"), known, strong=bool(m.group("strong")))
-        else m.group(0),
+        lambda m: (
+            m.group("lead") + put(AGENT_NAME)
+            if _is_known_name(m.group("name"), known, strong=bool(m.group("strong")))
+            else m.group(0)
+        ),
         body,
     )
     body = _GREETING_NAME.sub(lambda m: _greeting_sub(m, known, put), body)
