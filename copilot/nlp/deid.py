@@ -76,6 +76,7 @@ _COMMON_WORDS = _words(
     cooper baker parker tucker porter walker fisher price case chance destiny trinity genesis
     nevada dakota phoenix berlin london jersey kent lincoln washington jackson madison monroe
     hudson orlando vegas santa sierra tesla mercedes siena verona lourdes louis regal best
+    edit
     """
 )
 # Capitalised words that can follow a greeting or sit in the vocative without being a name.
@@ -167,9 +168,11 @@ _SLOT = re.compile(r"\{([a-z][a-z_]{0,40})\}")
 _THREAD_MARKER = r"\(?\d{1,2}/\d{1,2}\)?"
 _TRAILING_SIGNATURE = re.compile(
     rf"(?:\s*{_THREAD_MARKER})?\s*(?:[\^~/]\s*[A-Za-z][A-Za-z.]{{0,30}}(?:\s[A-Z]\.?)?|"
-    rf"(?:\*|-|\u2013|\u2014)\s*(?:[A-Z]{{1,4}}|{_NAME}|[A-Z][A-Za-z]{{1,4}}))"
+    rf"(?:\*|-|\u2013|\u2014)\s*(?:[A-Z]{{1,4}}|(?:[A-Z][a-z]+){{1,3}}|[A-Z][A-Za-z]{{1,4}}))"
     rf"(?:\s*{_THREAD_MARKER})?\s*$"
 )
+# A name alone after the last sentence: "... the right product here? Robbie".
+_TRAILING_NAME = re.compile(rf"(?<=[.!?])\s+(?P<name>{_NAME})\s*$")
 _THREAD_MARKER_EDGE = re.compile(rf"^\s*{_THREAD_MARKER}\s+|\s+{_THREAD_MARKER}\s*$")
 _SIGN_OFF_LINE = re.compile(
     rf"(?:^|\n|(?<=[.!?])\s+)\s*{_SIGN_OFF_WORDS}\s*[,.!-]*\s*\n?\s*"
@@ -180,8 +183,10 @@ _SELF_INTRO = re.compile(
     rf"\b(?P<lead>(?:(?P<strong>(?i:my name is|my name's|this is))|I am|I'm|I\u2019m)\s+)"
     rf"(?P<name>{_NAME})(?=\s+(?:from|with|here|on)\b|\s*[,.!])"
 )
+# After a greeting, a name or a handle written without "@" ("Hi user0222.").
 _GREETING_NAME = re.compile(
-    rf"\b(?P<lead>{_GREETINGS}[ \t]*,?[ \t]+)(?P<name>{_NAME}(?:[ \t]+{_NAME})?)"
+    rf"\b(?P<lead>{_GREETINGS}[ \t]*,?[ \t]+)"
+    rf"(?P<name>{_NAME}(?:[ \t]+{_NAME})?|[A-Za-z_]+\d\w*)"
     rf"(?=\s*[,.!?:;]|\s*$|\s+(?:and|&)\b)",
     re.IGNORECASE,
 )
@@ -309,6 +314,10 @@ def deidentify(text: str, *, known: KnownPeople | None = None) -> Deidentified:
         body = body.rstrip()
         body = _TRAILING_SIGNATURE.sub("", body)
         body = _SIGN_OFF_LINE.sub("", body)
+        body = _TRAILING_NAME.sub(
+            lambda m: "" if _is_known_name(m.group("name"), known, strong=False) else m.group(0),
+            body,
+        )
         body = _THREAD_MARKER_EDGE.sub(" ", body)
         if body == before:
             break
@@ -446,7 +455,8 @@ def slots_fill(template: str, *, values: Mapping[str, str | None]) -> tuple[str,
 
 # --- Leak check ---------------------------------------------------------------------------------
 
-_LEAK_NUMBER = re.compile(r"(?<![\w.])\d[\d\s-]{2,}\d(?![\w])|\b[A-Za-z-]*\d{4,}[A-Za-z\d-]*\b")
+# Times ("07:30-20:00") are not identifiers: a digit run next to ":" is skipped.
+_LEAK_NUMBER = re.compile(r"(?<![\w.:])\d[\d\s-]{2,}\d(?![\w:])|\b[A-Za-z-]*\d{4,}[A-Za-z\d-]*\b")
 _YEAR = re.compile(r"^(?:19|20)\d\d$")
 
 
@@ -484,8 +494,8 @@ def identifier_leaks(
             continue
         leaks.append(token)
     gazetteer = first_name_gazetteer()
-    for m in re.finditer(_NAME, text):
-        word = m.group(0)
+    for m in _CAPITALISED.finditer(text):
+        word = m.group("name")
         low = _base(word)
         if low in allowed_words or low in _NOT_NAMES or low in _COMMON_WORDS:
             continue
