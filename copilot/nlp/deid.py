@@ -171,6 +171,12 @@ _TRAILING_SIGNATURE = re.compile(
     rf"(?:\*|-|\u2013|\u2014)\s*(?:[A-Z]{{1,4}}|(?:[A-Z][a-z]+){{1,3}}|[A-Z][A-Za-z]{{1,4}}))"
     rf"(?:\s*{_THREAD_MARKER})?\s*$"
 )
+# Bare initials closing a reply, without a sign ("... assistance: {url} HRB"); a closing
+# abbreviation that is a word of its own is kept.
+_TRAILING_INITIALS = re.compile(
+    r"(?<=[\s.!?}])(?!(?:DM|US|UK|EU|OK|USA|FAQ|PM|AM|TV|PC|ID)\b)"
+    r"[A-Z]{2,3}\s*$"
+)
 # A name alone after the last sentence: "... the right product here? Robbie".
 _TRAILING_NAME = re.compile(rf"(?<=[.!?])\s+(?P<name>{_NAME})\s*$")
 _THREAD_MARKER_EDGE = re.compile(rf"^\s*{_THREAD_MARKER}\s+|\s+{_THREAD_MARKER}\s*$")
@@ -234,6 +240,7 @@ class Deidentified:
 @lru_cache(maxsize=1)
 def first_name_gazetteer() -> frozenset[str]:
     """Lower-cased first names from Faker's person providers (loaded once per process)."""
+    importlib.import_module("faker")  # a runtime dependency: fail here, not silently
     names: set[str] = set()
     for locale in _GAZETTEER_LOCALES:
         try:
@@ -314,6 +321,7 @@ def deidentify(text: str, *, known: KnownPeople | None = None) -> Deidentified:
         body = body.rstrip()
         body = _TRAILING_SIGNATURE.sub("", body)
         body = _SIGN_OFF_LINE.sub("", body)
+        body = _TRAILING_INITIALS.sub("", body)
         body = _TRAILING_NAME.sub(
             lambda m: "" if _is_known_name(m.group("name"), known, strong=False) else m.group(0),
             body,

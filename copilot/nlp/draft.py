@@ -68,6 +68,12 @@ _CONTACT_SUPPORT = re.compile(
     r"\s+representatives?|\s+agents?)?\b[^.!?\n]*[.!?]?",
     re.IGNORECASE,
 )
+# ... and the sentence that only praises that team ("They are always available to help.").
+_ABOUT_SUPPORT_TEAM = re.compile(
+    r"\s*\b(?:they|our team|the team)\s+(?:are|is|will be)\s+(?:always\s+|readily\s+)?"
+    r"(?:available|here|happy|ready|glad)\b[^.!?\n]*[.!?]?",
+    re.IGNORECASE,
+)
 _APOLOGISES = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|regret)\b", re.IGNORECASE)
 
 
@@ -113,7 +119,8 @@ def adapt_resolution(resolution: str, *, known: KnownPeople | None = None) -> De
     customer to "our support team"."""
     template = deidentify(resolution, known=known)
     body = _GREETING_LINE.sub("", template.text, count=1)
-    body = _CONTACT_SUPPORT.sub("", body)
+    if _CONTACT_SUPPORT.search(body):
+        body = _ABOUT_SUPPORT_TEAM.sub("", _CONTACT_SUPPORT.sub("", body))
     body = re.sub(r"(?m)^\s*\d+\.\s*$\n?", "", body)  # a numbered step left empty
     body = re.sub(r"[ \t]{2,}", " ", body).strip()
     if body and body[0].islower():
