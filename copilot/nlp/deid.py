@@ -409,7 +409,7 @@ def _anywhere_sub(
 ) -> str:
     word = match.group("name")
     start = match.start()
-    before = body[:start].rstrip(" \t\"'(")
+    before = body[max(0, start - 8) : start].rstrip(" \t\"'(")
     sentence_start = not before or before[-1] in ".!?:\n"
     low = _base(word)
     in_database = low in known.names

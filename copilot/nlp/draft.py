@@ -62,12 +62,10 @@ _GREETING_LINE = re.compile(
     re.IGNORECASE,
 )
 # A sentence sending the customer to "our support team": the agent is the support team.
-_CONTACT_SUPPORT = re.compile(
-    r"[^.!?\n]*\b(?:contact|reach out to|get in touch with|call|reach)\b[^.!?\n]*?"
-    r"\b(?:customer\s+)?(?:support|service|care|help\s*desk)(?:\s+team|\s+department|"
-    r"\s+representatives?|\s+agents?)?\b[^.!?\n]*[.!?]?",
-    re.IGNORECASE,
-)
+# (A sentence at a time: one pattern spanning the sentence backtracked for milliseconds.)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_CONTACT_VERB = re.compile(r"\b(?:contact|reach out to|get in touch with|call|reach)\b", re.I)
+_SUPPORT_TEAM = re.compile(r"\b(?:support|service|care|help\s*desk)\b", re.I)
 # ... and the sentence that only praises that team ("They are always available to help.").
 _ABOUT_SUPPORT_TEAM = re.compile(
     r"\s*\b(?:they|our team|the team)\s+(?:are|is|will be)\s+(?:always\s+|readily\s+)?"
@@ -119,13 +117,29 @@ def adapt_resolution(resolution: str, *, known: KnownPeople | None = None) -> De
     customer to "our support team"."""
     template = deidentify(resolution, known=known)
     body = _GREETING_LINE.sub("", template.text, count=1)
-    if _CONTACT_SUPPORT.search(body):
-        body = _ABOUT_SUPPORT_TEAM.sub("", _CONTACT_SUPPORT.sub("", body))
+    body, dropped = _drop_contact_support(body)
+    if dropped:
+        body = _ABOUT_SUPPORT_TEAM.sub("", body)
     body = re.sub(r"(?m)^\s*\d+\.\s*$\n?", "", body)  # a numbered step left empty
     body = re.sub(r"[ \t]{2,}", " ", body).strip()
     if body and body[0].islower():
         body = body[0].upper() + body[1:]
     return Deidentified(text=body, slots=template.slots, removed=template.removed)
+
+
+def _drop_contact_support(body: str) -> tuple[str, bool]:
+    dropped = False
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal dropped
+        sentence = match.group(0)
+        verb = _CONTACT_VERB.search(sentence)
+        if verb is not None and _SUPPORT_TEAM.search(sentence, verb.end()):
+            dropped = True
+            return ""
+        return sentence
+
+    return _SENTENCE.sub(keep, body), dropped
 
 
 def draft_reply(
