@@ -91,6 +91,7 @@ _NOT_NAMES = _words(
     in on at by with from up about into over after before as is are was were be been am do does
     did have has had can could would should shall might must just only even still well oh ah
     wow absolutely certainly definitely apologies hmm noted understood gotcha awesome perfect
+    enjoy regards
     """
 )
 _TITLES = r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Madam)\.?"
@@ -322,9 +323,10 @@ def deidentify(text: str, *, known: KnownPeople | None = None) -> Deidentified:
         body = _TRAILING_SIGNATURE.sub("", body)
         body = _SIGN_OFF_LINE.sub("", body)
         body = _TRAILING_INITIALS.sub("", body)
+        # A lone capitalised word after the last sentence, with no punctuation of its own, is a
+        # signature whether or not a list knows the name ("... a great time. Maclaine").
         body = _TRAILING_NAME.sub(
-            lambda m: "" if _is_known_name(m.group("name"), known, strong=False) else m.group(0),
-            body,
+            lambda m: m.group(0) if m.group("name").lower() in _NOT_NAMES else "", body
         )
         body = _THREAD_MARKER_EDGE.sub(" ", body)
         if body == before:
@@ -509,6 +511,9 @@ def identifier_leaks(
             continue
         if low in known.names or low in gazetteer:
             leaks.append(word)
+    trailing = _TRAILING_NAME.search(text)
+    if trailing and _base(trailing.group("name")) not in allowed_words | _NOT_NAMES:
+        leaks.append(trailing.group("name"))
     for m in _TITLE_NAME.finditer(text):
         if m.group("name").split()[0].lower() not in allowed_words:
             leaks.append(m.group(0))

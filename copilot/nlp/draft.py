@@ -124,7 +124,8 @@ def adapt_resolution(resolution: str, *, known: KnownPeople | None = None) -> De
     body = re.sub(r"[ \t]{2,}", " ", body).strip()
     if body and body[0].islower():
         body = body[0].upper() + body[1:]
-    return Deidentified(text=body, slots=template.slots, removed=template.removed)
+    slots = tuple(slot for slot in template.slots if "{" + slot + "}" in body)
+    return Deidentified(text=body, slots=slots, removed=template.removed)
 
 
 def _drop_contact_support(body: str) -> tuple[str, bool]:

@@ -26,12 +26,14 @@ CASES_FULL_OF_IDENTIFIERS = [
     "My name is Priya from the billing team. I have passed this to Becky, who will follow up "
     "on ticket #55321. Thanks, Stephen! ~Kate B.",
     "@AmazonHelp @julian_m That's great to hear, Stephen. We'll pass your comments on. *TJN 2/2",
+    # A signing name that no list knows, alone after the last sentence.
+    "@116748 Thanks Katie, I've fed this back for review. Hope you have a great time. Maclaine",
 ]
 FOREIGN = [
     "Terence", "Julian", "Jane", "Becky", "Marsh", "Thornton", "Tom", "Baker", "Priya",
     "Stephen", "Kate", "115818", "julian_m", "AmazonHelp", "113542617735902", "t.co", "6iDGBJ",
     "7946", "0958", "221-1212", "becky.thornton", "example.com", "AB-77812", "4111", "1499",
-    "4587345", "55321", "^", "2/2", "1/2", "-Becky", "*SR", "TJN", "~",
+    "4587345", "55321", "^", "2/2", "1/2", "-Becky", "*SR", "TJN", "~", "Katie", "Maclaine",
 ]  # fmt: skip
 THIS_TICKET_TEXT = "My order 4417823 never arrived and nobody answers!"
 
