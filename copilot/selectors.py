@@ -5,9 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import models
+
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
-from tickets.models import AuthorKind, ConsentPurpose, Message, Ticket
+from copilot.nlp.deid import KnownPeople, identifier_leaks
+from copilot.nlp.draft import Draft, SimilarCase, draft_reply
+from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
 from tickets.selectors import customer_ids_opted_out, ticket_qs_for_user
 
 # What the encoder reads of a conversation. MiniLM stops at 256 word pieces (about 1,000
@@ -173,3 +177,149 @@ def case_intents(*, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(Ticket.objects.filter(pk__in=ids).exclude(intent="").values_list("pk", "intent"))
+
+
+def _handle_of(external_id: str) -> str:
+    # Imported customers keep their channel's id after a source prefix ("twcs-115818"): that is
+    # the handle their past replies address ("@115818").
+    return external_id.rsplit("-", 1)[-1]
+
+
+def people_known_for_cases(*, case_ids: list[int]) -> KnownPeople:
+    """Who may be named in these past cases' replies: each case's customer, whoever wrote on the
+    case, and every staff account. The de-identifier replaces these names wherever they are."""
+    customers = Customer.objects.filter(tickets__pk__in=case_ids).values_list("name", "external_id")
+    authors = (
+        Message.objects.filter(ticket_id__in=case_ids)
+        .exclude(author_name="")
+        .values_list("author_name", flat=True)
+        .distinct()
+    )
+    staff = User.objects.values_list("first_name", "last_name", "username")
+    customer_rows = list(customers)
+    staff_rows = list(staff)
+    return KnownPeople.from_records(
+        full_names=[
+            *(name for name, _ in customer_rows),
+            *authors,
+            *(f"{first} {last}" for first, last, _ in staff_rows),
+        ],
+        handles=[
+            *(_handle_of(external_id) for _, external_id in customer_rows),
+            *(username for _, _, username in staff_rows),
+        ],
+    )
+
+
+def people_known_all() -> KnownPeople:
+    """Every customer's and staff account's name and handle (the leak check reads all of them)."""
+    customers = list(Customer.objects.values_list("name", "external_id"))
+    staff = list(User.objects.values_list("first_name", "last_name", "username"))
+    return KnownPeople.from_records(
+        full_names=[
+            *(name for name, _ in customers),
+            *(f"{first} {last}" for first, last, _ in staff),
+        ],
+        handles=[
+            *(_handle_of(external_id) for _, external_id in customers),
+            *(username for _, _, username in staff),
+        ],
+    )
+
+
+def customer_messages_text(*, ticket_id: int, up_to_sequence: int) -> str:
+    """Everything this ticket's customer wrote up to a version: the only source of the order
+    numbers and amounts a draft may name."""
+    bodies = Message.objects.filter(
+        ticket_id=ticket_id, author_kind=AuthorKind.CUSTOMER, sequence__lte=up_to_sequence
+    ).order_by("sequence")
+    return "\n".join(bodies.values_list("body", flat=True))
+
+
+def staff_first_name(*, user_id: int | None) -> str:
+    """The first name a draft is signed with; empty when unknown."""
+    if user_id is None:
+        return ""
+    return User.objects.filter(pk=user_id).values_list("first_name", flat=True).first() or ""
+
+
+def draft_for_ticket(
+    *,
+    ticket: Ticket,
+    message: Message,
+    sentiment: str,
+    similar: list[tuple[int, float]],
+    cases: dict[int, Ticket],
+) -> Draft:
+    """The suggested reply for a ticket's message, from the best of its similar past cases.
+
+    The past reply is de-identified (the names of its case's people are looked up for that);
+    its slots are filled from this ticket's customer and messages and its assignee only.
+    """
+    return draft_reply(
+        message=message.body,
+        customer_first_name=(ticket.customer.name.split() or [""])[0],
+        sentiment=sentiment,
+        similar_cases=[
+            SimilarCase(case_id=case_id, similarity=score, resolution=cases[case_id].resolution)
+            for case_id, score in similar
+            if case_id in cases
+        ],
+        customer_text=customer_messages_text(ticket_id=ticket.pk, up_to_sequence=message.sequence),
+        agent_name=staff_first_name(user_id=ticket.assignee_id),
+        known=people_known_for_cases(case_ids=[case_id for case_id, _ in similar]),
+    )
+
+
+@dataclass(frozen=True)
+class DraftLeak:
+    ticket_id: int
+    stored: tuple[str, ...]  # identifiers of other people in the draft as stored
+    rebuilt: tuple[str, ...]  # ... in the draft built now from the same similar cases
+
+
+def draft_leaks_for_open_tickets() -> list[DraftLeak]:
+    """For the newest finished analysis of every open ticket, the identifiers in its draft that
+    come neither from this ticket (its messages, its customer) nor from its assignee: once for
+    the draft as stored, once for the draft the current code builds from the same cases."""
+    from tickets.selectors import ACTIVE_STATUSES
+
+    known = people_known_all()
+    analyses = (
+        MessageAnalysis.objects.filter(
+            status=AnalysisStatus.DONE,
+            ticket__status__in=ACTIVE_STATUSES,
+            ticket__insight__analysis_id=models.F("pk"),
+        )
+        .exclude(draft_reply="")
+        .select_related("ticket__customer", "ticket__assignee", "message")
+        .order_by("ticket_id")
+    )
+    report: list[DraftLeak] = []
+    for analysis in analyses:
+        ticket = analysis.ticket
+        similar = [(int(c["ticket_id"]), float(c["similarity"])) for c in analysis.similar_cases]
+        cases = similar_case_resolutions(ids=[i for i, _ in similar], team_id=ticket.team_id)
+        rebuilt = draft_for_ticket(
+            ticket=ticket,
+            message=analysis.message,
+            sentiment=analysis.sentiment,
+            similar=similar,
+            cases=cases,
+        )
+        transcript = Message.objects.filter(
+            ticket_id=ticket.pk, sequence__lte=analysis.transcript_version
+        ).values_list("body", flat=True)
+        allowed_text = "\n".join([*transcript, ticket.customer.email])
+        allowed_names = [ticket.customer.name]
+        if ticket.assignee is not None:
+            allowed_names.append(f"{ticket.assignee.first_name} {ticket.assignee.last_name}")
+        check = {"allowed_text": allowed_text, "allowed_names": allowed_names, "known": known}
+        report.append(
+            DraftLeak(
+                ticket_id=ticket.pk,
+                stored=identifier_leaks(analysis.draft_reply, **check),
+                rebuilt=identifier_leaks(rebuilt.text, **check),
+            )
+        )
+    return report

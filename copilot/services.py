@@ -19,8 +19,11 @@ from copilot.models import (
     SolvedCase,
     TicketInsight,
 )
-from copilot.nlp.draft import SimilarCase, draft_reply
-from copilot.selectors import customer_text_for_version, similar_case_resolutions
+from copilot.selectors import (
+    customer_text_for_version,
+    draft_for_ticket,
+    similar_case_resolutions,
+)
 from core.errors import Conflict, DomainError
 from recovery.events import audit_draft_decided
 from recovery.services import recommendations_propose
@@ -162,14 +165,12 @@ def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) 
     cases = similar_case_resolutions(ids=[n.id for n in result.neighbours], team_id=ticket.team_id)
     neighbours = [n for n in result.neighbours if n.id in cases]
     sentiment = result.sentiment
-    draft = draft_reply(
-        message=message.body,
-        customer_first_name=(ticket.customer.name.split() or [""])[0],
+    draft = draft_for_ticket(
+        ticket=ticket,
+        message=message,
         sentiment=sentiment.label,
-        similar_cases=[
-            SimilarCase(case_id=n.id, similarity=n.score, resolution=cases[n.id].resolution)
-            for n in neighbours
-        ],
+        similar=[(n.id, n.score) for n in neighbours],
+        cases=cases,
     )
     intent = result.intent
     return {

@@ -10,6 +10,19 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from copilot.nlp.deid import (
+    AGENT_NAME,
+    AMOUNT,
+    CUSTOMER_FIRST_NAME,
+    ORDER_NUMBER,
+    Deidentified,
+    KnownPeople,
+    amounts_in,
+    deidentify,
+    slot_label,
+    slots_fill,
+)
+
 # Measured on IBM customer care (MiniLM, index dev, query test): median best similarity is 0.67
 # for the 278 test requests that a dev case really answers and 0.49 for the 222 that none does.
 # At 0.5, 87% of the answerable get a case-based draft and 53% of the rest a holding reply;
@@ -40,21 +53,26 @@ _REFERENCE_AFTER_HASH = re.compile(r"(?<![\w&])#(?P<ref>[A-Za-z0-9][A-Za-z0-9\-_
 # card data into the reply and the ticket history, so such tokens are never references.
 _CARD_LIKE = re.compile(r"\d{13,}")
 
+# The past reply's own greeting: the greeting word and at most the one word or slot it addresses
+# ("Hi there,", "Hello {customer_first_name}!"), never the sentence after it.
 _GREETING_LINE = re.compile(
-    r"^\s*(hi|hello|hey|dear|good (morning|afternoon|evening)|greetings)\b[^\n.!?]{0,40}[,!.]?\s*",
+    r"^\s*(?:hi|hello|hey|heya|hiya|dear|good (?:morning|afternoon|evening|day)|greetings)\b"
+    r"(?:[ \t]+(?:\{[a-z_]+\}|there|all|everyone|team|friend|folks|[A-Z][a-z]+))?"
+    r"[ \t]*[,!.:\-\u2013]?\s*",
     re.IGNORECASE,
 )
-_SIGN_OFF = re.compile(
-    r"\s*(\n|^)\s*(thanks|thank you|best|kind regards|regards|best regards|cheers|sincerely)"
-    r"\b[^\n]{0,40}(\n[^\n]{0,40})?\s*$",
+# A sentence sending the customer to "our support team": the agent is the support team.
+# (A sentence at a time: one pattern spanning the sentence backtracked for milliseconds.)
+_SENTENCE = re.compile(r"[^.!?\n]+[.!?]*")
+_CONTACT_VERB = re.compile(r"\b(?:contact|reach out to|get in touch with|call|reach)\b", re.I)
+_SUPPORT_TEAM = re.compile(r"\b(?:support|service|care|help\s*desk)\b", re.I)
+# ... and the sentence that only praises that team ("They are always available to help.").
+_ABOUT_SUPPORT_TEAM = re.compile(
+    r"\s*\b(?:they|our team|the team)\s+(?:are|is|will be)\s+(?:always\s+|readily\s+)?"
+    r"(?:available|here|happy|ready|glad)\b[^.!?\n]*[.!?]?",
     re.IGNORECASE,
 )
-_MENTION = re.compile(r"(?<!\w)@\w+")
-# Agents sign tweets with initials or a name: "^JK", "*SR", "-MS", "\u2013AB" (en dash),
-# "^CharlesOpacki". A caret is never anything else at the end of a reply; after * or a dash
-# only initials count, so "- Thanks" or a trailing "-Sprint" product word stays.
-_AGENT_INITIALS = re.compile(r"\s*(\^\s*[A-Za-z][A-Za-z.]{0,30}|(\*|-|\u2013)\s*[A-Z]{1,3})\s*$")
-_PLACEHOLDER_REF = re.compile(r"\{\{\s*(order|invoice|tracking|reference)[^}]*\}\}", re.IGNORECASE)
+_APOLOGISES = re.compile(r"\b(?:sorry|apologi[sz]e|apologies|regret)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +89,8 @@ class Draft:
     based_on_case: int | None
     references: tuple[str, ...]
     is_holding_reply: bool
+    # Slots of the past reply that nothing on this ticket could fill: shown as "[order number]".
+    unfilled_slots: tuple[str, ...] = ()
 
 
 def find_references(text: str) -> tuple[str, ...]:
@@ -91,25 +111,36 @@ def find_references(text: str) -> tuple[str, ...]:
     return tuple(ordered)
 
 
-def adapt_resolution(resolution: str, references: Sequence[str]) -> tuple[str, bool]:
-    """The reusable body of a past reply: no old greeting, sign-off, @handles, or the old
-    customer's reference numbers. Returns (body, whether old references were removed)."""
-    body = _MENTION.sub("", resolution).strip()
-    body = _GREETING_LINE.sub("", body, count=1)
-    body = _SIGN_OFF.sub("", body)
-    body = _AGENT_INITIALS.sub("", body)
-    removed = False
-    for old in find_references(body):
-        if old not in references:
-            body = body.replace(old, "[reference]")
-            removed = True
-    if references:
-        # Template placeholders such as Bitext's {{Order Number}} take the customer's own.
-        body = _PLACEHOLDER_REF.sub(references[0], body)
+def adapt_resolution(resolution: str, *, known: KnownPeople | None = None) -> Deidentified:
+    """The reusable body of a past reply, as a template: every identifier of the old ticket is a
+    slot or gone (see `deid.deidentify`), and so are its greeting and any sentence sending the
+    customer to "our support team"."""
+    template = deidentify(resolution, known=known)
+    body = _GREETING_LINE.sub("", template.text, count=1)
+    body, dropped = _drop_contact_support(body)
+    if dropped:
+        body = _ABOUT_SUPPORT_TEAM.sub("", body)
+    body = re.sub(r"(?m)^\s*\d+\.\s*$\n?", "", body)  # a numbered step left empty
     body = re.sub(r"[ \t]{2,}", " ", body).strip()
     if body and body[0].islower():
         body = body[0].upper() + body[1:]
-    return body, removed
+    slots = tuple(slot for slot in template.slots if "{" + slot + "}" in body)
+    return Deidentified(text=body, slots=slots, removed=template.removed)
+
+
+def _drop_contact_support(body: str) -> tuple[str, bool]:
+    dropped = False
+
+    def keep(match: re.Match[str]) -> str:
+        nonlocal dropped
+        sentence = match.group(0)
+        verb = _CONTACT_VERB.search(sentence)
+        if verb is not None and _SUPPORT_TEAM.search(sentence, verb.end()):
+            dropped = True
+            return ""
+        return sentence
+
+    return _SENTENCE.sub(keep, body), dropped
 
 
 def draft_reply(
@@ -119,8 +150,17 @@ def draft_reply(
     sentiment: str,
     similar_cases: Sequence[SimilarCase],
     min_similarity: float = DEFAULT_MIN_SIMILARITY,
+    customer_text: str | None = None,
+    agent_name: str | None = None,
+    known: KnownPeople | None = None,
 ) -> Draft:
-    """Build the suggested reply and the plain-language reasons behind it."""
+    """Build the suggested reply and the plain-language reasons behind it.
+
+    The past case's reply is de-identified first; its slots are filled only from this ticket
+    (`customer_first_name`; reference numbers and amounts found in `customer_text`, all of this
+    customer's messages on the ticket, or `message` alone) and this agent (`agent_name`).
+    `known` lists the names and handles the database knows, to find them in the past reply.
+    """
     reasons: list[str] = []
     name = (customer_first_name or "").strip()
     if name:
@@ -130,18 +170,22 @@ def draft_reply(
         greeting = "Hello,"
         reasons.append("no customer name on file → neutral greeting")
 
-    parts: list[str] = []
-    if sentiment == "negative":
-        parts.append(APOLOGY)
-        reasons.append("customer sentiment negative → apology")
-
-    references = find_references(message)
+    own_text = customer_text if customer_text is not None else message
+    references = find_references(own_text)
     if references:
         joined = ", ".join(references)
         reasons.append(
             f"reference number{'s' if len(references) > 1 else ''} found in the "
             f"message ({joined}) → echoed back"
         )
+    amounts = amounts_in(own_text)
+    values = {
+        CUSTOMER_FIRST_NAME: name or None,
+        AGENT_NAME: (agent_name or "").strip() or None,
+        ORDER_NUMBER: references[0] if references else None,
+        # Only an amount the customer named, and only when there is no doubt which one.
+        AMOUNT: amounts[0] if len(amounts) == 1 else None,
+    }
 
     usable = sorted(
         (c for c in similar_cases if c.similarity >= min_similarity and c.resolution.strip()),
@@ -150,13 +194,38 @@ def draft_reply(
     )
     best: SimilarCase | None = usable[0] if usable else None
     body = ""
+    unfilled: tuple[str, ...] = ()
+    template: Deidentified | None = None
     if best is not None:
-        body, removed = adapt_resolution(best.resolution, references)
-    if best is not None and body:
+        template = adapt_resolution(best.resolution, known=known)
+        body, unfilled = slots_fill(template.text, values=values)
+    parts: list[str] = []
+    if sentiment == "negative":
+        if body and _APOLOGISES.search(body):
+            reasons.append(
+                "customer sentiment negative; the past reply already apologises → no second apology"
+            )
+        else:
+            parts.append(APOLOGY)
+            reasons.append("customer sentiment negative → apology")
+    if best is not None and template is not None and body:
         parts.append(body)
         reasons.append(f"based on case #{best.case_id} (similarity {best.similarity:.2f})")
-        if removed:
-            reasons.append(f"reference numbers from case #{best.case_id} replaced by [reference]")
+        filled = [s for s in template.slots if s not in unfilled]
+        if filled or unfilled or template.removed:
+            reasons.append(
+                f"identifiers of case #{best.case_id} removed"
+                + (
+                    "; filled from this ticket: " + ", ".join(s.replace("_", " ") for s in filled)
+                    if filled
+                    else ""
+                )
+            )
+        if unfilled:
+            reasons.append(
+                "not known on this ticket, fill in before sending: "
+                + ", ".join(slot_label(s) for s in unfilled)
+            )
         others = [f"#{c.case_id} ({c.similarity:.2f})" for c in usable[1:3]]
         if others:
             reasons.append("also similar: " + ", ".join(others))
@@ -174,10 +243,11 @@ def draft_reply(
         best = None
         holding = True
 
-    if references:
+    noted = [r for r in references if r not in body]
+    if noted:
         # After the body, so the reply opens with the answer and closes on the specifics.
-        plural = "s" if len(references) > 1 else ""
-        parts.append(f"I have noted your reference{plural}: {', '.join(references)}.")
+        plural = "s" if len(noted) > 1 else ""
+        parts.append(f"I have noted your reference{plural}: {', '.join(noted)}.")
     text = greeting + "\n\n" + " ".join(p for p in parts if p)
     return Draft(
         text=text,
@@ -185,4 +255,5 @@ def draft_reply(
         based_on_case=best.case_id if best is not None else None,
         references=references,
         is_holding_reply=holding,
+        unfilled_slots=unfilled,
     )

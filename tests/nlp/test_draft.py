@@ -43,7 +43,8 @@ def test_old_customers_reference_is_not_copied_into_the_new_reply() -> None:
     assert "998877" not in draft.text
     assert "@someone" not in draft.text
     assert "^JK" not in draft.text
-    assert "[reference]" in draft.text
+    # The old customer's order number became a slot, filled with this customer's own.
+    assert "For order 4417823 we recommend" in draft.text
     assert APOLOGY not in draft.text
 
 
