@@ -105,8 +105,10 @@ def busy_cpus() -> Iterator[None]:
             burner.wait()
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, what: str = "") -> None:
-    """Poll until ``condition()`` holds; a worker needs a few seconds to boot on a small machine."""
+def wait_for(condition: Callable[[], bool], *, timeout: float = 180.0, what: str = "") -> None:
+    """Poll until ``condition()`` holds. A worker needs a few seconds to boot and load its models
+    on a quiet small machine, but about a minute when every core is busy (measured: 6 s and
+    55-64 s): the bound is for a hung worker, not a slow one."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if condition():
