@@ -32,6 +32,10 @@ class AnalysisPanel:
     pending: bool
     similar: list[SimilarCaseView]
     decision: Any  # DraftDecisionEvent | None
+    # What the panel says when it has no analysis to show, or about the one it shows: whether
+    # the customer has written at all, and whether an agent replied after the analysed request.
+    has_customer_message: bool = False
+    answered_since: bool = False
 
 
 def analysis_get_for_ticket(
@@ -61,7 +65,29 @@ def analysis_panel_for_ticket(*, ticket: Ticket, user: User) -> AnalysisPanel:
         )
     similar = similar_cases_for_user(cases=shown.similar_cases, user=user) if shown else []
     decision = shown.draft_decisions.first() if shown else None
-    return AnalysisPanel(analysis=shown, pending=pending, similar=similar, decision=decision)
+    kinds = Message.objects.filter(ticket=ticket).exclude(author_kind=AuthorKind.SYSTEM)
+    last_customer = (
+        kinds.filter(author_kind=AuthorKind.CUSTOMER)
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+        .first()
+    )
+    answered_since = (
+        shown is not None
+        and last_customer is not None
+        and shown.transcript_version >= last_customer
+        and kinds.filter(
+            author_kind=AuthorKind.AGENT, sequence__gt=shown.transcript_version
+        ).exists()
+    )
+    return AnalysisPanel(
+        analysis=shown,
+        pending=pending,
+        similar=similar,
+        decision=decision,
+        has_customer_message=last_customer is not None,
+        answered_since=answered_since,
+    )
 
 
 def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[SimilarCaseView]:
@@ -89,10 +115,12 @@ def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[S
 
 
 def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tuple[str, Message]:
-    """What the customer has said since the last agent reply, up to this transcript version.
+    """The customer's latest request up to this transcript version, whoever wrote last.
 
     A customer often writes in bursts ("hi" / "my order 123 never came" / "??"); the copilot
-    reads the burst as one request. Returns the text and the newest customer message.
+    reads the burst as one request: the customer's messages since the agent reply before them.
+    Agent replies after the burst are skipped: a request the agent has answered but not solved
+    is still the ticket's work. Returns the text and the newest customer message.
     """
     messages = list(
         Message.objects.filter(ticket_id=ticket_id, sequence__lte=transcript_version)
@@ -103,7 +131,9 @@ def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tup
     burst: list[Message] = []
     for message in messages:
         if message.author_kind == AuthorKind.AGENT:
-            break
+            if burst:
+                break
+            continue
         burst.append(message)
     if not burst:
         raise Message.DoesNotExist(

@@ -64,23 +64,27 @@ def analysis_request(*, message: Message) -> MessageAnalysis:
 
 
 def analyses_queue_missing(*, retry_failed: bool = False) -> int:
-    """Queue analyses for active tickets whose newest message is a customer's and has none
-    (tickets that arrived by import), and optionally re-queue failed ones. Returns how many."""
+    """Queue an analysis of the latest customer request of every active ticket that has none,
+    whoever wrote last (tickets that arrived by import, pending ones included: their newest
+    message is often the agent's, and the customer's request before it is still the work), and
+    optionally re-queue failed ones. Returns how many."""
     from tickets.selectors import ACTIVE_STATUSES
 
-    latest = Message.objects.filter(ticket_id=OuterRef("pk")).order_by("-sequence")
+    latest_customer = Message.objects.filter(
+        ticket_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER
+    ).order_by("-sequence")
     tickets = Ticket.objects.filter(status__in=ACTIVE_STATUSES).annotate(
-        last_kind=Subquery(latest.values("author_kind")[:1]),
-        last_id=Subquery(latest.values("pk")[:1]),
+        request_id=Subquery(latest_customer.values("pk")[:1]),
+        request_sequence=Subquery(latest_customer.values("sequence")[:1]),
     )
     settled = MessageAnalysis.objects.filter(
-        ticket_id=OuterRef("pk"), transcript_version=OuterRef("transcript_version")
+        ticket_id=OuterRef("pk"), transcript_version=OuterRef("request_sequence")
     )
     if retry_failed:
         settled = settled.exclude(status=AnalysisStatus.FAILED)
-    candidates = tickets.filter(last_kind=AuthorKind.CUSTOMER).filter(~Exists(settled))
+    candidates = tickets.filter(request_id__isnull=False).filter(~Exists(settled))
     queued = 0
-    for message in Message.objects.filter(pk__in=candidates.values("last_id")).order_by(
+    for message in Message.objects.filter(pk__in=candidates.values("request_id")).order_by(
         "-created_at"
     ):
         with transaction.atomic():
