@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
+from django.db.models import Q
+
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
+from copilot.nlp.conversation import CustomerTurn
 from tickets.models import AuthorKind, ConsentPurpose, Message, Ticket
 from tickets.selectors import customer_ids_opted_out, ticket_qs_for_user
 
@@ -141,6 +145,59 @@ def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tup
         )
     text = "\n".join(m.body for m in reversed(burst))
     return text[-TEXT_MAX_CHARS:], burst[0]
+
+
+# How many of the customer's messages the conversation signal reads, newest last.
+CONVERSATION_MAX_MESSAGES = 50
+# Other tickets of the same customer about the same issue within this window count as repeated
+# contacts.
+REPEAT_CONTACT_DAYS = 30
+# Intent labels that name no issue.
+NO_ISSUE_INTENTS = ("", "unsure")
+
+
+def customer_turns_for_version(
+    *, ticket_id: int, transcript_version: int, current_score: float | None
+) -> list[CustomerTurn]:
+    """The customer's messages up to this version, oldest first, each with the sentiment score
+    its analysis stored (None for messages read in a burst or imported without one); the newest
+    gets ``current_score``, the reading of the analysis being made."""
+    messages = list(
+        Message.objects.filter(
+            ticket_id=ticket_id,
+            sequence__lte=transcript_version,
+            author_kind=AuthorKind.CUSTOMER,
+        )
+        .order_by("-sequence")
+        .values_list("pk", "body")[:CONVERSATION_MAX_MESSAGES]
+    )
+    messages.reverse()
+    scores = dict(
+        MessageAnalysis.objects.filter(
+            ticket_id=ticket_id,
+            status=AnalysisStatus.DONE,
+            message_id__in=[pk for pk, _ in messages],
+        ).values_list("message_id", "sentiment_score")
+    )
+    turns = [CustomerTurn(text=body, sentiment_score=scores.get(pk)) for pk, body in messages]
+    if turns:
+        turns[-1] = CustomerTurn(text=turns[-1].text, sentiment_score=current_score)
+    return turns
+
+
+def customer_repeat_contacts(*, ticket: Ticket, intent: str) -> int:
+    """How many other tickets the same customer opened about the same issue (same intent, as an
+    agent labelled it or the copilot read it) since a few weeks before this one opened."""
+    if intent in NO_ISSUE_INTENTS:
+        return 0
+    since = ticket.created_at - dt.timedelta(days=REPEAT_CONTACT_DAYS)
+    return (
+        Ticket.objects.filter(customer_id=ticket.customer_id, created_at__gte=since)
+        .exclude(pk=ticket.pk)
+        .filter(Q(intent=intent) | Q(insight__intent=intent))
+        .distinct()
+        .count()
+    )
 
 
 def case_text(*, ticket: Ticket) -> str:

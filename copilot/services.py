@@ -19,8 +19,14 @@ from copilot.models import (
     SolvedCase,
     TicketInsight,
 )
+from copilot.nlp.conversation import conversation_state
 from copilot.nlp.draft import SimilarCase, draft_reply
-from copilot.selectors import customer_text_for_version, similar_case_resolutions
+from copilot.selectors import (
+    customer_repeat_contacts,
+    customer_text_for_version,
+    customer_turns_for_version,
+    similar_case_resolutions,
+)
 from core.errors import Conflict, DomainError
 from recovery.events import audit_draft_decided
 from recovery.services import recommendations_propose
@@ -147,6 +153,14 @@ def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis 
         logger.exception("Analysis of ticket %s v%s failed", ticket_id, transcript_version)
         return _analysis_finish(analysis, status=AnalysisStatus.FAILED, error=str(exc))
     fields = _analysis_fields(result, message=message, ticket=ticket)
+    fields.update(
+        _conversation_fields(
+            ticket=ticket,
+            transcript_version=transcript_version,
+            sentiment_score=result.sentiment.score,
+            intent=fields["intent"],
+        )
+    )
     fields["duration_ms"] = round((time.perf_counter() - started) * 1000)
     return _analysis_finish(analysis, status=AnalysisStatus.DONE, **fields)
 
@@ -181,6 +195,26 @@ def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) 
         "draft_reply": draft.text,
         "draft_reasons": [*draft.reasons, *result.notes],
         "model_versions": result.model_versions,
+    }
+
+
+def _conversation_fields(
+    *, ticket: Ticket, transcript_version: int, sentiment_score: float, intent: str
+) -> dict:
+    """The customer's state across the conversation: every message of theirs so far, with the
+    sentiment each analysis stored, and their other recent tickets about the same issue."""
+    state = conversation_state(
+        turns=customer_turns_for_version(
+            ticket_id=ticket.pk,
+            transcript_version=transcript_version,
+            current_score=sentiment_score,
+        ),
+        repeat_contacts=customer_repeat_contacts(ticket=ticket, intent=intent),
+    )
+    return {
+        "conversation_level": state.level,
+        "conversation_score": state.score,
+        "conversation_reasons": list(state.reasons),
     }
 
 
@@ -263,6 +297,8 @@ def _insight_update(analysis: MessageAnalysis) -> None:
             "sentiment_score": analysis.sentiment_score,
             "intent": analysis.intent,
             "intent_confidence": analysis.intent_confidence,
+            "conversation_level": analysis.conversation_level,
+            "conversation_score": analysis.conversation_score,
         },
     )
 

@@ -64,6 +64,12 @@ class CustomerContext:
     churn_risk: float | None = None
     repeat_issue: bool = False
     recoveries_received: int = 0
+    # The customer's state across this conversation (copilot.nlp.conversation: calm, concerned,
+    # frustrated, at_risk; "" when not read) and its score (0 calm to 1). Read from the
+    # conversation itself, so it is set whether or not the customer opted out of
+    # personalisation. Not used by the ranking rules yet.
+    conversation_level: str = ""
+    conversation_score: float | None = None
 
 
 @dataclass(frozen=True)
