@@ -59,6 +59,9 @@ class AnalysisOutput(serializers.ModelSerializer[MessageAnalysis]):
             "similar_cases",
             "draft_reply",
             "draft_reasons",
+            "conversation_level",
+            "conversation_score",
+            "conversation_reasons",
             "model_versions",
         ]
 

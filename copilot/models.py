@@ -21,6 +21,15 @@ class Sentiment(models.TextChoices):
     POSITIVE = "positive", "Positive"
 
 
+class ConversationLevel(models.TextChoices):
+    """The customer's state across the conversation (copilot.nlp.conversation)."""
+
+    CALM = "calm", "Calm"
+    CONCERNED = "concerned", "Concerned"
+    FRUSTRATED = "frustrated", "Frustrated"
+    AT_RISK = "at_risk", "At risk of leaving"
+
+
 class MessageAnalysis(models.Model):
     """The copilot's work on one customer message, keyed by (ticket, transcript version).
 
@@ -55,6 +64,12 @@ class MessageAnalysis(models.Model):
     similar_cases = models.JSONField(default=list, blank=True)  # [{"ticket_id", "similarity"}]
     draft_reply = models.TextField(blank=True)
     draft_reasons = models.JSONField(default=list, blank=True)  # plain-language strings
+    # The whole conversation up to this message, not the message alone: the customer's state.
+    conversation_level = models.CharField(
+        max_length=12, choices=ConversationLevel.choices, blank=True
+    )
+    conversation_score = models.FloatField(null=True, blank=True, help_text="0 calm to 1")
+    conversation_reasons = models.JSONField(default=list, blank=True)  # plain-language strings
     model_versions = models.JSONField(default=dict, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
@@ -155,6 +170,10 @@ class TicketInsight(models.Model):
     sentiment_score = models.FloatField(null=True, blank=True)
     intent = models.CharField(max_length=100, blank=True)
     intent_confidence = models.FloatField(null=True, blank=True)
+    conversation_level = models.CharField(
+        max_length=12, choices=ConversationLevel.choices, blank=True
+    )
+    conversation_score = models.FloatField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

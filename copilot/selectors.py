@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
+from django.db.models import Q
 
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
+from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, identifier_leaks
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
 from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
@@ -36,6 +39,10 @@ class AnalysisPanel:
     pending: bool
     similar: list[SimilarCaseView]
     decision: Any  # DraftDecisionEvent | None
+    # What the panel says when it has no analysis to show, or about the one it shows: whether
+    # the customer has written at all, and whether an agent replied after the analysed request.
+    has_customer_message: bool = False
+    answered_since: bool = False
 
 
 def analysis_get_for_ticket(
@@ -65,7 +72,29 @@ def analysis_panel_for_ticket(*, ticket: Ticket, user: User) -> AnalysisPanel:
         )
     similar = similar_cases_for_user(cases=shown.similar_cases, user=user) if shown else []
     decision = shown.draft_decisions.first() if shown else None
-    return AnalysisPanel(analysis=shown, pending=pending, similar=similar, decision=decision)
+    kinds = Message.objects.filter(ticket=ticket).exclude(author_kind=AuthorKind.SYSTEM)
+    last_customer = (
+        kinds.filter(author_kind=AuthorKind.CUSTOMER)
+        .order_by("-sequence")
+        .values_list("sequence", flat=True)
+        .first()
+    )
+    answered_since = (
+        shown is not None
+        and last_customer is not None
+        and shown.transcript_version >= last_customer
+        and kinds.filter(
+            author_kind=AuthorKind.AGENT, sequence__gt=shown.transcript_version
+        ).exists()
+    )
+    return AnalysisPanel(
+        analysis=shown,
+        pending=pending,
+        similar=similar,
+        decision=decision,
+        has_customer_message=last_customer is not None,
+        answered_since=answered_since,
+    )
 
 
 def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[SimilarCaseView]:
@@ -93,10 +122,12 @@ def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[S
 
 
 def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tuple[str, Message]:
-    """What the customer has said since the last agent reply, up to this transcript version.
+    """The customer's latest request up to this transcript version, whoever wrote last.
 
     A customer often writes in bursts ("hi" / "my order 123 never came" / "??"); the copilot
-    reads the burst as one request. Returns the text and the newest customer message.
+    reads the burst as one request: the customer's messages since the agent reply before them.
+    Agent replies after the burst are skipped: a request the agent has answered but not solved
+    is still the ticket's work. Returns the text and the newest customer message.
     """
     messages = list(
         Message.objects.filter(ticket_id=ticket_id, sequence__lte=transcript_version)
@@ -107,7 +138,9 @@ def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tup
     burst: list[Message] = []
     for message in messages:
         if message.author_kind == AuthorKind.AGENT:
-            break
+            if burst:
+                break
+            continue
         burst.append(message)
     if not burst:
         raise Message.DoesNotExist(
@@ -115,6 +148,59 @@ def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tup
         )
     text = "\n".join(m.body for m in reversed(burst))
     return text[-TEXT_MAX_CHARS:], burst[0]
+
+
+# How many of the customer's messages the conversation signal reads, newest last.
+CONVERSATION_MAX_MESSAGES = 50
+# Other tickets of the same customer about the same issue within this window count as repeated
+# contacts.
+REPEAT_CONTACT_DAYS = 30
+# Intent labels that name no issue.
+NO_ISSUE_INTENTS = ("", "unsure")
+
+
+def customer_turns_for_version(
+    *, ticket_id: int, transcript_version: int, current_score: float | None
+) -> list[CustomerTurn]:
+    """The customer's messages up to this version, oldest first, each with the sentiment score
+    its analysis stored (None for messages read in a burst or imported without one); the newest
+    gets ``current_score``, the reading of the analysis being made."""
+    messages = list(
+        Message.objects.filter(
+            ticket_id=ticket_id,
+            sequence__lte=transcript_version,
+            author_kind=AuthorKind.CUSTOMER,
+        )
+        .order_by("-sequence")
+        .values_list("pk", "body")[:CONVERSATION_MAX_MESSAGES]
+    )
+    messages.reverse()
+    scores = dict(
+        MessageAnalysis.objects.filter(
+            ticket_id=ticket_id,
+            status=AnalysisStatus.DONE,
+            message_id__in=[pk for pk, _ in messages],
+        ).values_list("message_id", "sentiment_score")
+    )
+    turns = [CustomerTurn(text=body, sentiment_score=scores.get(pk)) for pk, body in messages]
+    if turns:
+        turns[-1] = CustomerTurn(text=turns[-1].text, sentiment_score=current_score)
+    return turns
+
+
+def customer_repeat_contacts(*, ticket: Ticket, intent: str) -> int:
+    """How many other tickets the same customer opened about the same issue (same intent, as an
+    agent labelled it or the copilot read it) since a few weeks before this one opened."""
+    if intent in NO_ISSUE_INTENTS:
+        return 0
+    since = ticket.created_at - dt.timedelta(days=REPEAT_CONTACT_DAYS)
+    return (
+        Ticket.objects.filter(customer_id=ticket.customer_id, created_at__gte=since)
+        .exclude(pk=ticket.pk)
+        .filter(Q(intent=intent) | Q(insight__intent=intent))
+        .distinct()
+        .count()
+    )
 
 
 def case_text(*, ticket: Ticket) -> str:

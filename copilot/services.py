@@ -19,8 +19,11 @@ from copilot.models import (
     SolvedCase,
     TicketInsight,
 )
+from copilot.nlp.conversation import conversation_state
 from copilot.selectors import (
+    customer_repeat_contacts,
     customer_text_for_version,
+    customer_turns_for_version,
     draft_for_ticket,
     similar_case_resolutions,
 )
@@ -77,23 +80,27 @@ def analysis_request(*, message: Message) -> MessageAnalysis:
 
 
 def analyses_queue_missing(*, retry_failed: bool = False) -> int:
-    """Queue analyses for active tickets whose newest message is a customer's and has none
-    (tickets that arrived by import), and optionally re-queue failed ones. Returns how many."""
+    """Queue an analysis of the latest customer request of every active ticket that has none,
+    whoever wrote last (tickets that arrived by import, pending ones included: their newest
+    message is often the agent's, and the customer's request before it is still the work), and
+    optionally re-queue failed ones. Returns how many."""
     from tickets.selectors import ACTIVE_STATUSES
 
-    latest = Message.objects.filter(ticket_id=OuterRef("pk")).order_by("-sequence")
+    latest_customer = Message.objects.filter(
+        ticket_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER
+    ).order_by("-sequence")
     tickets = Ticket.objects.filter(status__in=ACTIVE_STATUSES).annotate(
-        last_kind=Subquery(latest.values("author_kind")[:1]),
-        last_id=Subquery(latest.values("pk")[:1]),
+        request_id=Subquery(latest_customer.values("pk")[:1]),
+        request_sequence=Subquery(latest_customer.values("sequence")[:1]),
     )
     settled = MessageAnalysis.objects.filter(
-        ticket_id=OuterRef("pk"), transcript_version=OuterRef("transcript_version")
+        ticket_id=OuterRef("pk"), transcript_version=OuterRef("request_sequence")
     )
     if retry_failed:
         settled = settled.exclude(status=AnalysisStatus.FAILED)
-    candidates = tickets.filter(last_kind=AuthorKind.CUSTOMER).filter(~Exists(settled))
+    candidates = tickets.filter(request_id__isnull=False).filter(~Exists(settled))
     queued = 0
-    for message in Message.objects.filter(pk__in=candidates.values("last_id")).order_by(
+    for message in Message.objects.filter(pk__in=candidates.values("request_id")).order_by(
         "-created_at"
     ):
         with transaction.atomic():
@@ -156,6 +163,14 @@ def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis 
         logger.exception("Analysis of ticket %s v%s failed", ticket_id, transcript_version)
         return _analysis_finish(analysis, status=AnalysisStatus.FAILED, error=str(exc))
     fields = _analysis_fields(result, message=message, ticket=ticket)
+    fields.update(
+        _conversation_fields(
+            ticket=ticket,
+            transcript_version=transcript_version,
+            sentiment_score=result.sentiment.score,
+            intent=fields["intent"],
+        )
+    )
     fields["duration_ms"] = round((time.perf_counter() - started) * 1000)
     return _analysis_finish(analysis, status=AnalysisStatus.DONE, **fields)
 
@@ -188,6 +203,26 @@ def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) 
         "draft_reply": draft.text,
         "draft_reasons": [*draft.reasons, *result.notes],
         "model_versions": result.model_versions,
+    }
+
+
+def _conversation_fields(
+    *, ticket: Ticket, transcript_version: int, sentiment_score: float, intent: str
+) -> dict:
+    """The customer's state across the conversation: every message of theirs so far, with the
+    sentiment each analysis stored, and their other recent tickets about the same issue."""
+    state = conversation_state(
+        turns=customer_turns_for_version(
+            ticket_id=ticket.pk,
+            transcript_version=transcript_version,
+            current_score=sentiment_score,
+        ),
+        repeat_contacts=customer_repeat_contacts(ticket=ticket, intent=intent),
+    )
+    return {
+        "conversation_level": state.level,
+        "conversation_score": state.score,
+        "conversation_reasons": list(state.reasons),
     }
 
 
@@ -270,6 +305,8 @@ def _insight_update(analysis: MessageAnalysis) -> None:
             "sentiment_score": analysis.sentiment_score,
             "intent": analysis.intent,
             "intent_confidence": analysis.intent_confidence,
+            "conversation_level": analysis.conversation_level,
+            "conversation_score": analysis.conversation_score,
         },
     )
 

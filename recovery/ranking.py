@@ -121,6 +121,12 @@ class CustomerContext:
     # False for a first contact with no order, spend or earlier ticket: nothing to judge by,
     # so value and churn risk are not used (a risk computed from no history is a default).
     history: bool = True
+    # The customer's state across this conversation (copilot.nlp.conversation: calm, concerned,
+    # frustrated, at_risk; "" when not read) and its score (0 calm to 1). Read from the
+    # conversation itself, so it is set whether or not the customer opted out of
+    # personalisation. Not used by the ranking rules yet.
+    conversation_level: str = ""
+    conversation_score: float | None = None
 
     @property
     def judged_by_history(self) -> bool:

@@ -3,6 +3,7 @@ supervisor's decisions, and carrying out what was approved, exactly once."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 from decimal import Decimal, InvalidOperation
@@ -148,7 +149,11 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
 
     refresh_customer.delay_on_commit(customer_id=ticket.customer_id)
     actions = {a.key: a for a in RecoveryAction.objects.filter(active=True)}
-    context = customer_context(customer=ticket.customer)
+    context = dataclasses.replace(
+        customer_context(customer=ticket.customer),
+        conversation_level=locked.conversation_level,
+        conversation_score=locked.conversation_score,
+    )
     case_ids = [c["ticket_id"] for c in locked.similar_cases]
     ranked = rank_actions(
         [_policy(a, ticket.customer) for a in actions.values()],

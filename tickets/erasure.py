@@ -120,7 +120,11 @@ def _erase_rows(*, customer: Customer, by: User | None) -> ErasureReceipt:
     )
     counts["tickets"] = tickets.update(subject=ERASED, resolution=ERASED, external_id=None)
     counts["analyses"] = analyses.update(
-        draft_reply="", draft_reasons=[], intent_candidates=[], error=""
+        draft_reply="",
+        draft_reasons=[],
+        intent_candidates=[],
+        error="",
+        conversation_reasons=[],  # quotes the customer's words
     )
     # A worker that read a message before this erasure must not write what it computed: the
     # analyses still awaiting their result get none (analysis_run re-checks under the lock).

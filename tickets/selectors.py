@@ -80,7 +80,10 @@ def ticket_list_for_user(*, user: User, filters: TicketFilters) -> QuerySet[Tick
     # The copilot's reading as plain columns: a reverse one-to-one that is missing (a ticket
     # not analysed yet) would raise in the template on every row, and that is slow.
     qs = qs.select_related("customer", "team", "assignee").annotate(
-        insight_sentiment=F("insight__sentiment"), insight_intent=F("insight__intent")
+        insight_sentiment=F("insight__sentiment"),
+        insight_intent=F("insight__intent"),
+        insight_conversation=F("insight__conversation_level"),
+        insight_conversation_reasons=F("insight__analysis__conversation_reasons"),
     )
     if filters.sort == "urgency":
         return _order_by_urgency(qs)
@@ -88,15 +91,21 @@ def ticket_list_for_user(*, user: User, filters: TicketFilters) -> QuerySet[Tick
 
 
 def _order_by_urgency(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
-    """Most urgent first: an unhappy customer, then priority, then what the customer is worth to
-    the business, then the longest wait."""
-    negative = Case(When(insight__sentiment="negative", then=Value(1)), default=Value(0))
+    """Most urgent first: an unhappy customer (at risk of leaving, then frustrated across the
+    conversation, then a negative latest request), then priority, then what the customer is worth
+    to the business, then the longest wait."""
+    unhappy = Case(
+        When(insight__conversation_level="at_risk", then=Value(3)),
+        When(insight__conversation_level="frustrated", then=Value(2)),
+        When(insight__sentiment="negative", then=Value(1)),
+        default=Value(0),
+    )
     rank = Case(
         *(When(priority=p, then=Value(r)) for p, r in PRIORITY_RANK.items()),
         default=Value(1),
     )
-    return qs.annotate(negative=negative, rank=rank).order_by(
-        "-negative", "-rank", "-customer__lifetime_spend", "last_message_at", "id"
+    return qs.annotate(unhappy=unhappy, rank=rank).order_by(
+        "-unhappy", "-rank", "-customer__lifetime_spend", "last_message_at", "id"
     )
 
 

@@ -114,3 +114,23 @@ def test_similar_case_search_without_an_index_is_a_clear_503(api: Api, agent: Us
 
     assert response.status_code == 503
     assert "rebuild_case_index" in response.data["detail"]
+
+
+def test_analysis_api_carries_the_conversation_state(
+    api: Api, agent: User, ticket_a: Ticket
+) -> None:
+    analysis_of(
+        ticket_a,
+        1,
+        status=AnalysisStatus.DONE,
+        conversation_level="at_risk",
+        conversation_score=0.9,
+        conversation_reasons=['threatens to leave or escalate: "Bye AA"'],
+    )
+
+    response = api(agent).get(reverse("api:ticket-analysis", args=[ticket_a.pk]))
+
+    assert response.status_code == 200
+    assert response.data["conversation_level"] == "at_risk"
+    assert response.data["conversation_score"] == 0.9
+    assert response.data["conversation_reasons"] == ['threatens to leave or escalate: "Bye AA"']

@@ -7,9 +7,9 @@ from copilot.services import analyses_queue_missing
 
 class Command(BaseCommand):
     help = (
-        "Queue an analysis for every open ticket whose newest customer message has none (after "
-        "an import), and with --retry-failed re-run the analyses that failed. The workers do "
-        "the work; this only queues it."
+        "Queue an analysis of the latest customer request of every active (new, open, pending) "
+        "ticket that has none, whoever wrote last (after an import), and with --retry-failed "
+        "re-run the analyses that failed. The workers do the work; this only queues it."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
