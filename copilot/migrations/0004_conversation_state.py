@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('copilot', '0002_analysis_results'),
+        ('copilot', '0003_analysis_requeue_backoff'),
     ]
 
     operations = [
