@@ -342,8 +342,11 @@ def _rebuild_locked(
     rows = list(
         SolvedCase.objects.order_by("ticket_id").values_list("pk", "ticket_id", "embedding")
     )
-    ids, matrix = _vectors([(t, e) for _, t, e in rows], encoder.dim)
-    index = SimilarCaseIndex.build(ids, matrix, kind=kind, dim=encoder.dim)  # type: ignore[arg-type]
+    # The stored vectors tell their dimension: when all came from a file (the demo), the model
+    # is never loaded here (importing it alone took 10 s on a loaded 2-core machine).
+    dim = len(rows[0][2]) // np.dtype(np.float32).itemsize if rows else encoder.dim
+    ids, matrix = _vectors([(t, e) for _, t, e in rows], dim)
+    index = SimilarCaseIndex.build(ids, matrix, kind=kind, dim=dim)  # type: ignore[arg-type]
     manifest = index_store().publish(index, model_version=encoder.version)
     # By key: a case recorded while we built is not in this generation; the next sync adds it.
     SolvedCase.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(indexed=True)

@@ -164,8 +164,9 @@ def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis 
     return _analysis_finish(analysis, status=AnalysisStatus.DONE, **fields)
 
 
-# Texts per forward pass of a bulk run: the demo's 642 analyses took 41 s one task each and
-# 16 s in batches of 32 on a loaded 2-core machine (README, "Demo timings").
+# Texts per forward pass of a bulk run: enough to share the models' per-call cost, few enough
+# that the analyses appear on the inbox a batch at a time (about 5 s a batch on the loaded 2-core
+# machine of the README's demo timing).
 ANALYSIS_BATCH = 32
 
 
