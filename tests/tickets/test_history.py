@@ -117,3 +117,16 @@ def test_admin_ticket_history_reads_as_sentences(
 
     assert "Status changed from Open to Pending customer." in body
     assert "{&quot;from&quot;" not in body and "&#x27;from&#x27;" not in body
+
+
+def test_erase_without_typed_confirmation_changes_nothing(client: Client, admin_user: User) -> None:
+    customer = CustomerFactory(name="Zoe Park")
+    client.force_login(admin_user)
+
+    response = client.post(reverse("privacy:erase", args=[customer.pk]), {"confirm": "erase"})
+
+    assert response.status_code == 422
+    assert "Type ERASE (in capitals) to confirm." in response.content.decode()
+    customer.refresh_from_db()
+    assert customer.name == "Zoe Park"
+    assert not customer.privacy_events.filter(kind=PrivacyEventKind.ERASED).exists()
