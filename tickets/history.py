@@ -38,9 +38,11 @@ def _humanise(key: str) -> str:
 
 
 def counts_sentence(counts: Mapping[str, object], *, none: str = "nothing") -> str:
-    """'3 tickets, 12 messages and 1 copilot analysis' (zero counts left out)."""
+    """'3 tickets, 12 messages and 1 copilot analysis' (zero counts left out), in the order of
+    COUNT_NOUNS whatever the stored order (PostgreSQL's jsonb keeps keys sorted its own way)."""
+    order = {key: i for i, key in enumerate(COUNT_NOUNS)}
     parts = []
-    for key, value in counts.items():
+    for key, value in sorted(counts.items(), key=lambda kv: (order.get(kv[0], len(order)), kv[0])):
         if not isinstance(value, int) or isinstance(value, bool) or value == 0:
             continue
         one, several = COUNT_NOUNS.get(key, (_humanise(key), _humanise(key)))

@@ -46,11 +46,11 @@ def test_privacy_log_details_read_as_sentences(client: Client, admin_user: User)
     body = client.get(reverse("privacy:log")).content.decode()
 
     assert "Opted out of Similar-case examples (was opted in), recorded via email." in body
-    assert "Removed or redacted 12 messages, 3 tickets and 1 copilot analysis." in body
+    assert "Removed or redacted 3 tickets, 12 messages and 1 copilot analysis." in body
     assert "Data package #7 ready: 1 ticket and 4 messages." in body
     assert "{&#x27;" not in body and "{'" not in body  # no dict printed
     customer_page = client.get(reverse("privacy:customer", args=[customer.pk])).content.decode()
-    assert "Removed or redacted 12 messages, 3 tickets and 1 copilot analysis." in customer_page
+    assert "Removed or redacted 3 tickets, 12 messages and 1 copilot analysis." in customer_page
 
 
 def test_privacy_log_details_are_escaped(client: Client, admin_user: User) -> None:
