@@ -74,6 +74,7 @@ class MessageAnalysis(models.Model):
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
+        verbose_name_plural = "message analyses"
         ordering = ["ticket", "-transcript_version"]
         constraints = [
             models.UniqueConstraint(

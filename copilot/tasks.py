@@ -11,7 +11,7 @@ from django.db import InterfaceError, OperationalError
 
 from copilot.cases import IndexBusy, case_index_repair, case_index_sync, case_record
 from copilot.engine import get_engine, index_health
-from copilot.services import analyses_requeue_stale, analysis_run
+from copilot.services import analyses_requeue_stale, analyses_run_pending, analysis_run
 
 logger = logging.getLogger(__name__)
 
@@ -34,6 +34,12 @@ DURABLE = {
 def analyse_message(*, ticket_id: int, transcript_version: int) -> None:
     """Analyse the customer message that brought a ticket to ``transcript_version``."""
     analysis_run(ticket_id=ticket_id, transcript_version=transcript_version)
+
+
+@shared_task(**DURABLE, retry_backoff_max=60)
+def analyse_pending() -> None:
+    """Analyse every pending analysis in batches (after an import, the demo's seed)."""
+    analyses_run_pending()
 
 
 @shared_task(**DURABLE)

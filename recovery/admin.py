@@ -2,7 +2,9 @@ from typing import Any
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.safestring import SafeString
 
+from core.display import definition_list
 from recovery.models import (
     AuditEvent,
     ChurnModelRun,
@@ -53,6 +55,17 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_display = ["created_at", "kind", "actor", "ticket", "action_key", "is_override"]
     list_filter = ["kind", "is_override", "team"]
     raw_id_fields = ["ticket", "recommendation", "analysis", "reviewed_event"]
+    # What was proposed and done, as lists of named values rather than raw JSON.
+    exclude = ["proposed", "final"]
+    readonly_fields = ["proposed_details", "final_details"]
+
+    @admin.display(description="proposed")
+    def proposed_details(self, obj: AuditEvent) -> SafeString:
+        return definition_list(obj.proposed)
+
+    @admin.display(description="final")
+    def final_details(self, obj: AuditEvent) -> SafeString:
+        return definition_list(obj.final)
 
 
 @admin.register(Recommendation)

@@ -112,6 +112,9 @@ class CustomerSignals(models.Model):
     )
     computed_at = models.DateTimeField()
 
+    class Meta:
+        verbose_name_plural = "customer signals"
+
     def __str__(self) -> str:
         return f"signals of {self.customer_id}"
 

@@ -3,6 +3,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from tickets.history import event_sentence
 from tickets.models import Customer, Message, Ticket, TicketEvent
 
 
@@ -35,8 +36,12 @@ class MessageInline(ReadOnlyInline):
 
 class TicketEventInline(ReadOnlyInline):
     model = TicketEvent
-    fields = ["created_at", "kind", "actor", "data"]
+    fields = ["created_at", "kind", "actor", "details"]
     readonly_fields = fields
+
+    @admin.display(description="details")
+    def details(self, obj: TicketEvent) -> str:
+        return event_sentence(obj)
 
 
 @admin.register(Customer)

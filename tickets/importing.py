@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import DatabaseError, transaction
 from rest_framework import serializers
 
+from accounts.models import Team
 from accounts.services import team_get_or_create
 from core.parsers import json_loads_bounded
 from tickets.events import ticket_event_imported
@@ -268,6 +269,10 @@ def records_validate(
     valid: list[tuple[int, dict[str, Any]]] = []
     problems: list[ImportProblem] = []
     seen: dict[str, int] = {}
+    # One serializer for every record: building one deep-copies all its nested fields, which
+    # was half the demo's import (30 of 65 s for 3,725 tickets, profiled on a loaded 2-core
+    # machine). Validation itself keeps no state between records.
+    validator = TicketRecord()
     for row, raw in records:
         if not isinstance(raw, dict):
             kind = type(raw).__name__ if raw is not None else "null"
@@ -276,11 +281,11 @@ def records_validate(
         if "__error__" in raw:
             problems.append(ImportProblem(row, {"record": raw["__error__"]}))
             continue
-        record = TicketRecord(data=raw)
-        if not record.is_valid():
-            problems.append(ImportProblem(row, dict(record.errors)))
+        try:
+            data: dict[str, Any] = validator.run_validation(raw)
+        except serializers.ValidationError as exc:
+            problems.append(ImportProblem(row, dict(exc.detail)))  # type: ignore[arg-type]
             continue
-        data: dict[str, Any] = record.validated_data  # type: ignore[assignment]
         if data["external_id"] in seen:
             problems.append(
                 ImportProblem(row, {"external_id": f"repeats row {seen[data['external_id']]}"})
@@ -299,10 +304,12 @@ def tickets_import(*, records: Iterable[tuple[int, dict[str, Any]]], source: str
     are rolled back with it.
     """
     result = ImportResult()
+    # A file names a handful of teams for thousands of tickets: look each up once.
+    teams: dict[str, Team] = {}
     with transaction.atomic():
         for row, data in records:
             try:
-                ticket = ticket_import(data=data, source=source)
+                ticket = ticket_import(data=data, source=source, teams=teams)
             except DatabaseError as exc:
                 reason = (
                     str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -316,14 +323,22 @@ def tickets_import(*, records: Iterable[tuple[int, dict[str, Any]]], source: str
     return result
 
 
-@transaction.atomic
-def ticket_import(*, data: dict[str, Any], source: str) -> Ticket | None:
+# No savepoint inside an import's transaction: a refused row rolls the whole file back anyway,
+# and two savepoint statements per ticket were a fifth of the demo's import queries.
+@transaction.atomic(savepoint=False)
+def ticket_import(
+    *, data: dict[str, Any], source: str, teams: dict[str, Team] | None = None
+) -> Ticket | None:
     """Write one validated ticket record with its transcript; None when it is already here.
 
     Imported history is not queued for analysis: it is the past, not work waiting for an agent.
+    `teams` caches the teams by name across the records of one import.
     """
     if Ticket.objects.filter(external_id=data["external_id"]).exists():
         return None
+    teams = {} if teams is None else teams
+    if data["team"] not in teams:
+        teams[data["team"]] = team_get_or_create(name=data["team"])
     customer_data = dict(data["customer"])
     customer, _ = Customer.objects.get_or_create(
         external_id=customer_data.pop("external_id"), defaults=customer_data
@@ -336,7 +351,7 @@ def ticket_import(*, data: dict[str, Any], source: str) -> Ticket | None:
         channel=data["channel"],
         status=data["status"],
         priority=data["priority"],
-        team=team_get_or_create(name=data["team"]),
+        team=teams[data["team"]],
         intent=data["intent"],
         resolution=text_clean(data["resolution"]),
         created_at=data["created_at"],

@@ -14,7 +14,12 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--retry-failed", action="store_true")
+        parser.add_argument(
+            "--bulk",
+            action="store_true",
+            help="One task analyses them all in batches, instead of one task per message.",
+        )
 
-    def handle(self, *args: Any, retry_failed: bool, **options: Any) -> None:
-        queued = analyses_queue_missing(retry_failed=retry_failed)
+    def handle(self, *args: Any, retry_failed: bool, bulk: bool, **options: Any) -> None:
+        queued = analyses_queue_missing(retry_failed=retry_failed, bulk=bulk)
         self.stdout.write(self.style.SUCCESS(f"Queued {queued} analyses."))
