@@ -188,7 +188,10 @@ class Engine:
                             model = IntentClassifier.load(directory)
                         except (OSError, ValueError) as exc:
                             raise EngineError(f"Intent model in {directory}: {exc}") from exc
-                        self._intent = model.with_threshold(settings.COPILOT_INTENT_THRESHOLD)
+                        if settings.COPILOT_INTENT_THRESHOLD is not None:
+                            # An explicit setting overrides the threshold saved with the model.
+                            model = model.with_threshold(settings.COPILOT_INTENT_THRESHOLD)
+                        self._intent = model
                     self._intent_loaded = True
         return self._intent
 

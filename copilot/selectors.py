@@ -239,8 +239,11 @@ def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int
     return {t.pk: t for t in qs.only("id", "subject", "resolution", "team_id")}
 
 
-def intent_training_examples(*, min_examples: int) -> tuple[list[str], list[str], list[str]]:
-    """(texts, labels, labels left out) from tickets an agent or an import labelled.
+def intent_training_examples(
+    *, min_examples: int
+) -> tuple[list[str], list[str], list[tuple[str, int]]]:
+    """(texts, labels, (label, count) left out for having fewer than `min_examples`) from
+    tickets an agent or an import labelled.
 
     The text is the customer's opening request, the same text the similar-case index holds.
     """
@@ -253,7 +256,7 @@ def intent_training_examples(*, min_examples: int) -> tuple[list[str], list[str]
     counts: dict[str, int] = {}
     for ticket in tickets:
         counts[ticket.intent] = counts.get(ticket.intent, 0) + 1
-    dropped = sorted(label for label, n in counts.items() if n < min_examples)
+    dropped = sorted((label, n) for label, n in counts.items() if n < min_examples)
     kept = [t for t in tickets if counts[t.intent] >= min_examples]
     return [case_text(ticket=t) for t in kept], [t.intent for t in kept], dropped
 

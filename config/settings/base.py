@@ -355,8 +355,13 @@ COPILOT_SENTIMENT_MODEL = env.str("COPILOT_SENTIMENT_MODEL", default="")
 # Where `train_intent` writes the organisation's intent classifier; until it has run, the model
 # shipped with the code (trained on the demo tickets) is used.
 COPILOT_INTENT_MODEL_DIR = env.str("COPILOT_INTENT_MODEL_DIR", default=str(VAR_DIR / "intent"))
-# Below this confidence the intent is reported as "unsure" rather than guessed.
-COPILOT_INTENT_THRESHOLD = env.float("COPILOT_INTENT_THRESHOLD", default=0.5)
+# Below this confidence the intent is reported as "unsure" rather than guessed. Unset (the
+# default): the threshold `train_intent` chose on held-out tickets and saved with the model
+# (0.5 for the shipped model). Set it to override the model's own.
+COPILOT_INTENT_THRESHOLD = env.float("COPILOT_INTENT_THRESHOLD", default=None)
+# `train_intent` picks the lowest threshold at which this share of the intents it still
+# answers on held-out tickets are right.
+COPILOT_INTENT_TARGET_PRECISION = env.float("COPILOT_INTENT_TARGET_PRECISION", default=0.9)
 COPILOT_INDEX_DIR = env.str("COPILOT_INDEX_DIR", default=str(VAR_DIR / "index"))
 # "flat" (exact, the default), "hnsw" or "ivf" (approximate, for large histories).
 COPILOT_INDEX_KIND = env.str("COPILOT_INDEX_KIND", default="flat")

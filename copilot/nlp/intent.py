@@ -459,3 +459,69 @@ def _intercept(intercept: Any, n_labels: int) -> Float64Array:
     if n_labels == 2 and array.shape[0] == 1:
         array = np.concatenate([-array / 2.0, array / 2.0])
     return array
+
+
+# --- abstention calibration --------------------------------------------------------------
+
+# Thresholds tried when calibrating (0.00, 0.01, ... 0.99), and the ones shown in the table.
+CALIBRATION_GRID = tuple(round(i / 100, 2) for i in range(100))
+REPORT_THRESHOLDS = (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
+
+
+@dataclass(frozen=True)
+class ThresholdPoint:
+    threshold: float
+    # Share of the held-out requests answered (confidence >= threshold), 0-100.
+    coverage: float
+    # Share of the answered ones whose label is right, 0-100 (100 when none is answered).
+    precision: float
+
+
+@dataclass(frozen=True)
+class Calibration:
+    target_precision: float  # 0-1
+    chosen: ThresholdPoint
+    # False when no threshold reaches the target: the most precise one is chosen instead.
+    reached: bool
+    table: tuple[ThresholdPoint, ...]
+
+
+def threshold_point(
+    confidences: Sequence[float], correct: Sequence[bool], threshold: float
+) -> ThresholdPoint:
+    answered = [ok for c, ok in zip(confidences, correct, strict=True) if c >= threshold]
+    n = max(1, len(confidences))
+    return ThresholdPoint(
+        threshold=threshold,
+        coverage=100 * len(answered) / n,
+        precision=100 * sum(answered) / len(answered) if answered else 100.0,
+    )
+
+
+def threshold_calibrate(
+    confidences: Sequence[float], correct: Sequence[bool], *, target_precision: float
+) -> Calibration:
+    """The lowest threshold whose precision on the answered held-out requests reaches
+    `target_precision` (0-1): the most coverage for that precision.
+
+    `confidences` are the model's top probabilities on held-out requests, `correct` whether
+    its best guess was right. When no threshold that still answers something reaches the
+    target, the most precise one (the lowest of equals) is chosen and `reached` is False.
+    """
+    if not 0.0 < target_precision <= 1.0:
+        raise ValueError("target precision must be within (0, 1]")
+    if len(confidences) == 0:
+        raise ValueError("no held-out requests to calibrate on")
+    points = [threshold_point(confidences, correct, t) for t in CALIBRATION_GRID]
+    answering = [p for p in points if p.coverage > 0]
+    for point in answering:
+        if point.precision >= 100 * target_precision - 1e-9:
+            chosen, reached = point, True
+            break
+    else:
+        chosen = max(answering, key=lambda p: (p.precision, -p.threshold))
+        reached = False
+    table = tuple(threshold_point(confidences, correct, t) for t in REPORT_THRESHOLDS)
+    return Calibration(
+        target_precision=target_precision, chosen=chosen, reached=reached, table=table
+    )

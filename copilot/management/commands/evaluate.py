@@ -26,7 +26,40 @@ class Command(BaseCommand):
             "conversations (data/eval/conversation_state.jsonl), next to the last message alone.",
         )
 
-    def handle(self, *args: Any, data: Path, conversation: bool = False, **options: Any) -> None:
+        parser.add_argument(
+            "--intent-few-shot",
+            action="store_true",
+            help="Only intent on BANKING77 few-shot (10 per intent to train, 5 more to choose "
+            "the 'unsure' threshold for --target-precision), tested on the 3,080 test requests.",
+        )
+        parser.add_argument("--target-precision", type=float, default=0.9)
+        parser.add_argument("--seed", type=int, default=0)
+
+    def handle(
+        self,
+        *args: Any,
+        data: Path,
+        conversation: bool = False,
+        intent_few_shot: bool = False,
+        target_precision: float = 0.9,
+        seed: int = 0,
+        **options: Any,
+    ) -> None:
+        if intent_few_shot:
+            from copilot.nlp.intent_eval import evaluate_banking77_few_shot, format_few_shot
+
+            if not (data / "banking77").is_dir():
+                raise CommandError(f"No evaluation data in {data} (see data/eval/README.md)")
+            if not 0.0 < target_precision <= 1.0:
+                raise CommandError("--target-precision must be above 0 and at most 1")
+            result = evaluate_banking77_few_shot(
+                data / "banking77",
+                encoder=get_engine().encoder,
+                target_precision=target_precision,
+                seed=seed,
+            )
+            self.stdout.write(format_few_shot(result))
+            return
         if conversation:
             from copilot.nlp.conversation_eval import evaluate_conversation_state
 

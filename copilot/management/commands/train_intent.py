@@ -4,14 +4,15 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from copilot.training import intent_model_train
+from copilot.training import HOLDOUT_MIN_PER_INTENT, intent_model_train
 from core.errors import DomainError
 
 
 class Command(BaseCommand):
     help = (
         "Train the intent classifier on the organisation's own labelled tickets (Ticket.intent) "
-        "and save it where the workers load it from. Prints the held-out accuracy."
+        "and save it where the workers load it from. A stratified held-out share of the tickets "
+        "picks the 'unsure' threshold for the target precision and reports the accuracy."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -25,36 +26,107 @@ class Command(BaseCommand):
         parser.add_argument(
             "--min-examples",
             type=int,
-            default=5,
-            help="Labels with fewer labelled tickets are left out (too few to learn from).",
+            default=2,
+            help="Intents with fewer labelled tickets are left out (too few to learn from); "
+            "the command names them.",
         )
         parser.add_argument(
             "--holdout",
             type=float,
             default=0.2,
-            help="Share of the examples held out to report accuracy before the final fit.",
+            help="Share of the tickets held out to choose the threshold and report accuracy "
+            "before the final fit on all of them (0: no calibration, threshold 0.5).",
         )
+        parser.add_argument(
+            "--target-precision",
+            type=float,
+            default=None,
+            help="Share of answered (not 'unsure') intents that must be right on the held-out "
+            f"tickets (default COPILOT_INTENT_TARGET_PRECISION: "
+            f"{settings.COPILOT_INTENT_TARGET_PRECISION}).",
+        )
+        parser.add_argument("--seed", type=int, default=0, help="Seed of the held-out split.")
 
     def handle(
-        self, *args: Any, output: Path | None, min_examples: int, holdout: float, **options: Any
+        self,
+        *args: Any,
+        output: Path | None,
+        min_examples: int,
+        holdout: float,
+        target_precision: float | None = None,
+        seed: int = 0,
+        **options: Any,
     ) -> None:
         try:
-            result = intent_model_train(output=output, min_examples=min_examples, holdout=holdout)
+            result = intent_model_train(
+                output=output,
+                min_examples=min_examples,
+                holdout=holdout,
+                target_precision=target_precision,
+                seed=seed,
+            )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
-        if result.dropped:
+        for label, count in result.dropped:
             self.stdout.write(
-                f"Left out (fewer than {min_examples} examples): {', '.join(result.dropped)}"
+                f"Left out {label}: {count} labelled ticket(s), fewer than --min-examples "
+                f"{min_examples}."
             )
-        if result.accuracy is not None:
+        for label, count in result.train_only:
             self.stdout.write(
-                f"Held-out {result.holdout_size} tickets: accuracy {result.accuracy:.1f}%; "
-                f"{result.answered_share:.0f}% above the {settings.COPILOT_INTENT_THRESHOLD:.2f} "
-                f"threshold, {result.accuracy_when_answered:.1f}% of those right"
+                f"Trained on {label} but not held out: {count} labelled ticket(s), fewer than "
+                f"{HOLDOUT_MIN_PER_INTENT}; its accuracy is not measured."
+            )
+        calibration = result.calibration
+        if calibration is not None and result.accuracy is not None:
+            chosen = calibration.chosen
+            self.stdout.write(
+                f"Held-out {result.holdout_size} tickets: accuracy {result.accuracy:.1f}%"
+                + (
+                    f" (model in use: {result.previous_accuracy:.1f}%)"
+                    if result.previous_accuracy is not None
+                    else ""
+                )
+            )
+            goal = f"{100 * calibration.target_precision:.0f}%"
+            if calibration.reached:
+                self.stdout.write(
+                    f"Threshold {chosen.threshold:.2f} (target precision {goal}): answers "
+                    f"{chosen.coverage:.0f}% of requests, {chosen.precision:.1f}% of those right"
+                )
+            else:
+                self.stdout.write(
+                    self.style.WARNING(
+                        f"No threshold reaches {goal} precision on the held-out tickets; using "
+                        f"the most precise, {chosen.threshold:.2f}: answers "
+                        f"{chosen.coverage:.0f}%, {chosen.precision:.1f}% of those right. "
+                        "Label more tickets."
+                    )
+                )
+            self.stdout.write("threshold  coverage  precision")
+            for point in calibration.table:
+                self.stdout.write(
+                    f"     {point.threshold:.2f}    {point.coverage:5.1f}%     "
+                    f"{point.precision:5.1f}%"
+                )
+        else:
+            self.stdout.write(
+                f"No held-out split (holdout {holdout}, or fewer than two intents with "
+                f"{HOLDOUT_MIN_PER_INTENT}+ tickets): threshold {result.threshold:.2f}, "
+                "accuracy not measured."
+            )
+        if settings.COPILOT_INTENT_THRESHOLD is not None:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"COPILOT_INTENT_THRESHOLD={settings.COPILOT_INTENT_THRESHOLD} is set and "
+                    f"overrides the saved threshold {result.threshold:.2f}; unset it to use "
+                    "this one."
+                )
             )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Saved intent model {result.version} ({len(result.labels)} intents, "
-                f"{result.n_examples} tickets) to {result.path}. Restart the workers to use it."
+                f"{result.n_examples} tickets, threshold {result.threshold:.2f}) to "
+                f"{result.path}. Restart the workers to use it."
             )
         )

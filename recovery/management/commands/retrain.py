@@ -31,9 +31,11 @@ class Command(BaseCommand):
             before = (
                 "n/a" if intent.previous_accuracy is None else f"{intent.previous_accuracy:.1f}%"
             )
+            after = "n/a" if intent.accuracy is None else f"{intent.accuracy:.1f}%"
             out(
-                f"Intent: held-out accuracy before {before}, after {intent.accuracy:.1f}% "
-                f"({intent.holdout_size} tickets, {len(intent.labels)} intents) -> {intent.version}"
+                f"Intent: held-out accuracy before {before}, after {after} "
+                f"({intent.holdout_size} tickets, {len(intent.labels)} intents, threshold "
+                f"{intent.threshold:.2f}) -> {intent.version}"
             )
         except DomainError as exc:
             out(f"Intent: not retrained ({exc.message})")
