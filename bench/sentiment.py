@@ -5,7 +5,7 @@ Compared in the same run, message by message in rotating order so that load from
 processes falls on every variant alike:
 
 - embedding only (`Encoder.encode`), the floor;
-- the previous default: one pass giving the embedding and layer means, then the logistic head
+- the default head: one pass giving the embedding and layer means, then the logistic head
   with its VADER lexicon features;
 - the fine-tuned branch on the shared pass, in fp32 and with int8 Linear layers (the default).
 
@@ -70,7 +70,7 @@ def main() -> None:
 
     variants: dict[str, Callable[[str], object]] = {
         "embedding only": lambda text: encoder.encode([text]),
-        "previous: shared pass + head": previous,
+        "head (default): shared pass": previous,
         "branch fp32, shared pass": lambda text: fp32.analyse_with_embeddings([text]),
         "branch int8, shared pass": lambda text: int8.analyse_with_embeddings([text]),
     }

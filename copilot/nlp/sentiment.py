@@ -291,7 +291,7 @@ class HeadSentimentAnalyzer:
         return [_result(row, self._version) for row in self._head.probabilities(features)]
 
 
-# --- default backend: fine-tuned branch on the shared encoder pass -------------------------
+# --- fine-tuned branch on the shared encoder pass ------------------------------------------
 
 
 class BranchSentimentAnalyzer:
