@@ -33,6 +33,7 @@ from copilot.nlp.index import (
 )
 from copilot.nlp.intent import UNSURE, IntentClassifier, IntentPrediction
 from copilot.nlp.sentiment import (
+    BranchSentimentAnalyzer,
     HeadSentimentAnalyzer,
     SentimentAnalyzer,
     SentimentResult,
@@ -169,6 +170,13 @@ class Engine:
     @property
     def sentiment(self) -> SentimentAnalyzer:
         try:
+            if settings.COPILOT_SENTIMENT_MODEL.endswith(".safetensors"):
+                # The fine-tuned branch (scripts/finetune_sentiment.py) on the shared encoder.
+                return get_sentiment_analyzer(
+                    backend="branch",
+                    model_path=settings.COPILOT_SENTIMENT_MODEL,
+                    encoder_path=settings.COPILOT_EMBEDDING_MODEL or None,
+                )
             if settings.COPILOT_SENTIMENT_MODEL:
                 return get_sentiment_analyzer(
                     backend="transformers", model_path=settings.COPILOT_SENTIMENT_MODEL
@@ -261,13 +269,16 @@ class Engine:
     ) -> tuple[npt.NDArray[np.float32], list[SentimentResult], list[IntentPrediction] | None]:
         """Embeddings, sentiment and intent of a batch of texts.
 
-        With the shipped sentiment head on the same encoder, one forward pass of the encoder
-        serves all three (embedding for intent and search, layer means for sentiment).
+        With the shipped sentiment head (or the fine-tuned branch) on the same encoder, one
+        forward pass of the encoder serves all three: the embedding for intent and search, its
+        hidden states for sentiment.
         """
         try:
             encoder = self.encoder
             sentiment = self.sentiment
-            if isinstance(sentiment, HeadSentimentAnalyzer) and sentiment.encoder is encoder:
+            if isinstance(sentiment, BranchSentimentAnalyzer) and sentiment.encoder is encoder:
+                vectors, sentiments = sentiment.analyse_with_embeddings(texts)
+            elif isinstance(sentiment, HeadSentimentAnalyzer) and sentiment.encoder is encoder:
                 vectors, means = encoder.encode_with_layer_means(texts, sentiment.layers)
                 sentiments = sentiment.analyse_layer_means(texts, means)
             else:

@@ -42,6 +42,20 @@ def load_tweeteval(directory: Path, split: str) -> tuple[list[str], list[Sentime
     return texts, labels
 
 
+def load_goemotions_sentiment(
+    directory: Path, split: str
+) -> tuple[list[str], list[SentimentLabel]]:
+    """(texts, labels) of the GoEmotions 3-class files `sentiment3_{train,dev,test}.tsv`
+    (`text \t label \t id`, label 0 negative, 1 neutral, 2 positive)."""
+    texts: list[str] = []
+    labels: list[SentimentLabel] = []
+    with (directory / f"sentiment3_{split}.tsv").open(encoding="utf-8", newline="") as fh:
+        for row in csv.reader(fh, delimiter="\t", quoting=csv.QUOTE_NONE):
+            texts.append(row[0])
+            labels.append(LABELS[int(row[1])])
+    return texts, labels
+
+
 @dataclass(frozen=True)
 class BitextRow:
     instruction: str

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -17,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 if TYPE_CHECKING:
+    import torch
     from sentence_transformers import SentenceTransformer
 
 FloatArray = npt.NDArray[np.float32]
@@ -256,6 +257,65 @@ class Encoder:
                     [mean(output.hidden_states[layer]) for layer in layers], dim=1
                 ).numpy()
         return normalise_rows(embeddings), features
+
+    def encode_with_branch(
+        self,
+        texts: Sequence[str],
+        branch: Callable[[tuple[torch.Tensor, ...], torch.Tensor], torch.Tensor],
+        batch_size: int = 64,
+    ) -> tuple[FloatArray, FloatArray]:
+        """`encode(texts)` and `branch(hidden_states, attention_mask)` for every text, from one
+        forward pass of the encoder.
+
+        `hidden_states[i]` is the output of block i (0 = embeddings), as transformers returns
+        them. The fine-tuned sentiment branch reads the hidden state that the embedding's own
+        pass computes anyway, so sentiment costs only the branch's blocks. Returns the
+        normalised embeddings and the branch's (n, k) outputs as float32. Models whose
+        embedding is not a plain mean of the last layer take it from a separate `encode` pass.
+        """
+        if isinstance(texts, str):
+            raise TypeError("encode_with_branch() takes a sequence of strings")
+        import torch
+
+        model = self._load()
+        transformer = model[0]
+        auto_model = getattr(transformer, "auto_model", None)
+        tokenizer = getattr(transformer, "tokenizer", None)
+        if auto_model is None or tokenizer is None:
+            raise EncoderError(f"Model at {self.model_path} has no transformer first module")
+        hidden = int(auto_model.config.hidden_size)
+        shared = _mean_pooled(model)
+        embeddings = np.zeros((len(texts), hidden), dtype=np.float32)
+        outputs: FloatArray | None = None
+        max_length = _max_seq_length(model)
+        limit = max_length * _CHARS_PER_TOKEN_BOUND
+        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start : start + batch_size]
+                encoded = tokenizer(
+                    [texts[i][:limit] for i in rows],
+                    padding=True,
+                    truncation=True,
+                    max_length=max_length,
+                    return_tensors="pt",
+                )
+                output = auto_model(**encoded, output_hidden_states=True)
+                attention = encoded["attention_mask"]
+                result = branch(tuple(output.hidden_states), attention).to(torch.float32)
+                if outputs is None:
+                    outputs = np.zeros((len(texts), result.shape[1]), dtype=np.float32)
+                outputs[rows] = result.numpy()
+                if shared:
+                    mask = attention.unsqueeze(-1).to(torch.float32)
+                    last = output.hidden_states[-1]
+                    pooled = (last * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+                    embeddings[rows] = pooled.numpy()
+        if outputs is None:
+            outputs = np.zeros((0, 0), dtype=np.float32)
+        if not shared:
+            return self.encode(texts, batch_size), outputs
+        return normalise_rows(embeddings), outputs
 
 
 def _mean_pooled(model: SentenceTransformer) -> bool:

@@ -250,3 +250,20 @@ def test_similar_cases_of_the_messages_likely_intent_move_up(ticket_a: Ticket) -
     assert [c["ticket_id"] for c in analysis.similar_cases] == [same_need.pk, closer_words.pk]
     by_id = {c["ticket_id"]: c["similarity"] for c in analysis.similar_cases}
     assert by_id[closer_words.pk] > by_id[same_need.pk]  # cosine alone would put it first
+
+
+def test_a_branch_file_as_sentiment_model_runs_on_the_shared_encoder_pass(
+    settings: Settings,
+) -> None:
+    from copilot.engine import Engine
+    from copilot.nlp.sentiment import DEFAULT_BRANCH_PATH
+
+    settings.COPILOT_SENTIMENT_MODEL = str(DEFAULT_BRANCH_PATH)
+    engine = Engine()
+    texts = ["I'm really disappointed and want the compensation you promised"]
+
+    vectors, sentiments, _ = engine.signals(texts)
+
+    assert sentiments[0].model_version.startswith("branch-")
+    assert sentiments[0].label == "negative"
+    assert vectors == pytest.approx(engine.encoder.encode(texts), abs=1e-5)

@@ -5,7 +5,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from copilot.engine import get_engine
-from copilot.nlp.evaluation import format_report, run_all
+from copilot.nlp.evaluation import evaluate_tweeteval, format_report, format_sentiment, run_all
 
 DEFAULT_DATA = Path(settings.BASE_DIR) / "data" / "eval"
 
@@ -33,6 +33,11 @@ class Command(BaseCommand):
             "the 'unsure' threshold for --target-precision), tested on the 3,080 test requests.",
         )
         parser.add_argument("--target-precision", type=float, default=0.9)
+        parser.add_argument(
+            "--sentiment-only",
+            action="store_true",
+            help="only (b): the sentiment model, the previous one and VADER on TweetEval test",
+        )
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(
@@ -43,6 +48,7 @@ class Command(BaseCommand):
         intent_few_shot: bool = False,
         target_precision: float = 0.9,
         seed: int = 0,
+        sentiment_only: bool = False,
         **options: Any,
     ) -> None:
         if intent_few_shot:
@@ -73,4 +79,8 @@ class Command(BaseCommand):
             return
         if not (data / "banking77").is_dir():
             raise CommandError(f"No evaluation data in {data} (see data/eval/README.md)")
+        if sentiment_only:
+            report = evaluate_tweeteval(data / "tweeteval_sentiment", encoder=get_engine().encoder)
+            self.stdout.write("\n".join(format_sentiment(report)))
+            return
         self.stdout.write(format_report(run_all(data, encoder=get_engine().encoder)))
