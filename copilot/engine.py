@@ -169,19 +169,19 @@ class Engine:
 
     @property
     def sentiment(self) -> SentimentAnalyzer:
+        """The shipped fine-tuned branch by default; `COPILOT_SENTIMENT_MODEL=head` selects the
+        earlier head, a `.safetensors` path another branch, any other path an HF classifier."""
+        choice = settings.COPILOT_SENTIMENT_MODEL
+        encoder_path = settings.COPILOT_EMBEDDING_MODEL or None
         try:
-            if settings.COPILOT_SENTIMENT_MODEL.endswith(".safetensors"):
+            if choice == "head":
+                return get_sentiment_analyzer(encoder_path=encoder_path)
+            if not choice or choice.endswith(".safetensors"):
                 # The fine-tuned branch (scripts/finetune_sentiment.py) on the shared encoder.
                 return get_sentiment_analyzer(
-                    backend="branch",
-                    model_path=settings.COPILOT_SENTIMENT_MODEL,
-                    encoder_path=settings.COPILOT_EMBEDDING_MODEL or None,
+                    backend="branch", model_path=choice or None, encoder_path=encoder_path
                 )
-            if settings.COPILOT_SENTIMENT_MODEL:
-                return get_sentiment_analyzer(
-                    backend="transformers", model_path=settings.COPILOT_SENTIMENT_MODEL
-                )
-            return get_sentiment_analyzer(encoder_path=settings.COPILOT_EMBEDDING_MODEL or None)
+            return get_sentiment_analyzer(backend="transformers", model_path=choice)
         except (OSError, ValueError) as exc:
             raise EngineError(f"Sentiment model cannot be loaded: {exc}") from exc
 
