@@ -437,6 +437,53 @@ def test_review_with_htmx_swaps_the_row_to_its_reviewed_state(
     assert (review.actor, review.final) == (supervisor, {"verdict": "coaching"})
 
 
+def test_review_with_htmx_updates_the_queue_counter_in_place(
+    login: Callable[[User], Client],
+    supervisor: User,
+    agent: User,
+    ticket_a: Ticket,
+    refund: RecoveryAction,
+    rejected_a: AuditEvent,
+    rejected_b: AuditEvent,
+) -> None:
+    # Given three overrides waiting in team A (team B's is not counted)
+    for _ in range(2):
+        _rejected(_recommendation(ticket_a, refund), agent)
+    client = login(supervisor)
+    page = client.get(reverse("supervision:overrides")).content.decode()
+    assert "3 overrides waiting for a review." in page
+
+    # When one is reviewed through htmx
+    response = client.post(
+        reverse("supervision:override-review", args=[rejected_a.pk]),
+        {"verdict": "accepted", "note": "", "period": "all"},
+        **HX,
+    )
+
+    # Then the answer also swaps the counter out of band, already down by one
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        '<p id="override-queue-count" class="queue-count" role="status" hx-swap-oob="true">'
+        "2 overrides waiting for a review.</p>"
+    ) in content
+    assert 'id="override-queue-count"' in page and "hx-swap-oob" not in page
+
+
+def test_refused_review_with_htmx_leaves_the_queue_counter_as_it_was(
+    login: Callable[[User], Client], supervisor: User, rejected_a: AuditEvent
+) -> None:
+    response = login(supervisor).post(
+        reverse("supervision:override-review", args=[rejected_a.pk]),
+        {"verdict": "coaching", "note": ""},
+        **HX,
+    )
+
+    assert response.status_code == 422
+    assert "1 override waiting for a review.</p>" in response.content.decode()
+    assert _reviews_of(rejected_a) == []
+
+
 def test_review_without_htmx_redirects_back_to_the_queue(
     login: Callable[[User], Client], supervisor: User, rejected_a: AuditEvent
 ) -> None:
