@@ -25,11 +25,11 @@ from accounts.models import Role
 from core.errors import Conflict, DomainError
 from core.health import copilot_status
 from core.http import AuthedHttpRequest
+from recovery.fairness import fairness_report_for_user
 from recovery.selectors import execution_stuck_for_user
 from recovery.supervision import (
     REVIEW_NOTE_MAX_CHARS,
     OverrideRate,
-    fairness_report_for_user,
     override_get_for_user,
     override_queue_for_user,
     override_rates_for_user,
