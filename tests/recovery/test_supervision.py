@@ -915,6 +915,24 @@ def test_fairness_flags_a_significant_gap_with_its_test_in_words(
     assert at_risk.amount_test is not None and at_risk.amount_test.p_value < 0.001
 
 
+def test_fairness_significant_gap_smaller_than_the_limit_is_not_flagged(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
+) -> None:
+    # Given a clear gap (20% against 80%) and a limit of 80% of the other side's figure: new
+    # customers get 60 points less than 80% (75% of it), standard ones 60 more than 20% (300%)
+    fairness_settings.RECOVERY_FAIRNESS_GAP = 0.8
+    _cases(team_a, refund, Segment.NEW, cases=20, amounts=["20.00"] * 4)
+    _cases(team_a, refund, Segment.STANDARD, cases=20, amounts=["20.00"] * 16)
+
+    report = fairness_report_for_user(user=supervisor)
+
+    new, standard = report.intents[0].segments
+    assert (new.rate_flagged, standard.rate_flagged, report.flagged_count) == (False, True, 1)
+    assert new.rate_words.endswith(
+        "unlikely to be chance, p < 0.001, but too small a difference to flag."
+    )
+
+
 def test_fairness_gap_within_chance_is_not_flagged(
     supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
 ) -> None:
