@@ -20,8 +20,6 @@ import math
 from dataclasses import dataclass
 from statistics import fmean, variance
 
-from scipy import stats
-
 CONFIDENCE = 0.95
 _Z = 1.959963984540054  # the normal quantile for a two-sided 95% interval
 
@@ -62,6 +60,8 @@ def proportions_compare(
     if se == 0:
         p_value = 1.0
     elif min(expected) < 5 * total:
+        from scipy import stats  # 1.3 s to import: only when the report is drawn, not at startup
+
         table = [[successes, n - successes], [other_successes, other_n - other_successes]]
         p_value = float(stats.fisher_exact(table).pvalue)
     else:
@@ -86,6 +86,8 @@ def means_compare(*, values: list[float], other_values: list[float]) -> Comparis
     if se == 0:
         # Every amount the same on each side: the difference is exact, not an estimate.
         return Comparison(difference=d, low=d, high=d, p_value=1.0 if d == 0 else 0.0)
+    from scipy import stats  # 1.3 s to import: only when the report is drawn, not at startup
+
     dof = (v1 + v2) ** 2 / (v1**2 / (len(values) - 1) + v2**2 / (len(other_values) - 1))
     t_crit = float(stats.t.ppf(0.5 + CONFIDENCE / 2, dof))
     return Comparison(
