@@ -1,4 +1,5 @@
-"""The supervisor's audit of overrides: the review queue, override rates and the fairness report.
+"""The supervisor's audit of overrides: the review queue and override rates (the fairness
+report is in `recovery.fairness`).
 
 Everything is scoped to the teams the supervisor may see (`team_ids_for_user`: admins see every
 team); a user without the supervisor role sees nothing and may review nothing. Reads are database
@@ -8,18 +9,14 @@ aggregates over `AuditEvent` and `Recommendation`; the only write is a review, r
 
 from __future__ import annotations
 
-from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
-from decimal import Decimal
-from fractions import Fraction
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, models, transaction
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, TruncWeek
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models.functions import TruncWeek
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
@@ -29,11 +26,8 @@ from recovery.events import audit_override_reviewed
 from recovery.models import (
     AuditEvent,
     AuditKind,
-    Recommendation,
-    RecommendationStatus,
     RecoveryAction,
 )
-from tickets.models import Segment
 
 REVIEW_NOTE_MAX_CHARS = 2000
 DRAFT_ACTION_KEY = "reply_draft"
@@ -270,204 +264,4 @@ def override_rates_for_user(*, user: User, since: datetime | None = None) -> Ove
     ]
     return OverrideRates(
         total=total, by_agent=by_agent, by_action=by_action, by_intent=by_intent, by_week=by_week
-    )
-
-
-# --- fairness ----------------------------------------------------------------------------------
-
-# A recovery the customer actually gets: approved (about to run) or executed. Awaiting a
-# supervisor is not an offer yet; rejected never was one.
-OFFERED_STATUSES = (RecommendationStatus.APPROVED, RecommendationStatus.EXECUTED)
-_OFFERED = Q(status__in=OFFERED_STATUSES)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FairnessFigures:
-    """Recovery for one customer segment within one intent (or for the whole intent).
-
-    - `cases`: analysed customer messages with at least one recommendation on the table.
-    - `offers`: those of them where money was actually offered (a monetary action approved or
-      executed). Apologies, escalations and callbacks cost nothing and are counted apart, in
-      `gestures`, so they neither dilute nor inflate the money figures.
-    - `total_amount`: money offered on those messages; `mean_amount`: per message offered.
-    - gaps are relative to the intent's overall figure (-0.5 = half of it); flags mark a gap
-      beyond RECOVERY_FAIRNESS_GAP where both sides have enough samples.
-    """
-
-    segment: str
-    label: str
-    cases: int
-    offers: int
-    gestures: int
-    total_amount: Decimal
-    rate_gap: float | None = None
-    amount_gap: float | None = None
-    rate_flagged: bool = False
-    amount_flagged: bool = False
-
-    @property
-    def offer_rate(self) -> float | None:
-        return self.offers / self.cases if self.cases else None
-
-    @property
-    def gesture_rate(self) -> float | None:
-        return self.gestures / self.cases if self.cases else None
-
-    @property
-    def mean_amount(self) -> Decimal | None:
-        if not self.offers:
-            return None
-        return (self.total_amount / self.offers).quantize(Decimal("0.01"))
-
-    @property
-    def flagged(self) -> bool:
-        return self.rate_flagged or self.amount_flagged
-
-
-@dataclass(frozen=True, kw_only=True)
-class FairnessIntent:
-    intent: str
-    label: str
-    overall: FairnessFigures
-    segments: list[FairnessFigures]
-
-    @property
-    def flagged(self) -> bool:
-        return any(s.flagged for s in self.segments)
-
-
-@dataclass(frozen=True, kw_only=True)
-class FairnessReport:
-    intents: list[FairnessIntent]
-    gap: float
-    min_samples: int
-    currency: str
-    flagged_count: int = field(default=0)
-
-
-def _relative_gap(value: Fraction | None, overall: Fraction | None) -> Fraction | None:
-    if value is None or overall is None or overall == 0:
-        return None
-    return (value - overall) / overall
-
-
-def _flag(gap: Fraction | None, *, samples: int, overall_samples: int, limit: Fraction) -> bool:
-    minimum = settings.RECOVERY_FAIRNESS_MIN_SAMPLES
-    return (
-        gap is not None and abs(gap) > limit and samples >= minimum and overall_samples >= minimum
-    )
-
-
-def _figures(segment: str, label: str, row: dict[str, Any]) -> FairnessFigures:
-    return FairnessFigures(
-        segment=segment,
-        label=label,
-        cases=row["cases"],
-        offers=row["offers"],
-        gestures=row["gestures"],
-        total_amount=row["total"] or Decimal(0),
-    )
-
-
-def _compare(cell: FairnessFigures, overall: FairnessFigures, limit: Fraction) -> FairnessFigures:
-    """The cell with its gaps to the intent's overall figures, and its flags. Exact fractions:
-    a gap of exactly the limit is not flagged, whatever float rounding would say."""
-
-    def rate(f: FairnessFigures) -> Fraction | None:
-        return Fraction(f.offers, f.cases) if f.cases else None
-
-    def mean(f: FairnessFigures) -> Fraction | None:
-        return Fraction(f.total_amount) / f.offers if f.offers else None
-
-    rate_gap = _relative_gap(rate(cell), rate(overall))
-    amount_gap = _relative_gap(mean(cell), mean(overall))
-    return FairnessFigures(
-        segment=cell.segment,
-        label=cell.label,
-        cases=cell.cases,
-        offers=cell.offers,
-        gestures=cell.gestures,
-        total_amount=cell.total_amount,
-        rate_gap=None if rate_gap is None else float(rate_gap),
-        amount_gap=None if amount_gap is None else float(amount_gap),
-        rate_flagged=_flag(
-            rate_gap, samples=cell.cases, overall_samples=overall.cases, limit=limit
-        ),
-        amount_flagged=_flag(
-            amount_gap, samples=cell.offers, overall_samples=overall.offers, limit=limit
-        ),
-    )
-
-
-def fairness_report_for_user(*, user: User, since: datetime | None = None) -> FairnessReport:
-    """Recovery offered by customer segment, intent by intent (like is compared with like: a
-    segment that writes about lost parcels more often must not look favoured for it).
-
-    One aggregate query, grouped by (intent, segment). The segment is the customer's segment when
-    the recommendation was recorded (from its first audit event), falling back to their current
-    one: a customer who became VIP later must not make past VIP figures look generous.
-    Recommendations count from when they were made (`since` applies to their creation).
-    """
-    qs = Recommendation.objects.filter(ticket__team_id__in=_team_ids(user), analysis__isnull=False)
-    if since is not None:
-        qs = qs.filter(created_at__gte=since)
-    segment_then = Subquery(
-        AuditEvent.objects.filter(recommendation=OuterRef("pk"))
-        .exclude(segment="")
-        .order_by("id")
-        .values("segment")[:1]
-    )
-    rows = (
-        qs.annotate(
-            intent=F("analysis__intent"),
-            segment=Coalesce(segment_then, F("ticket__customer__segment")),
-        )
-        .values("intent", "segment")
-        .annotate(
-            cases=Count("analysis", distinct=True),
-            offers=Count("analysis", distinct=True, filter=_OFFERED & Q(action__monetary=True)),
-            gestures=Count("analysis", distinct=True, filter=_OFFERED & Q(action__monetary=False)),
-            total=Sum(
-                Coalesce("final_amount", "amount"), filter=_OFFERED & Q(action__monetary=True)
-            ),
-        )
-        .order_by("intent", "segment")
-    )
-
-    by_intent: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for row in rows:
-        by_intent[row["intent"]].append(row)
-    labels = dict(Segment.choices)
-    limit = Fraction(str(settings.RECOVERY_FAIRNESS_GAP))
-    intents = []
-    for intent, segment_rows in by_intent.items():
-        # A message belongs to one ticket, so to one segment: the segments add up to the intent.
-        overall = _figures(
-            "",
-            "All segments",
-            {
-                "cases": sum(r["cases"] for r in segment_rows),
-                "offers": sum(r["offers"] for r in segment_rows),
-                "gestures": sum(r["gestures"] for r in segment_rows),
-                "total": sum((r["total"] or Decimal(0) for r in segment_rows), Decimal(0)),
-            },
-        )
-        segments = [
-            _compare(
-                _figures(r["segment"], labels.get(r["segment"], r["segment"]), r), overall, limit
-            )
-            for r in segment_rows
-        ]
-        intents.append(
-            FairnessIntent(
-                intent=intent, label=intent or "(no intent)", overall=overall, segments=segments
-            )
-        )
-    intents.sort(key=lambda i: (-i.overall.cases, i.intent))
-    return FairnessReport(
-        intents=intents,
-        gap=settings.RECOVERY_FAIRNESS_GAP,
-        min_samples=settings.RECOVERY_FAIRNESS_MIN_SAMPLES,
-        currency=settings.RECOVERY_CURRENCY,
-        flagged_count=sum(1 for i in intents for s in i.segments if s.flagged),
     )

@@ -15,6 +15,7 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpResponse, QueryDict
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -24,11 +25,11 @@ from accounts.models import Role
 from core.errors import Conflict, DomainError
 from core.health import copilot_status
 from core.http import AuthedHttpRequest
+from recovery.fairness import fairness_report_for_user
 from recovery.selectors import execution_stuck_for_user
 from recovery.supervision import (
     REVIEW_NOTE_MAX_CHARS,
     OverrideRate,
-    fairness_report_for_user,
     override_get_for_user,
     override_queue_for_user,
     override_rates_for_user,
@@ -86,7 +87,12 @@ def override_queue(request: AuthedHttpRequest) -> HttpResponse:
     period = PeriodForm(request.GET, default="all")
     events = override_queue_for_user(user=request.user, since=period.since())
     page = Paginator(events, QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
-    context = {"period_form": period, "period": period.value, "page": page}
+    context = {
+        "period_form": period,
+        "period": period.value,
+        "page": page,
+        "waiting": page.paginator.count,
+    }
     if request.htmx and not request.htmx.history_restore_request:
         return render(request, f"{QUEUE}#queue-results", context)
     # Approved actions not carried out in time, above the queue of the supervisors' start page.
@@ -118,7 +124,8 @@ def override_review_view(request: AuthedHttpRequest, event_id: int) -> HttpRespo
 def _review_answer(
     request: AuthedHttpRequest, event_id: int, *, error: str, status: int
 ) -> HttpResponse:
-    """The row, reviewed or with the error, for htmx; otherwise back to the queue."""
+    """The row, reviewed or with the error, for htmx, with the queue's count swapped out of
+    band so it goes down as reviews are done; otherwise back to the queue (which counts anew)."""
     if not request.htmx:
         if error:
             messages.error(request, error)
@@ -133,7 +140,14 @@ def _review_answer(
         "note": request.POST.get("note", "")[:REVIEW_NOTE_MAX_CHARS],
         "period": request.POST["period"] if request.POST.get("period") in dict(PERIODS) else "",
     }
-    return render(request, f"{QUEUE}#override-row", context, status=status)
+    row = render_to_string(f"{QUEUE}#override-row", context, request=request)
+    waiting = override_queue_for_user(
+        user=request.user, since=PeriodForm(request.POST, default="all").since()
+    ).count()
+    count = render_to_string(
+        f"{QUEUE}#queue-count", {"waiting": waiting, "oob": True}, request=request
+    )
+    return HttpResponse(row + count, status=status)
 
 
 @require_GET

@@ -380,10 +380,13 @@ RECOVERY_APPROVAL_LIMITS = {
 # Called with each approved action, after commit, with an idempotency key: where a shop's
 # refund or voucher API is wired in. The default only records the execution.
 RECOVERY_EXECUTION_HOOK = env.str("RECOVERY_EXECUTION_HOOK", default="recovery.hooks.record_only")
-# Fairness report: flag a segment whose offer rate or mean amount differs from the intent's
-# overall figure by more than this share, when both have at least this many cases.
+# Fairness report (recovery/fairness.py): a segment's offer rate or mean amount is flagged
+# against the rest of its intent and severity when both sides have at least MIN_SAMPLES (cases
+# for the rate, offers for the amount), the difference is unlikely to be chance (p < ALPHA) and
+# it is beyond GAP of the rest's figure.
 RECOVERY_FAIRNESS_GAP = env.float("RECOVERY_FAIRNESS_GAP", default=0.25)
 RECOVERY_FAIRNESS_MIN_SAMPLES = env.int("RECOVERY_FAIRNESS_MIN_SAMPLES", default=5)
+RECOVERY_FAIRNESS_ALPHA = env.float("RECOVERY_FAIRNESS_ALPHA", default=0.05)
 # Where `train_churn` writes the churn model.
 RECOVERY_CHURN_MODEL_DIR = env.str("RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / "churn"))
 

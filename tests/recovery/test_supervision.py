@@ -24,6 +24,7 @@ from recovery.events import (
     audit_recommendation_decided,
     audit_recommendation_shown,
 )
+from recovery.fairness import fairness_report_for_user
 from recovery.models import (
     ActionKind,
     AuditEvent,
@@ -34,7 +35,6 @@ from recovery.models import (
 )
 from recovery.supervision import (
     OverrideRate,
-    fairness_report_for_user,
     override_queue_for_user,
     override_rates_for_user,
     override_review,
@@ -76,7 +76,9 @@ def other_supervisor(team_a: Team) -> User:
     return UserFactory(username="sue", role=Role.SUPERVISOR, teams=[team_a])
 
 
-def _analysis(ticket: Ticket, intent: str = "late_delivery") -> MessageAnalysis:
+def _analysis(
+    ticket: Ticket, intent: str = "late_delivery", *, level: str = "", sentiment: str = ""
+) -> MessageAnalysis:
     version = ticket.analyses.count() + 1
     return MessageAnalysisFactory(
         ticket=ticket,
@@ -84,6 +86,8 @@ def _analysis(ticket: Ticket, intent: str = "late_delivery") -> MessageAnalysis:
         message=ticket.messages.first(),
         finished_at=timezone.now(),
         intent=intent,
+        conversation_level=level,
+        sentiment=sentiment,
     )
 
 
@@ -437,6 +441,53 @@ def test_review_with_htmx_swaps_the_row_to_its_reviewed_state(
     assert (review.actor, review.final) == (supervisor, {"verdict": "coaching"})
 
 
+def test_review_with_htmx_updates_the_queue_counter_in_place(
+    login: Callable[[User], Client],
+    supervisor: User,
+    agent: User,
+    ticket_a: Ticket,
+    refund: RecoveryAction,
+    rejected_a: AuditEvent,
+    rejected_b: AuditEvent,
+) -> None:
+    # Given three overrides waiting in team A (team B's is not counted)
+    for _ in range(2):
+        _rejected(_recommendation(ticket_a, refund), agent)
+    client = login(supervisor)
+    page = client.get(reverse("supervision:overrides")).content.decode()
+    assert "3 overrides waiting for a review." in page
+
+    # When one is reviewed through htmx
+    response = client.post(
+        reverse("supervision:override-review", args=[rejected_a.pk]),
+        {"verdict": "accepted", "note": "", "period": "all"},
+        **HX,
+    )
+
+    # Then the answer also swaps the counter out of band, already down by one
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert (
+        '<p id="override-queue-count" class="queue-count" role="status" hx-swap-oob="true">'
+        "2 overrides waiting for a review.</p>"
+    ) in content
+    assert 'id="override-queue-count"' in page and "hx-swap-oob" not in page
+
+
+def test_refused_review_with_htmx_leaves_the_queue_counter_as_it_was(
+    login: Callable[[User], Client], supervisor: User, rejected_a: AuditEvent
+) -> None:
+    response = login(supervisor).post(
+        reverse("supervision:override-review", args=[rejected_a.pk]),
+        {"verdict": "coaching", "note": ""},
+        **HX,
+    )
+
+    assert response.status_code == 422
+    assert "1 override waiting for a review.</p>" in response.content.decode()
+    assert _reviews_of(rejected_a) == []
+
+
 def test_review_without_htmx_redirects_back_to_the_queue(
     login: Callable[[User], Client], supervisor: User, rejected_a: AuditEvent
 ) -> None:
@@ -748,110 +799,192 @@ REJECTED, PROPOSED = RecommendationStatus.REJECTED, RecommendationStatus.PROPOSE
 AWAITING = RecommendationStatus.AWAITING_COAPPROVAL
 
 
-@pytest.fixture
-def fairness_data(
-    settings: Settings,
-    team_a: Team,
-    team_b: Team,
+def _cases(
+    team: Team,
     refund: RecoveryAction,
-    apology: RecoveryAction,
+    segment: str,
+    *,
+    cases: int,
+    amounts: list[str],
+    intent: str = "late_delivery",
+    level: str = "frustrated",
+    sentiment: str = "",
 ) -> None:
-    """late_delivery: new customers are offered money far less often than the others.
-    damaged_item: at-risk customers are offered as often, but far less money."""
-    settings.RECOVERY_FAIRNESS_GAP = 0.25
-    settings.RECOVERY_FAIRNESS_MIN_SAMPLES = 4
-    late, damaged = "late_delivery", "damaged_item"
-    for segment in (Segment.STANDARD, Segment.VIP):
-        for i in range(8):  # 6 of 8 offered 20.00: rate 0.75, mean 20.00
-            if i < 3:
-                offer = [(refund, APPROVED, "20.00"), (apology, APPROVED, None)]
-            elif i < 6:
-                offer = [(refund, EXECUTED, "20.00")]
-            elif i == 6:
-                offer = [(refund, REJECTED, None), (apology, EXECUTED, None)]
-            else:
-                offer = [(refund, AWAITING, None)]  # not offered (yet)
-            _case(team_a, segment, late, offer)
-    _case(team_a, Segment.NEW, late, [(refund, APPROVED, "5.00")])
-    for _ in range(3):
-        _case(team_a, Segment.NEW, late, [(refund, PROPOSED, None), (apology, APPROVED, None)])
-    for _ in range(12):
-        _case(team_a, Segment.STANDARD, damaged, [(refund, APPROVED, "30.00")])
-    for _ in range(4):
-        _case(team_a, Segment.AT_RISK, damaged, [(refund, EXECUTED, "10.00")])
-    # Another team's customers, all new, get nothing: not in team A's report.
-    for _ in range(6):
-        _case(team_b, Segment.VIP, late, [(refund, REJECTED, None)])
+    """`cases` analysed messages of `segment` customers, a refund on each: approved with the
+    given amounts on the first ones, rejected on the rest."""
+    for i in range(cases):
+        ticket = TicketFactory(team=team, customer=CustomerFactory(segment=segment))
+        analysis = _analysis(ticket, intent, level=level, sentiment=sentiment)
+        offered = i < len(amounts)
+        _recommendation(
+            ticket,
+            refund,
+            analysis=analysis,
+            amount=amounts[i] if offered else "20.00",
+            status=APPROVED if offered else REJECTED,
+            final=amounts[i] if offered else None,
+        )
 
 
-def _cells(intent: object) -> dict[str, tuple[object, ...]]:
+def _flags(report: object) -> dict[tuple[str, str, str], tuple[bool, bool]]:
     return {
-        c.segment: (c.cases, c.offers, c.gestures, c.total_amount, c.rate_flagged, c.amount_flagged)
-        for c in intent.segments  # type: ignore[attr-defined]
+        (i.intent, i.severity, c.segment): (c.rate_flagged, c.amount_flagged)
+        for i in report.intents  # type: ignore[attr-defined]
+        for c in i.segments
     }
 
 
-def test_fairness_flags_exactly_the_segment_offered_less(
-    supervisor: User, fairness_data: None
-) -> None:
-    report = fairness_report_for_user(user=supervisor)
-
-    late, damaged = report.intents  # most cases first
-    assert (late.intent, damaged.intent) == ("late_delivery", "damaged_item")
-    assert _cells(late) == {
-        "new": (4, 1, 3, Decimal("5.00"), True, False),  # 1 offer: too few for the mean
-        "standard": (8, 6, 4, Decimal("120.00"), False, False),
-        "vip": (8, 6, 4, Decimal("120.00"), False, False),
-    }
-    overall = late.overall
-    assert (overall.cases, overall.offers, overall.total_amount) == (20, 13, Decimal("245.00"))
-    assert overall.offer_rate == 13 / 20 and overall.mean_amount == Decimal("18.85")
-    new = late.segments[0]
-    assert (new.offer_rate, new.mean_amount) == (0.25, Decimal("5.00"))
-    assert new.rate_gap == pytest.approx((0.25 - 0.65) / 0.65)
-
-    assert _cells(damaged) == {
-        "at_risk": (4, 4, 0, Decimal("40.00"), False, True),
-        "standard": (12, 12, 0, Decimal("360.00"), False, False),
-    }
-    assert damaged.overall.mean_amount == Decimal("25.00")
-    assert damaged.segments[0].amount_gap == pytest.approx(-0.6)
-    assert report.flagged_count == 2
-
-
-def test_fairness_needs_enough_samples_to_flag(
-    supervisor: User, fairness_data: None, settings: Settings
-) -> None:
+@pytest.fixture
+def fairness_settings(settings: Settings) -> Settings:
+    settings.RECOVERY_FAIRNESS_GAP = 0.25
     settings.RECOVERY_FAIRNESS_MIN_SAMPLES = 5
+    settings.RECOVERY_FAIRNESS_ALPHA = 0.05
+    return settings
+
+
+def test_fairness_single_money_offer_flags_nothing(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
+) -> None:
+    # Given one money offer in the data, to a new customer, among 50 cases of three segments
+    _cases(team_a, refund, Segment.NEW, cases=10, amounts=["125.00"])
+    _cases(team_a, refund, Segment.STANDARD, cases=20, amounts=[])
+    _cases(team_a, refund, Segment.VIP, cases=20, amounts=[])
 
     report = fairness_report_for_user(user=supervisor)
 
-    assert report.flagged_count == 0  # new has 4 cases, at_risk 4 offers
+    assert report.flagged_count == 0
+    assert set(_flags(report).values()) == {(False, False)}
+    new = report.intents[0].segments[0]
+    assert new.rate_words == (
+        "Offered money in 1 of 10 cases (10%) against 0 of 40 (0%) in the other segments; "
+        "difference +10 points, 95% CI -2 to +40; could be chance, p = 0.200."
+    )
+    assert new.amount_words == (
+        "Too few offers to compare amounts: 1 here and 0 in the other segments "
+        "(at least 5 on each side)."
+    )
 
 
-@pytest.mark.parametrize(("limit", "flagged"), [(0.5, False), (0.49, True)])
-def test_fairness_gap_of_exactly_the_limit_is_not_flagged(
-    supervisor: User,
-    team_a: Team,
-    refund: RecoveryAction,
-    settings: Settings,
-    limit: float,
-    flagged: bool,
+def test_fairness_below_the_minimum_sample_on_either_side_flags_nothing(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
 ) -> None:
-    settings.RECOVERY_FAIRNESS_MIN_SAMPLES = 4
-    settings.RECOVERY_FAIRNESS_GAP = limit
-    # standard 3 of 4 offered, vip 1 of 4: overall 1/2, so both are exactly half off it.
-    for segment, offered in ((Segment.STANDARD, 3), (Segment.VIP, 1)):
-        for i in range(4):
-            status, final = (APPROVED, "20.00") if i < offered else (REJECTED, None)
-            _case(team_a, segment, "late_delivery", [(refund, status, final)])
+    # Given standard customers always offered money, VIPs (4 cases, under the minimum) never
+    fairness_settings.RECOVERY_FAIRNESS_GAP = 0.05
+    _cases(team_a, refund, Segment.STANDARD, cases=40, amounts=["20.00"] * 40)
+    _cases(team_a, refund, Segment.VIP, cases=4, amounts=[])
 
-    [late] = fairness_report_for_user(user=supervisor).intents
+    report = fairness_report_for_user(user=supervisor)
 
-    assert [(c.segment, c.rate_gap, c.rate_flagged) for c in late.segments] == [
-        ("standard", 0.5, flagged),
-        ("vip", -0.5, flagged),
+    # Then neither is flagged: the standard segment's other side is the 4 VIP cases
+    assert report.flagged_count == 0
+    assert _flags(report) == {
+        ("late_delivery", "frustrated", "standard"): (False, False),
+        ("late_delivery", "frustrated", "vip"): (False, False),
+    }
+    assert report.intents[0].segments[0].rate_words == (
+        "Too few cases to compare: 40 here and 4 in the other segments (at least 5 on each side)."
+    )
+
+
+def test_fairness_flags_a_significant_gap_with_its_test_in_words(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
+) -> None:
+    # Given new customers offered money in 4 of 20 cases, the others in 60 of 80, and at-risk
+    # customers offered about a third of what standard customers get
+    _cases(team_a, refund, Segment.NEW, cases=20, amounts=["20.00"] * 4)
+    _cases(team_a, refund, Segment.STANDARD, cases=40, amounts=["28.00", "30.00", "32.00"] * 10)
+    _cases(team_a, refund, Segment.AT_RISK, cases=40, amounts=["9.00", "10.00", "11.00"] * 10)
+
+    report = fairness_report_for_user(user=supervisor)
+
+    assert _flags(report) == {
+        ("late_delivery", "frustrated", "at_risk"): (False, True),
+        ("late_delivery", "frustrated", "new"): (True, False),
+        ("late_delivery", "frustrated", "standard"): (False, True),
+    }
+    assert report.flagged_count == 3
+    at_risk, new, _standard = report.intents[0].segments
+    assert new.rate_words == (
+        "Offered money in 4 of 20 cases (20%) against 60 of 80 (75%) in the other segments; "
+        "difference -55 points, 95% CI -69 to -31; unlikely to be chance, p < 0.001."
+    )
+    assert at_risk.amount_words == (
+        "Mean offered 10.00 EUR over 30 offers against 28.82 EUR over 34 in the other segments; "
+        "difference -18.82 EUR, 95% CI -20.12 to -17.53; unlikely to be chance, p < 0.001."
+    )
+    assert at_risk.amount_test is not None and at_risk.amount_test.p_value < 0.001
+
+
+def test_fairness_significant_gap_smaller_than_the_limit_is_not_flagged(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
+) -> None:
+    # Given a clear gap (20% against 80%) and a limit of 80% of the other side's figure: new
+    # customers get 60 points less than 80% (75% of it), standard ones 60 more than 20% (300%)
+    fairness_settings.RECOVERY_FAIRNESS_GAP = 0.8
+    _cases(team_a, refund, Segment.NEW, cases=20, amounts=["20.00"] * 4)
+    _cases(team_a, refund, Segment.STANDARD, cases=20, amounts=["20.00"] * 16)
+
+    report = fairness_report_for_user(user=supervisor)
+
+    new, standard = report.intents[0].segments
+    assert (new.rate_flagged, standard.rate_flagged, report.flagged_count) == (False, True, 1)
+    assert new.rate_words.endswith(
+        "unlikely to be chance, p < 0.001, but too small a difference to flag."
+    )
+
+
+def test_fairness_gap_within_chance_is_not_flagged(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
+) -> None:
+    # Given 2 of 6 new customers offered money against 5 of 6 standard ones: a wide gap on
+    # samples too small to tell it from chance
+    _cases(team_a, refund, Segment.NEW, cases=6, amounts=["20.00"] * 2)
+    _cases(team_a, refund, Segment.STANDARD, cases=6, amounts=["20.00"] * 5)
+
+    report = fairness_report_for_user(user=supervisor)
+
+    assert report.flagged_count == 0
+    new, _standard = report.intents[0].segments
+    assert new.rate_test is not None and new.rate_test.p_value == pytest.approx(0.2424, abs=1e-4)
+    assert new.rate_words.endswith("could be chance, p = 0.242.")
+
+
+def test_fairness_compares_within_the_same_intent_and_severity(
+    supervisor: User, team_a: Team, refund: RecoveryAction, fairness_settings: Settings
+) -> None:
+    # Given calm customers never offered money and customers at risk of leaving always, with
+    # new customers mostly calm and VIPs mostly at risk: pooled, new customers get 25% and VIPs
+    # 75%; at each severity both get the same
+    for segment, calm, at_risk in ((Segment.NEW, 30, 10), (Segment.VIP, 10, 30)):
+        _cases(team_a, refund, segment, cases=calm, amounts=[], level="calm")
+        _cases(team_a, refund, segment, cases=at_risk, amounts=["20.00"] * at_risk, level="at_risk")
+    # and, in another intent, analyses without a conversation level fall back on sentiment
+    _cases(
+        team_a,
+        refund,
+        Segment.NEW,
+        cases=5,
+        amounts=[],
+        intent="damaged_item",
+        level="",
+        sentiment="negative",
+    )
+
+    report = fairness_report_for_user(user=supervisor)
+
+    assert report.flagged_count == 0
+    assert [(i.intent, i.severity, i.severity_label, i.overall.cases) for i in report.intents] == [
+        ("late_delivery", "at_risk", "At risk of leaving", 40),
+        ("late_delivery", "calm", "Calm", 40),
+        ("damaged_item", "negative", "Negative", 5),
     ]
+    assert [(c.segment, c.cases, c.offers) for c in report.intents[0].segments] == [
+        ("new", 10, 10),
+        ("vip", 30, 30),
+    ]
+    assert report.intents[2].segments[0].rate_words == (
+        "The only segment here: nothing to compare it with."
+    )
 
 
 def test_fairness_uses_the_segment_the_customer_had_at_the_time(
@@ -867,16 +1000,32 @@ def test_fairness_uses_the_segment_the_customer_had_at_the_time(
     assert [(c.segment, c.offers) for c in late.segments] == [("standard", 1)]
 
 
-def test_fairness_page_marks_flagged_cells_with_text(
-    login: Callable[[User], Client], supervisor: User, fairness_data: None
+def test_fairness_page_shows_each_test_in_words_and_no_bare_percentage(
+    login: Callable[[User], Client],
+    supervisor: User,
+    team_a: Team,
+    refund: RecoveryAction,
+    fairness_settings: Settings,
 ) -> None:
+    _cases(team_a, refund, Segment.NEW, cases=20, amounts=["20.00"] * 4)
+    _cases(team_a, refund, Segment.STANDARD, cases=40, amounts=["28.00", "30.00", "32.00"] * 10)
+    _cases(team_a, refund, Segment.VIP, cases=10, amounts=["125.00"])
+
     response = login(supervisor).get(reverse("supervision:fairness"), {"period": "all"})
 
     content = response.content.decode()
     assert response.status_code == 200
-    assert "2 segments flagged." in content
-    assert content.count("Flagged: offer rate") == 1
-    assert content.count("Flagged: mean amount") == 1
-    assert "Intent: late_delivery" in content and "Intent: damaged_item" in content
-    assert "62% below" in content  # new: 25% against 65%
+    assert "3 segments flagged." in content  # new and VIP get less, standard more
+    assert content.count("Flagged: offer rate") == 3
+    assert content.count("Flagged: mean amount") == 0
+    assert "Intent: late_delivery · severity: Frustrated" in content
+    assert (
+        "Offered money in 4 of 20 cases (20%) against 31 of 50 (62%) in the other segments; "
+        "difference -42 points, 95% CI -59 to -16; unlikely to be chance, p = 0.001."
+    ) in content
+    assert (
+        "Too few offers to compare amounts: 1 here and 34 in the other segments "
+        "(at least 5 on each side)."
+    ) in content  # VIP's one offer of 125.00: no amount gap shown
+    assert "% above" not in content and "% below" not in content
     assert "style=" not in content
