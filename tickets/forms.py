@@ -40,7 +40,13 @@ class InboxFilterForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Write a reply to the customer"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "placeholder": "Write a reply to the customer",
+                "aria-keyshortcuts": "r",
+            }
+        ),
         max_length=settings.COPILOT_MESSAGE_MAX_CHARS,
         strip=False,
         label="Reply",
@@ -59,7 +65,7 @@ class StatusForm(forms.Form):
     )
     # Solving takes the last reply as the resolution only when the agent says so.
     use_last_reply = forms.BooleanField(
-        required=False, label="Use my last reply to the customer as the resolution"
+        required=False, label="Use my last message to the customer as the resolution"
     )
     # Closed is final (the customer's next contact opens a new ticket): said twice, not once.
     confirm_close = forms.BooleanField(

@@ -421,7 +421,7 @@ def ticket_change_status(
         if not resolution and not locked.resolution:
             raise DomainError(
                 "Say how the ticket was solved: write a resolution, or tick the box to use "
-                "your last reply.",
+                "your last message to the customer.",
                 field="resolution",
                 code="required",
             )
