@@ -12,7 +12,7 @@ from django.db.models import Q
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
-from copilot.nlp.deid import KnownPeople, identifier_leaks
+from copilot.nlp.deid import KnownPeople, draft_sign, identifier_leaks
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
 from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
 from tickets.selectors import customer_ids_opted_out, ticket_qs_for_user
@@ -330,6 +330,21 @@ def staff_first_name(*, user_id: int | None) -> str:
     if user_id is None:
         return ""
     return User.objects.filter(pk=user_id).values_list("first_name", flat=True).first() or ""
+
+
+def agent_sign_name(*, agent: User) -> str:
+    """The name an agent signs replies with: the first name, or the username."""
+    return agent.first_name.strip() or agent.get_username()
+
+
+def draft_text_for_agent(*, analysis: MessageAnalysis, agent: User) -> str:
+    """The drafted reply as `agent` would send it: signed with the agent's own name. Slots that
+    nothing on the ticket fills stay visible as `[order number]`."""
+    return draft_sign(
+        analysis.draft_reply,
+        agent_name=agent_sign_name(agent=agent),
+        filled_name=staff_first_name(user_id=analysis.ticket.assignee_id),
+    )
 
 
 def draft_for_ticket(

@@ -25,6 +25,7 @@ from copilot.selectors import (
     customer_text_for_version,
     customer_turns_for_version,
     draft_for_ticket,
+    draft_text_for_agent,
     similar_case_resolutions,
 )
 from core.errors import Conflict, DomainError
@@ -395,40 +396,24 @@ def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
 
 
 @transaction.atomic
-def draft_use(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEvent:
-    """Send the drafted reply as it is."""
-    locked = _draft_lock(analysis=analysis)
-    message = message_append(
-        ticket=locked.ticket,
-        body=locked.draft_reply,
-        author_kind=AuthorKind.AGENT,
-        author_user=agent,
-    )
-    event = DraftDecisionEvent.objects.create(
-        analysis=locked,
-        agent=agent,
-        decision=DraftDecision.ACCEPTED,
-        proposed_text=locked.draft_reply,
-        final_text=message.body,
-        message=message,
-    )
-    audit_draft_decided(decision=event)
-    return event
-
-
-@transaction.atomic
 def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> DraftDecisionEvent:
-    """Send a reply that started from the draft: recorded as used as is, or edited with its text."""
+    """Send a reply that started from the draft: recorded as used as is, or edited with its text.
+
+    "Use" only puts the draft, signed by this agent, into the reply box; this is the one place
+    a draft is sent. What was proposed is the draft as this agent was offered it (signed with
+    the agent's name), so a draft sent unchanged counts as used as is.
+    """
     locked = _draft_lock(analysis=analysis)
+    proposed = draft_text_for_agent(analysis=locked, agent=agent)
     message = message_append(
         ticket=locked.ticket, body=body, author_kind=AuthorKind.AGENT, author_user=agent
     )
-    unchanged = message.body.strip() == locked.draft_reply.strip()
+    unchanged = message.body.strip() in (proposed.strip(), locked.draft_reply.strip())
     event = DraftDecisionEvent.objects.create(
         analysis=locked,
         agent=agent,
         decision=DraftDecision.ACCEPTED if unchanged else DraftDecision.EDITED,
-        proposed_text=locked.draft_reply,
+        proposed_text=proposed,
         final_text=message.body,
         message=message,
     )

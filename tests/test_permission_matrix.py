@@ -71,7 +71,7 @@ RULES: dict[str, Rule] = {
     "tickets:status": Rule(AGENT, POST, team=True, htmx=True),
     "tickets:assignee": Rule(AGENT, POST, team=True, htmx=True),
     "copilot:panel": Rule(AGENT, team=True, htmx=True),
-    "copilot:draft-use": Rule(AGENT, POST, team=True, htmx=True),
+    "copilot:draft-use": Rule(AGENT, team=True, htmx=True),
     "copilot:draft-edit": Rule(AGENT, team=True, htmx=True),
     "copilot:draft-discard": Rule(AGENT, POST, team=True, htmx=True),
     "recovery:panel": Rule(AGENT, team=True, htmx=True),

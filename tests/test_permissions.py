@@ -228,7 +228,8 @@ COPILOT_PAGES: list[tuple[str, str, dict[str, str], int]] = [
     # (method, url name, extra headers, status when allowed); args: ticket, analysis
     ("get", "copilot:panel", {"HTTP_HX_REQUEST": "true"}, 200),
     ("get", "copilot:draft-edit", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("post", "copilot:draft-use", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "copilot:draft-use", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "copilot:draft-use", {}, 302),
     ("post", "copilot:draft-discard", {"HTTP_HX_REQUEST": "true"}, 200),
     ("post", "copilot:draft-discard", {}, 302),
 ]

@@ -40,7 +40,13 @@ class InboxFilterForm(forms.Form):
 
 class ReplyForm(forms.Form):
     body = forms.CharField(
-        widget=forms.Textarea(attrs={"rows": 4, "placeholder": "Write a reply to the customer"}),
+        widget=forms.Textarea(
+            attrs={
+                "rows": 4,
+                "placeholder": "Write a reply to the customer",
+                "aria-keyshortcuts": "r",
+            }
+        ),
         max_length=settings.COPILOT_MESSAGE_MAX_CHARS,
         strip=False,
         label="Reply",
@@ -55,8 +61,26 @@ class StatusForm(forms.Form):
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
         max_length=settings.COPILOT_MESSAGE_MAX_CHARS,
-        help_text="Needed to solve; the latest reply is used when left empty.",
+        help_text="Needed to solve: how the customer's problem was solved.",
     )
+    # Solving takes the last reply as the resolution only when the agent says so.
+    use_last_reply = forms.BooleanField(
+        required=False, label="Use my last message to the customer as the resolution"
+    )
+    # Closed is final (the customer's next contact opens a new ticket): said twice, not once.
+    confirm_close = forms.BooleanField(
+        required=False,
+        label="Yes, close it for good: a closed ticket cannot be reopened or answered",
+    )
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean() or {}
+        if data.get("status") == Status.CLOSED and not data.get("confirm_close"):
+            self.add_error(
+                "confirm_close",
+                "Closing cannot be undone: tick the box to confirm that the ticket is done.",
+            )
+        return data
 
 
 class AssignForm(forms.Form):

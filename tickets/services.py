@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
+from copilot.nlp.deid import markers_in
 from core.errors import Conflict, DomainError
 from tickets.events import (
     ticket_event_assigned,
@@ -262,6 +263,17 @@ def message_append(
     if author_kind == AuthorKind.SYSTEM and (posted_by is not None or posted_via):
         raise DomainError(SYSTEM_NOTE_REFUSAL, field="author_kind", code="forbidden")
     clean_body = _body(body)
+    if author_kind == AuthorKind.AGENT and author_user is not None:
+        # A reply that still shows a slot nothing filled ("[order number]") would reach the
+        # customer as is: refused here, so the reply box, the draft and the API all check it.
+        markers = markers_in(clean_body)
+        if markers:
+            raise DomainError(
+                f"Fill in {', '.join(markers)} before sending: the customer would see "
+                f"{'it' if len(markers) == 1 else 'them'} as written.",
+                field="body",
+                code="unfilled_slot",
+            )
     # Lock the ticket: the version bump must be serialised with any concurrent append.
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if locked.status == Status.CLOSED:
@@ -375,12 +387,18 @@ def system_note_append(*, ticket: Ticket, body: str) -> Message:
 
 @transaction.atomic
 def ticket_change_status(
-    *, ticket: Ticket, status: str, by: User | None, resolution: str = ""
+    *,
+    ticket: Ticket,
+    status: str,
+    by: User | None,
+    resolution: str = "",
+    resolution_from_last_reply: bool = False,
 ) -> Ticket:
     """Move a ticket along its life cycle (see STATUS_TRANSITIONS).
 
-    Solving needs a resolution; when none is given, the latest agent reply is taken, since that is
-    what actually solved it.
+    Solving needs a resolution: the one given, or, when the caller says so explicitly
+    (`resolution_from_last_reply`), the latest agent reply. A ticket solved before keeps its
+    resolution when solved again.
     """
     status = _choice(status, choices=Status, field="status")
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
@@ -395,14 +413,15 @@ def ticket_change_status(
         )
     resolution = text_clean(resolution).strip()
     if status == Status.SOLVED:
-        if not resolution:
+        if not resolution and resolution_from_last_reply:
             last_reply = (
                 locked.messages.filter(author_kind=AuthorKind.AGENT).order_by("-sequence").first()
             )
             resolution = last_reply.body if last_reply else ""
         if not resolution and not locked.resolution:
             raise DomainError(
-                "Say how the ticket was solved: add a resolution or reply to the customer first.",
+                "Say how the ticket was solved: write a resolution, or tick the box to use "
+                "your last message to the customer.",
                 field="resolution",
                 code="required",
             )

@@ -14,7 +14,8 @@ from accounts.decorators import role_required
 from accounts.models import Role
 from accounts.selectors import team_list_for_user, user_list_assignable
 from copilot.models import MessageAnalysis
-from copilot.selectors import analysis_get_by_id, analysis_panel_for_ticket
+from copilot.nlp.deid import markers_in
+from copilot.selectors import analysis_get_by_id, analysis_panel_for_ticket, draft_text_for_agent
 from copilot.services import draft_reply_send
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
@@ -58,12 +59,28 @@ def ticket_context(
     """Everything the ticket page and its fragments render from."""
     assignable = user_list_assignable(team_ids={ticket.team_id})
     if reply_form is None:
-        initial = {"body": draft.draft_reply, "draft": draft.pk} if draft else {}
+        initial = (
+            {"body": draft_text_for_agent(analysis=draft, agent=request.user), "draft": draft.pk}
+            if draft
+            else {}
+        )
         reply_form = ReplyForm(initial=initial)
+        if draft:
+            # Without JavaScript too, the filled box takes the cursor on arrival.
+            reply_form.fields["body"].widget.attrs["autofocus"] = True
     consent = consent_states(customer=ticket.customer)
+    transcript = message_list_for_ticket(ticket=ticket)
+    body = reply_form["body"].value() or ""
     return {
         "ticket": ticket,
-        "transcript": message_list_for_ticket(ticket=ticket),
+        "transcript": transcript,
+        # The latest agent reply, offered (not taken silently) as the resolution when solving.
+        "last_reply": next(
+            (m for m in reversed(list(transcript)) if m.author_kind == AuthorKind.AGENT), None
+        ),
+        # Slots still to fill in the reply box ("[order number]"): listed under it.
+        "reply_markers": markers_in(body),
+        "draft_filled": draft is not None,
         "customer_tickets": customer_recent_tickets(customer=ticket.customer, user=request.user),
         "panel": analysis_panel_for_ticket(ticket=ticket, user=request.user),
         "recovery": recovery_panel_for_ticket(ticket=ticket, consent=consent),
@@ -169,6 +186,7 @@ def ticket_status(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
             ticket=ticket,
             status=form.cleaned_data["status"],
             resolution=form.cleaned_data["resolution"],
+            resolution_from_last_reply=form.cleaned_data["use_last_reply"],
             by=request.user,
         )
     except DomainError as exc:

@@ -448,6 +448,59 @@ def slot_label(slot: str) -> str:
     return "[" + slot.replace("_", " ") + "]"
 
 
+SLOTS = (
+    CUSTOMER_FIRST_NAME,
+    AGENT_NAME,
+    PERSON_NAME,
+    ORDER_NUMBER,
+    CARD_NUMBER,
+    AMOUNT,
+    EMAIL,
+    PHONE,
+    URL,
+)
+_MARKER = re.compile(r"\[(?:" + "|".join(s.replace("_", " ") for s in SLOTS) + r")\]")
+
+
+def markers_in(text: str) -> tuple[str, ...]:
+    """The unfilled-slot markers (`[order number]`) still in `text`, without duplicates."""
+    return tuple(dict.fromkeys(m.group(0) for m in _MARKER.finditer(text)))
+
+
+def marker_spans(text: str) -> list[tuple[str, bool]]:
+    """`text` cut into pieces, each marked True when it is an unfilled-slot marker."""
+    pieces: list[tuple[str, bool]] = []
+    last = 0
+    for m in _MARKER.finditer(text):
+        if m.start() > last:
+            pieces.append((text[last : m.start()], False))
+        pieces.append((m.group(0), True))
+        last = m.end()
+    if last < len(text):
+        pieces.append((text[last:], False))
+    return pieces
+
+
+def draft_sign(text: str, *, agent_name: str, filled_name: str = "") -> str:
+    """The draft as this agent sends it: `[agent name]` (or `{agent_name}`) filled with the
+    agent's name, and the name added as a sign-off when the draft does not end with it.
+
+    `filled_name` is the name the draft was filled with when it was written (the ticket's
+    assignee): a sign-off with that name at the very end becomes this agent's.
+    """
+    name = agent_name.strip()
+    if not name or not text.strip():
+        return text
+    marker = slot_label(AGENT_NAME)
+    signed = text.replace(marker, name).replace("{" + AGENT_NAME + "}", name).rstrip()
+    other = filled_name.strip()
+    if other and other != name and signed.endswith(other):
+        signed = signed[: -len(other)] + name
+    if not signed.endswith(name):
+        signed += "\n\n" + name
+    return signed
+
+
 def slots_fill(template: str, *, values: Mapping[str, str | None]) -> tuple[str, tuple[str, ...]]:
     """Fill `{slot}`s from `values` (this ticket's and this agent's only); returns the text and
     the slots left unfilled, which stay visible as `[slot name]`."""

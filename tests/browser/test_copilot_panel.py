@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import transaction
 from playwright.sync_api import Page, expect
@@ -30,6 +32,8 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
         first_message="My order has not arrived, my parcel never came.",
         resolution="We have sent a replacement parcel by express delivery.",
     )
+    agent.first_name = "Alice"
+    agent.save(update_fields=["first_name"])
     case_index_rebuild(progress=None)
     with transaction.atomic():
         message_append(
@@ -53,9 +57,21 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
 
     panel.get_by_role("button", name="Use").click()
 
+    # Use fills the reply box, signed by the agent, and gives it the cursor: nothing is sent.
+    box = page.locator(f"#ticket-{ticket_a.pk}-reply textarea")
+    expect(box).to_be_focused()
+    expect(box).to_have_value(re.compile(r"express delivery(.|\n)*\n\nAlice$"))
     transcript = page.locator(f"#ticket-{ticket_a.pk}-transcript")
-    expect(transcript.locator("li.author-agent .body")).to_contain_text("55123")
-    expect(panel.locator(".decision")).to_contain_text("Used as is by alice")
+    expect(transcript.locator("li.author-agent")).to_have_count(0)
+    assert not DraftDecisionEvent.objects.exists()
+
+    box.press("End")
+    box.type(" Tracking: XY12.")
+    page.get_by_role("button", name="Send reply").click()
+
+    expect(transcript.locator("li.author-agent .body")).to_contain_text("Tracking: XY12.")
+    expect(panel.locator(".decision")).to_contain_text("Edited by alice")
     event = DraftDecisionEvent.objects.get()
-    assert (event.decision, event.agent) == (DraftDecision.ACCEPTED, agent)
-    assert ticket_a.messages.last().body == event.proposed_text
+    assert (event.decision, event.agent) == (DraftDecision.EDITED, agent)
+    assert ticket_a.messages.last().body == event.final_text
+    assert event.final_text.endswith("Alice Tracking: XY12.")

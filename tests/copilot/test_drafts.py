@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
-from copilot.services import draft_discard, draft_reply_send, draft_use
+from copilot.selectors import draft_text_for_agent
+from copilot.services import draft_discard, draft_reply_send
 from core.errors import Conflict
 from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
@@ -35,14 +36,6 @@ def analysis(ticket_a: Ticket) -> MessageAnalysis:
     )
 
 
-def test_use_sends_draft_and_records_acceptance(analysis: MessageAnalysis, agent: User) -> None:
-    event = draft_use(analysis=analysis, agent=agent)
-
-    assert (event.decision, event.final_text, event.agent) == (DraftDecision.ACCEPTED, DRAFT, agent)
-    last = analysis.ticket.messages.last()
-    assert (last.author_kind, last.body, event.message) == ("agent", DRAFT, last)
-
-
 def test_sending_changed_draft_records_edit_with_final_text(
     analysis: MessageAnalysis, agent: User
 ) -> None:
@@ -50,7 +43,7 @@ def test_sending_changed_draft_records_edit_with_final_text(
 
     assert event.decision == DraftDecision.EDITED
     assert event.final_text == DRAFT + " Tracking: XY12."
-    assert event.proposed_text == DRAFT
+    assert event.proposed_text == DRAFT + "\n\n" + agent.first_name  # as offered: signed
 
 
 def test_sending_unchanged_draft_counts_as_used(analysis: MessageAnalysis, agent: User) -> None:
@@ -72,7 +65,7 @@ def test_second_decision_is_refused_and_sends_nothing(
     draft_discard(analysis=analysis, agent=agent)
 
     with pytest.raises(Conflict):
-        draft_use(analysis=analysis, agent=supervisor)
+        draft_reply_send(analysis=analysis, agent=supervisor, body=DRAFT)
 
     assert DraftDecisionEvent.objects.count() == 1
     assert analysis.ticket.messages.count() == 1
@@ -109,31 +102,34 @@ def test_panel_polls_while_analysis_pending(
     assert "Your parcel 4411 has been re-sent." in content  # the previous analysis stays visible
 
 
-def test_use_button_with_htmx(
+def test_use_button_with_htmx_fills_the_reply_box_and_records_nothing(
     login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
 ) -> None:
     url = reverse("copilot:draft-use", args=[analysis.ticket_id, analysis.pk])
 
-    response = login(agent).post(url, **HX)
+    response = login(agent).get(url, **HX)
 
     assert response.status_code == 200
     content = response.content.decode()
-    assert "Used as is by alice" in content
-    assert f'id="ticket-{analysis.ticket_id}-transcript"' in content  # transcript swapped too
-    assert DraftDecisionEvent.objects.get().decision == DraftDecision.ACCEPTED
+    assert content.lstrip().startswith(f'<form id="ticket-{analysis.ticket_id}-reply"')
+    assert "Your parcel 4411 has been re-sent." in content
+    assert not DraftDecisionEvent.objects.exists()
+    assert analysis.ticket.messages.filter(author_kind="agent").count() == 0
 
 
-def test_use_twice_answers_422_and_sends_once(
+def test_use_then_send_twice_sends_once(
     login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
 ) -> None:
     client = login(agent)
-    url = reverse("copilot:draft-use", args=[analysis.ticket_id, analysis.pk])
-    client.post(url, **HX)
+    reply = reverse("tickets:reply", args=[analysis.ticket_id])
+    body = draft_text_for_agent(analysis=analysis, agent=agent)
+    client.post(reply, {"body": body, "draft": analysis.pk}, **HX)
 
-    second = client.post(url, **HX)
+    second = client.post(reply, {"body": body, "draft": analysis.pk}, **HX)
 
     assert second.status_code == 422
     assert analysis.ticket.messages.filter(author_kind="agent").count() == 1
+    assert DraftDecisionEvent.objects.get().decision == DraftDecision.ACCEPTED
 
 
 def test_edit_fills_reply_box_and_send_records_edit(
@@ -179,11 +175,18 @@ def test_discard_with_htmx(
     assert analysis.ticket.messages.count() == 1
 
 
-@pytest.mark.parametrize("name", ["copilot:draft-use", "copilot:draft-discard"])
+@pytest.mark.parametrize(
+    ("method", "name"), [("get", "copilot:draft-use"), ("post", "copilot:draft-discard")]
+)
 def test_other_team_cannot_decide(
-    login: Callable[[User], Client], other_agent: User, analysis: MessageAnalysis, name: str
+    login: Callable[[User], Client],
+    other_agent: User,
+    analysis: MessageAnalysis,
+    method: str,
+    name: str,
 ) -> None:
-    response = login(other_agent).post(reverse(name, args=[analysis.ticket_id, analysis.pk]), **HX)
+    client = login(other_agent)
+    response = getattr(client, method)(reverse(name, args=[analysis.ticket_id, analysis.pk]), **HX)
 
     assert response.status_code == 404
     assert not DraftDecisionEvent.objects.exists()
@@ -196,7 +199,7 @@ def test_analysis_of_another_ticket_cannot_be_used_through_this_one(
 
     other = TicketFactory(team=team_a)
 
-    response = login(agent).post(reverse("copilot:draft-use", args=[other.pk, analysis.pk]), **HX)
+    response = login(agent).get(reverse("copilot:draft-use", args=[other.pk, analysis.pk]), **HX)
 
     assert response.status_code == 404
     assert not DraftDecisionEvent.objects.exists()

@@ -184,12 +184,16 @@ def test_status_transition_table_is_enforced(
         assert not TicketEvent.objects.filter(kind=TicketEventKind.STATUS_CHANGED).exists()
 
 
-def test_solving_without_resolution_uses_latest_agent_reply(ticket_a: Ticket, agent: User) -> None:
+def test_solving_with_last_reply_asked_for_uses_latest_agent_reply(
+    ticket_a: Ticket, agent: User
+) -> None:
     message_append(
         ticket=ticket_a, body="A new parcel is on its way.", author_kind="agent", author_user=agent
     )
 
-    ticket = ticket_change_status(ticket=ticket_a, status="solved", by=agent)
+    ticket = ticket_change_status(
+        ticket=ticket_a, status="solved", by=agent, resolution_from_last_reply=True
+    )
 
     assert ticket.resolution == "A new parcel is on its way."
 

@@ -1,0 +1,95 @@
+"""The reply box in a real browser: Use fills it and focuses it without sending, a slot still
+to fill is refused, and the keyboard shortcuts work but never fire while typing."""
+
+import pytest
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from accounts.models import User
+from copilot.models import DraftDecision, DraftDecisionEvent
+from tests.browser.conftest import log_in
+from tests.factories import MessageAnalysisFactory
+from tickets.models import Ticket
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+DRAFT = "Hi Ann, your parcel [order number] has been re-sent.\n\nBest,\n[agent name]"
+
+
+@pytest.fixture
+def drafted(ticket_a: Ticket, agent: User) -> Ticket:
+    agent.first_name = "Alice"
+    agent.save(update_fields=["first_name"])
+    MessageAnalysisFactory(
+        ticket=ticket_a, finished_at=timezone.now(), draft_reply=DRAFT, duration_ms=40
+    )
+    return ticket_a
+
+
+def test_use_fills_and_focuses_the_reply_box_and_an_unfilled_slot_cannot_be_sent(
+    live_server, page: Page, agent: User, drafted: Ticket
+) -> None:
+    log_in(page, live_server.url, agent)
+    page.goto(f"{live_server.url}/tickets/{drafted.pk}/")
+    panel = page.locator(f"#ticket-{drafted.pk}-analysis")
+    expect(panel.locator("mark.slot")).to_have_text(["[order number]"])
+
+    panel.get_by_role("button", name="Use").click()
+
+    box = page.locator(f"#ticket-{drafted.pk}-reply textarea")
+    expect(box).to_be_focused()
+    expect(box).to_have_value(
+        "Hi Ann, your parcel [order number] has been re-sent.\n\nBest,\nAlice"
+    )
+    transcript = page.locator(f"#ticket-{drafted.pk}-transcript")
+    expect(transcript.locator("li.author-agent")).to_have_count(0)
+
+    # The marker is selected: sending it as it is is refused, under the box, naming it.
+    page.get_by_role("button", name="Send reply").click()
+    form = page.locator(f"#ticket-{drafted.pk}-reply")
+    expect(form.get_by_role("alert")).to_contain_text("Fill in [order number] before sending")
+    expect(transcript.locator("li.author-agent")).to_have_count(0)
+
+    box.fill(box.input_value().replace("[order number]", "4411"))
+    page.get_by_role("button", name="Send reply").click()
+
+    expect(transcript.locator("li.author-agent .body")).to_contain_text("parcel 4411")
+    event = DraftDecisionEvent.objects.get()
+    assert (event.decision, event.final_text) == (
+        DraftDecision.EDITED,
+        "Hi Ann, your parcel 4411 has been re-sent.\n\nBest,\nAlice",
+    )
+
+
+def test_shortcuts_overlay_reply_and_use_and_not_while_typing(
+    live_server, page: Page, agent: User, drafted: Ticket
+) -> None:
+    log_in(page, live_server.url, agent)
+    page.goto(f"{live_server.url}/tickets/{drafted.pk}/")
+    overlay = page.locator("#shortcuts")
+    expect(overlay).to_be_hidden()
+
+    page.keyboard.press("?")
+    expect(overlay).to_be_visible()
+    expect(overlay).to_contain_text("Reply: go to the reply box")
+    page.keyboard.press("Escape")
+    expect(overlay).to_be_hidden()
+
+    page.keyboard.press("r")
+    box = page.locator(f"#ticket-{drafted.pk}-reply textarea")
+    expect(box).to_be_focused()
+    expect(box).to_have_value("")
+
+    # Inside a field the keys are text: "r", "u" and "?" are typed, nothing else happens.
+    page.keyboard.type("ru?")
+    expect(box).to_have_value("ru?")
+    expect(overlay).to_be_hidden()
+    assert not DraftDecisionEvent.objects.exists()
+
+    box.blur()
+    page.keyboard.press("u")
+    expect(box).to_be_focused()
+    expect(box).to_have_value(
+        "Hi Ann, your parcel [order number] has been re-sent.\n\nBest,\nAlice"
+    )
+    expect(page.locator(f"#ticket-{drafted.pk}-transcript li.author-agent")).to_have_count(0)
