@@ -169,14 +169,8 @@ def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis 
     except EngineError as exc:
         logger.exception("Analysis of ticket %s v%s failed", ticket_id, transcript_version)
         return _analysis_finish(analysis, status=AnalysisStatus.FAILED, error=str(exc))
-    fields = _analysis_fields(result, message=message, ticket=ticket)
-    fields.update(
-        _conversation_fields(
-            ticket=ticket,
-            transcript_version=transcript_version,
-            sentiment_score=result.sentiment.score,
-            intent=fields["intent"],
-        )
+    fields = _analysis_fields(
+        result, message=message, ticket=ticket, transcript_version=transcript_version
     )
     fields["duration_ms"] = round((time.perf_counter() - started) * 1000)
     return _analysis_finish(analysis, status=AnalysisStatus.DONE, **fields)
@@ -241,14 +235,22 @@ def _analyses_run_batch(keys: list[tuple[int, int]]) -> int:
     # Each analysis's share of the batch's model time.
     share_ms = round((time.perf_counter() - started) * 1000 / len(work))
     for (analysis, _, message), result in zip(work, results, strict=True):
-        fields = _analysis_fields(result, message=message, ticket=tickets[analysis.ticket_id])
+        fields = _analysis_fields(
+            result,
+            message=message,
+            ticket=tickets[analysis.ticket_id],
+            transcript_version=analysis.transcript_version,
+        )
         fields["duration_ms"] = share_ms
         _analysis_finish(analysis, status=AnalysisStatus.DONE, **fields)
     return len(work)
 
 
-def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) -> dict:
-    """The stored result: signals, the similar cases still valid in the database, the draft."""
+def _analysis_fields(
+    result: TextAnalysis, *, message: Message, ticket: Ticket, transcript_version: int
+) -> dict:
+    """The stored result, the same for a single run and a batch: signals, the customer's state
+    across the conversation, the similar cases still valid in the database, the draft."""
     cases = similar_case_resolutions(ids=[n.id for n in result.neighbours], team_id=ticket.team_id)
     neighbours = [n for n in result.neighbours if n.id in cases]
     sentiment = result.sentiment
@@ -275,6 +277,12 @@ def _analysis_fields(result: TextAnalysis, *, message: Message, ticket: Ticket) 
         "draft_reply": draft.text,
         "draft_reasons": [*draft.reasons, *result.notes],
         "model_versions": result.model_versions,
+        **_conversation_fields(
+            ticket=ticket,
+            transcript_version=transcript_version,
+            sentiment_score=sentiment.score,
+            intent=intent.label if intent else "",
+        ),
     }
 
 

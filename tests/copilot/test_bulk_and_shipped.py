@@ -135,6 +135,10 @@ def test_bulk_analysis_stores_what_single_runs_store(cases: list[Ticket], team_a
         assert many.attempts == 1
         assert many.sentiment == one.sentiment
         assert many.intent == one.intent
+        assert (many.conversation_level, many.conversation_reasons) == (
+            one.conversation_level,
+            one.conversation_reasons,
+        )
         assert [c["ticket_id"] for c in many.similar_cases] == [
             c["ticket_id"] for c in one.similar_cases
         ]
@@ -142,7 +146,9 @@ def test_bulk_analysis_stores_what_single_runs_store(cases: list[Ticket], team_a
             one.draft_reply.replace(one.ticket.customer.name.split()[0], "")
         )
     assert bulk[0].status == AnalysisStatus.DONE and bulk[0].similar_cases
+    assert bulk[0].conversation_level != ""  # the customer's state is read in bulk too
     assert bulk[0].ticket.insight.analysis_id == bulk[0].pk
+    assert bulk[0].ticket.insight.conversation_level == bulk[0].conversation_level
 
 
 def test_bulk_analysis_run_twice_analyses_once(cases: list[Ticket], team_a: Team) -> None:
