@@ -12,7 +12,7 @@ from django.db.models import Q
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
-from copilot.nlp.deid import KnownPeople, draft_sign, identifier_leaks
+from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
 from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
 from tickets.selectors import customer_ids_opted_out, ticket_qs_for_user
@@ -106,6 +106,8 @@ def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[S
         .filter(pk__in=ids)
         .only("id", "subject", "resolution")
     }
+    # A past case is another customer's: shown de-identified, as the draft built from it is.
+    known = people_known_for_cases(case_ids=list(visible))
     result = []
     for case in cases:
         ticket = visible.get(case["ticket_id"])
@@ -113,12 +115,17 @@ def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[S
             SimilarCaseView(
                 ticket_id=case["ticket_id"],
                 similarity=case["similarity"],
-                subject=ticket.subject if ticket else "",
-                resolution=ticket.resolution if ticket else "",
+                subject=_deidentified(ticket.subject, known) if ticket else "",
+                resolution=_deidentified(ticket.resolution, known) if ticket else "",
                 visible=ticket is not None,
             )
         )
     return result
+
+
+def _deidentified(text: str, known: KnownPeople) -> str:
+    """`text` with every identifier shown as its slot's label (`[customer first name]`)."""
+    return slots_fill(deidentify(text, known=known).text, values={})[0]
 
 
 def customer_text_for_version(*, ticket_id: int, transcript_version: int) -> tuple[str, Message]:

@@ -6,6 +6,8 @@ import re
 import pytest
 from django.core.management import call_command
 from django.db import transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, Team
@@ -98,3 +100,25 @@ def test_draft_leaks_counts_a_stored_draft_that_names_someone_else(
     assert re.search(r"Drafts as stored: 1 of 1 name someone else \(2 identifiers", out), out
     assert "Drafts rebuilt now: 0 of 1 name someone else (0 identifiers, 0 distinct)." in out
     assert f"ticket {ticket.pk}: 113542617735902, Julian" in out
+
+
+def test_identifier_leak_similar_cases_on_the_panel_name_no_one_else(
+    client: Client, team_a: Team, leaky_case: Ticket
+) -> None:
+    agent = UserFactory(username="sam.r", first_name="Sam", role=Role.AGENT, teams=[team_a])
+    ticket = TicketFactory(team=team_a, customer=CustomerFactory(name="Maria Lopez"))
+    with transaction.atomic():
+        message = message_append(
+            ticket=ticket,
+            body="My parcel still hasn't arrived and the tracking has not moved for a week!",
+            author_kind=AuthorKind.CUSTOMER,
+        )
+    analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
+    client.force_login(agent)
+
+    html = client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+
+    shown = re.search(r'<p class="resolution-snippet">(.*?)</p>', html, re.S)
+    assert shown is not None  # the similar case is on the panel, de-identified
+    assert [f for f in FOREIGN if f in shown.group(1)] == []
+    assert "[customer first name]" in shown.group(1)
