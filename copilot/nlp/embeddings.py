@@ -9,9 +9,9 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
@@ -165,44 +165,11 @@ class Encoder:
         """
         if isinstance(texts, str):
             raise TypeError("encode_layer_means() takes a sequence of strings")
-        import torch
-
-        model = self._load()
-        transformer = model[0]
-        auto_model = getattr(transformer, "auto_model", None)
-        tokenizer = getattr(transformer, "tokenizer", None)
-        if auto_model is None or tokenizer is None:
-            raise EncoderError(
-                f"Model at {self.model_path} has no transformer first module; layer features "
-                "need a BERT-like sentence-transformers model."
-            )
-        n_layers = int(auto_model.config.num_hidden_layers)
-        if any(layer < 1 or layer > n_layers for layer in layers):
-            raise EncoderError(f"Layers {list(layers)} out of range 1..{n_layers}")
-        hidden = int(auto_model.config.hidden_size)
-        if len(texts) == 0:
-            return np.zeros((0, len(layers) * hidden), dtype=np.float32)
-        limit = _max_seq_length(model) * _CHARS_PER_TOKEN_BOUND
-        chunks: list[FloatArray] = []
-        with torch.inference_mode():
-            for start in range(0, len(texts), batch_size):
-                batch = [text[:limit] for text in texts[start : start + batch_size]]
-                encoded = tokenizer(
-                    batch,
-                    padding=True,
-                    truncation=True,
-                    max_length=_max_seq_length(model),
-                    return_tensors="pt",
-                )
-                output = auto_model(**encoded, output_hidden_states=True)
-                mask = encoded["attention_mask"].unsqueeze(-1).to(torch.float32)
-                counts = mask.sum(dim=1).clamp(min=1.0)
-                pooled = [
-                    (output.hidden_states[layer] * mask).sum(dim=1) / counts for layer in layers
-                ]
-                chunks.append(torch.cat(pooled, dim=1).numpy().astype(np.float32))
-        out: FloatArray = np.concatenate(chunks, axis=0)
-        return out
+        hidden = self._check_layers(layers)
+        features = np.zeros((len(texts), len(layers) * hidden), dtype=np.float32)
+        for rows, mask, states in self._forward(texts, batch_size, by_length=False):
+            features[rows] = _layer_means(states, mask, layers)
+        return features
 
     def encode_with_layer_means(
         self, texts: Sequence[str], layers: Sequence[int], batch_size: int = 64
@@ -216,46 +183,16 @@ class Encoder:
         """
         if isinstance(texts, str):
             raise TypeError("encode_with_layer_means() takes a sequence of strings")
-        import torch
-
-        model = self._load()
-        if not _mean_pooled(model):
+        if not _mean_pooled(self._load()):
             return self.encode(texts, batch_size), self.encode_layer_means(
                 texts, layers, batch_size
             )
-        transformer = model[0]
-        auto_model = transformer.auto_model
-        tokenizer = transformer.tokenizer
-        n_layers = int(auto_model.config.num_hidden_layers)
-        if any(layer < 1 or layer > n_layers for layer in layers):
-            raise EncoderError(f"Layers {list(layers)} out of range 1..{n_layers}")
-        hidden = int(auto_model.config.hidden_size)
+        hidden = self._check_layers(layers)
         embeddings = np.zeros((len(texts), hidden), dtype=np.float32)
         features = np.zeros((len(texts), len(layers) * hidden), dtype=np.float32)
-        max_length = _max_seq_length(model)
-        limit = max_length * _CHARS_PER_TOKEN_BOUND
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
-        with torch.inference_mode():
-            for start in range(0, len(order), batch_size):
-                rows = order[start : start + batch_size]
-                encoded = tokenizer(
-                    [texts[i][:limit] for i in rows],
-                    padding=True,
-                    truncation=True,
-                    max_length=max_length,
-                    return_tensors="pt",
-                )
-                output = auto_model(**encoded, output_hidden_states=True)
-                mask = encoded["attention_mask"].unsqueeze(-1).to(torch.float32)
-                counts = mask.sum(dim=1).clamp(min=1.0)
-
-                def mean(states: torch.Tensor) -> torch.Tensor:
-                    return (states * mask).sum(dim=1) / counts  # noqa: B023 (used at once)
-
-                embeddings[rows] = mean(output.hidden_states[n_layers]).numpy()
-                features[rows] = torch.cat(
-                    [mean(output.hidden_states[layer]) for layer in layers], dim=1
-                ).numpy()
+        for rows, mask, states in self._forward(texts, batch_size, by_length=True):
+            embeddings[rows] = _masked_mean(states[-1], mask).numpy()
+            features[rows] = _layer_means(states, mask, layers)
         return normalise_rows(embeddings), features
 
     def encode_with_branch(
@@ -277,19 +214,57 @@ class Encoder:
             raise TypeError("encode_with_branch() takes a sequence of strings")
         import torch
 
-        model = self._load()
-        transformer = model[0]
+        shared = _mean_pooled(self._load())
+        embeddings = np.zeros((len(texts), self._transformer()[0].config.hidden_size), np.float32)
+        outputs: FloatArray | None = None
+        for rows, mask, states in self._forward(texts, batch_size, by_length=True):
+            result = branch(states, mask).to(torch.float32)
+            if outputs is None:
+                outputs = np.zeros((len(texts), result.shape[1]), dtype=np.float32)
+            outputs[rows] = result.numpy()
+            if shared:
+                embeddings[rows] = _masked_mean(states[-1], mask).numpy()
+        if outputs is None:
+            outputs = np.zeros((0, 0), dtype=np.float32)
+        if not shared:
+            return self.encode(texts, batch_size), outputs
+        return normalise_rows(embeddings), outputs
+
+    def _transformer(self) -> tuple[Any, Any]:
+        """The encoder's transformer and tokenizer, for the passes that read its layers."""
+        transformer = self._load()[0]
         auto_model = getattr(transformer, "auto_model", None)
         tokenizer = getattr(transformer, "tokenizer", None)
         if auto_model is None or tokenizer is None:
-            raise EncoderError(f"Model at {self.model_path} has no transformer first module")
-        hidden = int(auto_model.config.hidden_size)
-        shared = _mean_pooled(model)
-        embeddings = np.zeros((len(texts), hidden), dtype=np.float32)
-        outputs: FloatArray | None = None
-        max_length = _max_seq_length(model)
+            raise EncoderError(
+                f"Model at {self.model_path} has no transformer first module; layer features "
+                "need a BERT-like sentence-transformers model."
+            )
+        return auto_model, tokenizer
+
+    def _check_layers(self, layers: Sequence[int]) -> int:
+        """Refuse layers the model does not have; returns its hidden size."""
+        config = self._transformer()[0].config
+        n_layers = int(config.num_hidden_layers)
+        if any(layer < 1 or layer > n_layers for layer in layers):
+            raise EncoderError(f"Layers {list(layers)} out of range 1..{n_layers}")
+        return int(config.hidden_size)
+
+    def _forward(
+        self, texts: Sequence[str], batch_size: int, *, by_length: bool
+    ) -> Iterator[tuple[list[int], torch.Tensor, tuple[torch.Tensor, ...]]]:
+        """One forward pass over `texts` in batches: yields each batch's row indexes, attention
+        mask and hidden states (index i = output of block i, 0 = the embeddings). `by_length`
+        batches the longest texts together, as sentence-transformers does, so padding stays
+        small."""
+        import torch
+
+        auto_model, tokenizer = self._transformer()
+        max_length = _max_seq_length(self._load())
         limit = max_length * _CHARS_PER_TOKEN_BOUND
-        order = sorted(range(len(texts)), key=lambda i: -len(texts[i]))
+        order = list(range(len(texts)))
+        if by_length:
+            order.sort(key=lambda i: -len(texts[i]))
         with torch.inference_mode():
             for start in range(0, len(order), batch_size):
                 rows = order[start : start + batch_size]
@@ -301,21 +276,22 @@ class Encoder:
                     return_tensors="pt",
                 )
                 output = auto_model(**encoded, output_hidden_states=True)
-                attention = encoded["attention_mask"]
-                result = branch(tuple(output.hidden_states), attention).to(torch.float32)
-                if outputs is None:
-                    outputs = np.zeros((len(texts), result.shape[1]), dtype=np.float32)
-                outputs[rows] = result.numpy()
-                if shared:
-                    mask = attention.unsqueeze(-1).to(torch.float32)
-                    last = output.hidden_states[-1]
-                    pooled = (last * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
-                    embeddings[rows] = pooled.numpy()
-        if outputs is None:
-            outputs = np.zeros((0, 0), dtype=np.float32)
-        if not shared:
-            return self.encode(texts, batch_size), outputs
-        return normalise_rows(embeddings), outputs
+                yield rows, encoded["attention_mask"], tuple(output.hidden_states)
+
+
+def _masked_mean(states: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """The mean of each text's token states, padding left out."""
+    weights = mask.unsqueeze(-1).to(states.dtype)
+    return (states * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)
+
+
+def _layer_means(
+    states: tuple[torch.Tensor, ...], mask: torch.Tensor, layers: Sequence[int]
+) -> FloatArray:
+    import torch
+
+    pooled = torch.cat([_masked_mean(states[layer], mask) for layer in layers], dim=1)
+    return pooled.numpy().astype(np.float32)
 
 
 def _mean_pooled(model: SentenceTransformer) -> bool:
