@@ -102,7 +102,7 @@ def _verify_database(terms: list[str], report: VerificationReport) -> None:
                 params += [_like(spelling), "\\"]
         # Table and column names come from the database's own introspection and are quoted by
         # the backend; every searched value is a parameter.
-        sql = f"SELECT {', '.join(sums)} FROM {quote(table)}"  # noqa: S608  # nosec B608
+        sql = f"SELECT {', '.join(sums)} FROM {quote(table)}"  # nosec B608  # noqa: S608
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             hits = cursor.fetchone()
