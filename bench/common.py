@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 from typing import Any
+
+DEMO_TICKETS = Path(__file__).resolve().parent.parent / "data" / "demo" / "tickets.jsonl"
 
 
 def ensure_database() -> None:
@@ -20,6 +24,18 @@ def ensure_database() -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def customer_messages(limit: int) -> list[str]:
+    """The first `limit` customer messages of the demo tickets: real support text."""
+    found: list[str] = []
+    with DEMO_TICKETS.open() as lines:
+        for line in lines:
+            ticket = json.loads(line)
+            found += [m["body"] for m in ticket["messages"] if m["author_kind"] == "customer"]
+            if len(found) >= limit:
+                break
+    return found[:limit]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -5,7 +5,7 @@ Compared in the same run, message by message in rotating order so that load from
 processes falls on every variant alike:
 
 - embedding only (`Encoder.encode`), the floor;
-- the default head: one pass giving the embedding and layer means, then the logistic head
+- the earlier head: one pass giving the embedding and layer means, then the logistic head
   with its VADER lexicon features;
 - the fine-tuned branch on the shared pass, in fp32 and with int8 Linear layers (the default).
 
@@ -15,31 +15,15 @@ processes falls on every variant alike:
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def messages(limit: int) -> list[str]:
-    found: list[str] = []
-    with (ROOT / "data" / "demo" / "tickets.jsonl").open() as lines:
-        for line in lines:
-            ticket = json.loads(line)
-            found += [m["body"] for m in ticket["messages"] if m["author_kind"] == "customer"]
-            if len(found) >= limit:
-                break
-    return found[:limit]
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))]
+from bench.common import customer_messages, percentile
 
 
 def main() -> None:
@@ -70,11 +54,11 @@ def main() -> None:
 
     variants: dict[str, Callable[[str], object]] = {
         "embedding only": lambda text: encoder.encode([text]),
-        "head (default): shared pass": previous,
+        "earlier head: shared pass": previous,
         "branch fp32, shared pass": lambda text: fp32.analyse_with_embeddings([text]),
         "branch int8, shared pass": lambda text: int8.analyse_with_embeddings([text]),
     }
-    texts = messages(args.messages)
+    texts = customer_messages(args.messages)
     for run in variants.values():  # load and warm up
         for text in texts[:5]:
             run(text)

@@ -10,26 +10,15 @@ the CPU time does not grow (docs/operations.md).
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-
-def messages(limit: int) -> list[str]:
-    found: list[str] = []
-    with (ROOT / "data" / "demo" / "tickets.jsonl").open() as lines:
-        for line in lines:
-            ticket = json.loads(line)
-            found += [m["body"] for m in ticket["messages"] if m["author_kind"] == "customer"]
-            if len(found) >= limit:
-                break
-    return found[:limit]
+from bench.common import customer_messages
 
 
 def main() -> None:
@@ -38,7 +27,7 @@ def main() -> None:
     from copilot.nlp.embeddings import get_encoder
 
     encoder = get_encoder()
-    texts = messages(640)
+    texts = customer_messages(640)
     encoder.encode(texts[:64])  # load and warm up
     print(f"{'threads':>7}  {'case':<22}{'wall p50 ms':>12}{'CPU p50 ms':>12}")
     for threads in sorted({1, os.cpu_count() or 1}):
