@@ -34,6 +34,8 @@ INSTALLED_APPS = [
     "tickets",
     "copilot",
     "recovery",
+    "privacy",
+    "desk",
 ]
 
 MIDDLEWARE = [
