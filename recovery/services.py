@@ -19,6 +19,7 @@ from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis
 from core.errors import Conflict, DomainError
 from recovery.asks import asks_detect
+from recovery.customer_features import customer_signals_compute
 from recovery.events import (
     audit_coapproval_decided,
     audit_coapproval_requested,
@@ -47,7 +48,6 @@ from recovery.selectors import (
     similar_case_given_for_team,
     similar_case_outcomes,
 )
-from recovery.signals import customer_signals_compute
 from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Status, Ticket
 from tickets.selectors import consent_granted
 from tickets.services import system_note_append

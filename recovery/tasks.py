@@ -3,16 +3,16 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from recovery.customer_features import (
+    customer_signals_compute,
+    customer_signals_refresh_all,
+    customers_not_erased,
+)
 from recovery.hooks import HookTemporaryError
 from recovery.services import (
     execution_run,
     executions_requeue_stale,
     recovery_outcomes_update,
-)
-from recovery.signals import (
-    customer_signals_compute,
-    customer_signals_refresh_all,
-    customers_not_erased,
 )
 
 TRANSIENT = (OperationalError, InterfaceError)

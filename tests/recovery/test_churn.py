@@ -27,8 +27,8 @@ from recovery.churn import (
     churn_risk_for,
     customer_histories_as_of,
 )
+from recovery.customer_features import customer_signals_compute
 from recovery.models import ChurnModelRun, CustomerSignals
-from recovery.signals import customer_signals_compute
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
 from tickets.models import (
     AuthorKind,

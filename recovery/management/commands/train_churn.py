@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 from core.errors import DomainError
 from recovery.churn import ACTIVE_DAYS, churn_model_path, churn_model_train
-from recovery.signals import customer_signals_refresh_all
+from recovery.customer_features import customer_signals_refresh_all
 
 
 def _moment(value: str) -> dt.datetime:

@@ -9,7 +9,7 @@ from accounts.models import Role, User
 from accounts.services import team_get_or_create, user_create
 from copilot.cases import case_vectors_load
 from recovery.catalogue import action_catalogue_ensure
-from recovery.signals import customer_signals_refresh_all
+from recovery.customer_features import customer_signals_refresh_all
 
 DEMO_FILE = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
 # The solved demo cases' vectors, computed once (manage.py save_case_vectors) and checked against

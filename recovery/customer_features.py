@@ -1,5 +1,6 @@
-"""Customer signals: what the recovery ranking may know about a customer, recomputed from their
-history (value, recent contacts, repeated issues, past recoveries, churn risk, segment).
+"""Customer features (stored as `CustomerSignals`): what the recovery ranking may know about a
+customer, recomputed from their history (value, recent contacts, repeated issues, past recoveries,
+churn risk, segment).
 
 Segments, first match wins (a customer is one thing to the ranking, and the order says which
 matters most):

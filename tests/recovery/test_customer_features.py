@@ -1,4 +1,4 @@
-"""Customer signals computed from a crafted history, as of a fixed moment."""
+"""Customer features (the `CustomerSignals` row) from a crafted history, at a fixed time."""
 
 import datetime as dt
 from collections.abc import Iterator
@@ -13,6 +13,11 @@ from pytest_django.fixtures import Settings
 from accounts.models import Team
 from copilot.models import MessageAnalysis
 from recovery.churn import HEURISTIC_VERSION, churn_model_forget
+from recovery.customer_features import (
+    customer_segment,
+    customer_signals_compute,
+    customer_signals_refresh_all,
+)
 from recovery.models import (
     BehaviourSegment,
     CustomerSignals,
@@ -20,11 +25,6 @@ from recovery.models import (
     Recommendation,
     RecoveryAction,
     RecoveryExecution,
-)
-from recovery.signals import (
-    customer_segment,
-    customer_signals_compute,
-    customer_signals_refresh_all,
 )
 from recovery.tasks import refresh_customer
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
