@@ -63,12 +63,12 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     from django.utils import timezone
 
     from accounts.models import Team
-    from copilot.cases import case_index_rebuild
     from copilot.engine import get_engine
     from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
     from copilot.nlp.draft import SimilarCase, draft_reply
     from copilot.selectors import case_text, customer_text_for_version
-    from copilot.services import analysis_run
+    from copilot.services.analysis import analysis_run
+    from copilot.services.cases import case_index_rebuild
     from tickets.models import AuthorKind, Message, Ticket
 
     settings.COPILOT_INDEX_DIR = index_dir

@@ -130,7 +130,7 @@ def in_play() -> tuple[list[int], str, list[str]]:
     from rest_framework.authtoken.models import Token
 
     from accounts.models import Team, User
-    from copilot.cases import case_index_rebuild
+    from copilot.services.cases import case_index_rebuild
     from tickets.models import Ticket
 
     manifest = case_index_rebuild(progress=None).manifest

@@ -8,7 +8,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import role_required
 from accounts.models import Role
 from copilot.models import MessageAnalysis
-from copilot.services import draft_discard
+from copilot.services.drafts import draft_discard
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
 from tickets.selectors import ticket_get_for_user

@@ -15,7 +15,7 @@ from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 
 from accounts.models import Role
-from copilot.cases import case_index_rebuild
+from copilot.services.cases import case_index_rebuild
 from tests.factories import TicketFactory, UserFactory
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]

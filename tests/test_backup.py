@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from copilot.cases import case_index_rebuild
+from copilot.services.cases import case_index_rebuild
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import RecoveryAction
 from recovery.services import recommendation_add

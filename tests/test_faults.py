@@ -21,7 +21,7 @@ from kombu import Connection
 
 from accounts.models import User
 from copilot.models import MessageAnalysis
-from copilot.services import analysis_request
+from copilot.services.analysis import analysis_request
 from copilot.tasks import analyse_message, requeue_stale_analyses
 from tests.factories import TicketFactory
 from tests.worker import celery_worker, wait_for
@@ -288,8 +288,8 @@ def test_redis_with_append_only_file_keeps_queued_tasks_across_a_crash(
 
 @pytest.mark.worker
 def test_worker_start_repairs_a_damaged_index(copilot_dirs: Path, team_a: Any) -> None:
-    from copilot.cases import case_index_rebuild
     from copilot.engine import index_health, index_store
+    from copilot.services.cases import case_index_rebuild
     from tickets.models import Status
 
     case = TicketFactory(

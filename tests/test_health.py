@@ -12,7 +12,7 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import User
-from copilot.cases import case_index_rebuild
+from copilot.services.cases import case_index_rebuild
 from core.models import Heartbeat
 from core.tasks import heartbeat
 from tests.worker import celery_worker, wait_for

@@ -18,9 +18,9 @@ from django.urls import reverse
 from rest_framework.test import APIClient
 
 from accounts.models import User
-from copilot.cases import case_index_rebuild
 from copilot.engine import index_store
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
+from copilot.services.cases import case_index_rebuild
 from copilot.tasks import analyse_message
 from tests.factories import TicketFactory
 from tests.worker import busy_cpus, celery_worker, child_pids, wait_for

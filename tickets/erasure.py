@@ -82,7 +82,7 @@ def _pseudonym(customer: Customer) -> str:
 def customer_erase(*, customer: Customer, by: User | None) -> ErasureReceipt:
     """Erase a customer's personal data (see the module docstring); the index follows after
     commit, and old index generations that held their vectors are removed from disk."""
-    from copilot.cases import case_index_sync
+    from copilot.services.cases import case_index_sync
 
     with transaction.atomic():
         receipt = _erase_rows(customer=customer, by=by)

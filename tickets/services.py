@@ -319,7 +319,7 @@ def message_append(
     if author_kind == AuthorKind.CUSTOMER:
         # Imported here: the copilot's services build on these ones (a drafted reply is sent
         # through message_append), so a module-level import would be circular.
-        from copilot.services import analysis_request
+        from copilot.services.analysis import analysis_request
 
         analysis_request(message=message)
     return message
@@ -435,7 +435,7 @@ def ticket_change_status(
     locked.save(update_fields=["status", "solved_at", "resolution", "updated_at"])
     ticket_event_status_changed(ticket=locked, actor=by, old=old, new=status)
     # Imported here for the same reason as in message_append.
-    from copilot.cases import case_on_status_change
+    from copilot.services.cases import case_on_status_change
 
     case_on_status_change(ticket=locked, old=old, new=status)
     return locked

@@ -16,7 +16,7 @@ from accounts.selectors import team_list_for_user, user_list_assignable
 from copilot.models import MessageAnalysis
 from copilot.nlp.deid import markers_in
 from copilot.selectors import analysis_get_by_id, analysis_panel_for_ticket, draft_text_for_agent
-from copilot.services import draft_reply_send
+from copilot.services.drafts import draft_reply_send
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
 from recovery.selectors import recovery_panel_for_ticket

@@ -1,5 +1,5 @@
-"""Writes of the copilot app: requesting, running and recording analyses of customer messages,
-and the agent's decisions on drafted replies."""
+"""Analyses of customer messages: requesting them, running them (one or a batch), recording the
+result, and re-sending those whose task was lost."""
 
 import datetime as dt
 import logging
@@ -9,31 +9,19 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
-from accounts.models import User
 from copilot.engine import EngineError, TextAnalysis, get_engine
-from copilot.models import (
-    AnalysisStatus,
-    DraftDecision,
-    DraftDecisionEvent,
-    MessageAnalysis,
-    SolvedCase,
-    TicketInsight,
-)
+from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase, TicketInsight
 from copilot.nlp.conversation import conversation_state
 from copilot.selectors import (
     customer_repeat_contacts,
     customer_text_for_version,
     customer_turns_for_version,
     draft_for_ticket,
-    draft_text_for_agent,
     similar_case_resolutions,
 )
-from core.errors import Conflict, DomainError
-from recovery.events import audit_draft_decided
 from recovery.services import recommendations_propose
 from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_is_erased, customer_lock_for_ticket
 from tickets.models import AuthorKind, Message, Ticket
-from tickets.services import message_append
 
 logger = logging.getLogger(__name__)
 
@@ -389,57 +377,6 @@ def _insight_update(analysis: MessageAnalysis) -> None:
             "conversation_score": analysis.conversation_score,
         },
     )
-
-
-def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
-    """Lock the analysis and make sure its draft is still open for a decision."""
-    locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
-    if not locked.draft_reply:
-        raise DomainError("This analysis has no drafted reply.", field="draft", code="no_draft")
-    if DraftDecisionEvent.objects.filter(analysis=locked).exists():
-        raise Conflict(
-            "Someone already decided on this draft.", field="draft", code="already_decided"
-        )
-    return locked
-
-
-@transaction.atomic
-def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> DraftDecisionEvent:
-    """Send a reply that started from the draft: recorded as used as is, or edited with its text.
-
-    "Use" only puts the draft, signed by this agent, into the reply box; this is the one place
-    a draft is sent. What was proposed is the draft as this agent was offered it (signed with
-    the agent's name), so a draft sent unchanged counts as used as is.
-    """
-    locked = _draft_lock(analysis=analysis)
-    proposed = draft_text_for_agent(analysis=locked, agent=agent)
-    message = message_append(
-        ticket=locked.ticket, body=body, author_kind=AuthorKind.AGENT, author_user=agent
-    )
-    unchanged = message.body.strip() in (proposed.strip(), locked.draft_reply.strip())
-    event = DraftDecisionEvent.objects.create(
-        analysis=locked,
-        agent=agent,
-        decision=DraftDecision.ACCEPTED if unchanged else DraftDecision.EDITED,
-        proposed_text=proposed,
-        final_text=message.body,
-        message=message,
-    )
-    audit_draft_decided(decision=event)
-    return event
-
-
-@transaction.atomic
-def draft_discard(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEvent:
-    locked = _draft_lock(analysis=analysis)
-    event = DraftDecisionEvent.objects.create(
-        analysis=locked,
-        agent=agent,
-        decision=DraftDecision.DISCARDED,
-        proposed_text=locked.draft_reply,
-    )
-    audit_draft_decided(decision=event)
-    return event
 
 
 # An analysis not picked up this long after it was requested (or last picked up by a worker that

@@ -5,8 +5,8 @@ from django.db import transaction
 from playwright.sync_api import Page, expect
 
 from accounts.models import User
-from copilot.cases import case_index_rebuild
 from copilot.models import DraftDecision, DraftDecisionEvent
+from copilot.services.cases import case_index_rebuild
 from tests.browser.conftest import log_in
 from tests.factories import TicketFactory
 from tests.worker import celery_worker

@@ -4,7 +4,7 @@ from playwright.sync_api import Page, expect
 
 from accounts.models import User
 from copilot.models import MessageAnalysis
-from copilot.services import analysis_run
+from copilot.services.analysis import analysis_run
 from tests.browser.conftest import log_in
 from tests.factories import TicketFactory
 from tickets.models import AuthorKind, Priority, Ticket

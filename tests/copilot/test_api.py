@@ -8,8 +8,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
-from copilot.cases import case_index_rebuild
 from copilot.models import AnalysisStatus, MessageAnalysis
+from copilot.services.cases import case_index_rebuild
 from tests.factories import TicketFactory
 from tickets.models import Status, Ticket
 

@@ -8,10 +8,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import Team
-from copilot.cases import case_index_rebuild, case_vectors_load, case_vectors_save, cases_to_embed
 from copilot.engine import get_engine
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
-from copilot.services import analyses_queue_missing, analyses_run_pending, analysis_run
+from copilot.services.analysis import analyses_queue_missing, analyses_run_pending, analysis_run
+from copilot.services.cases import (
+    case_index_rebuild,
+    case_vectors_load,
+    case_vectors_save,
+    cases_to_embed,
+)
 from copilot.tasks import analyse_message, analyse_pending
 from tests.factories import TicketFactory
 from tickets.models import AuthorKind, Status, Ticket

@@ -10,15 +10,15 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.cases import (
+from copilot.engine import get_engine, index_health, index_store
+from copilot.models import SolvedCase
+from copilot.services.cases import (
     IndexBusy,
     case_index_repair,
     case_index_sync,
     case_record,
     index_writer_lock,
 )
-from copilot.engine import get_engine, index_health, index_store
-from copilot.models import SolvedCase
 from tests.factories import TicketFactory
 from tickets.models import Status, Ticket
 from tickets.services import ticket_change_status

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 from accounts.models import User
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
 from copilot.nlp.deid import draft_sign, markers_in
-from copilot.services import draft_reply_send
+from copilot.services.drafts import draft_reply_send
 from core.errors import DomainError
 from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket

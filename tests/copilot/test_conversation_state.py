@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from copilot.models import MessageAnalysis, TicketInsight
 from copilot.selectors import customer_repeat_contacts
-from copilot.services import analysis_run
+from copilot.services.analysis import analysis_run
 from tests.factories import MessageAnalysisFactory, TicketFactory
 from tickets.models import AuthorKind, Priority, Ticket
 from tickets.services import message_append

@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, Team
-from copilot.cases import case_index_rebuild
 from copilot.models import MessageAnalysis
 from copilot.selectors import draft_leaks_for_open_tickets
-from copilot.services import analysis_run
+from copilot.services.analysis import analysis_run
+from copilot.services.cases import case_index_rebuild
 from tests.factories import CustomerFactory, TicketFactory, UserFactory
 from tickets.models import AuthorKind, Status, Ticket
 from tickets.services import message_append

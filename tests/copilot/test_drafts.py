@@ -10,7 +10,7 @@ from django.utils import timezone
 from accounts.models import User
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
 from copilot.selectors import draft_text_for_agent
-from copilot.services import draft_discard, draft_reply_send
+from copilot.services.drafts import draft_discard, draft_reply_send
 from core.errors import Conflict
 from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from copilot.models import AnalysisStatus, MessageAnalysis
-from copilot.services import analyses_queue_missing, analysis_run
+from copilot.services.analysis import analyses_queue_missing, analysis_run
 from tests.factories import TicketFactory
 from tickets.models import AuthorKind, Message, Status, Ticket
 from tickets.services import message_append

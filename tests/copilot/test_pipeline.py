@@ -8,9 +8,9 @@ from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Team
-from copilot.cases import case_index_rebuild
 from copilot.models import AnalysisStatus, MessageAnalysis, TicketInsight
-from copilot.services import analyses_queue_missing, analysis_request, analysis_run
+from copilot.services.analysis import analyses_queue_missing, analysis_request, analysis_run
+from copilot.services.cases import case_index_rebuild
 from copilot.tasks import analyse_message
 from tests.factories import TicketFactory
 from tickets.models import AuthorKind, Status, Ticket

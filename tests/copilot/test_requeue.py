@@ -15,7 +15,7 @@ from django.utils import timezone
 from accounts.models import Team
 from config.celery import app as celery_app
 from copilot.models import AnalysisStatus, MessageAnalysis
-from copilot.services import REQUEUE_LIMIT, analyses_requeue_stale
+from copilot.services.analysis import REQUEUE_LIMIT, analyses_requeue_stale
 from tests.factories import MessageAnalysisFactory, TicketFactory
 
 pytestmark = pytest.mark.usefixtures("empty_queue")

@@ -9,7 +9,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
-from copilot.cases import case_index_rebuild
+from copilot.services.cases import case_index_rebuild
 from tests.factories import TicketFactory
 from tests.worker import _database_url
 from tickets.models import Status

@@ -11,7 +11,7 @@ from django.db import transaction
 
 from accounts.models import User
 from accounts.services import team_get_or_create
-from copilot.services import analysis_run
+from copilot.services.analysis import analysis_run
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecommendationStatus
 from recovery.services import recommendation_approve
 from tests.factories import UserFactory

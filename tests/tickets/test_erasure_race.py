@@ -17,9 +17,9 @@ from django.db import connection
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.cases import case_index_rebuild
 from copilot.models import AnalysisStatus, MessageAnalysis
-from copilot.services import CASE_WITHDRAWN, analysis_run
+from copilot.services.analysis import CASE_WITHDRAWN, analysis_run
+from copilot.services.cases import case_index_rebuild
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
 from tests.factories import CustomerFactory, TicketFactory

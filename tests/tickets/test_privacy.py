@@ -16,11 +16,12 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
-from copilot.cases import case_index_rebuild
 from copilot.engine import index_store
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.selectors import intent_training_examples
-from copilot.services import analysis_run, draft_reply_send
+from copilot.services.analysis import analysis_run
+from copilot.services.cases import case_index_rebuild
+from copilot.services.drafts import draft_reply_send
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add

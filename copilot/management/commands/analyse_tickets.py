@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from copilot.services import analyses_queue_missing
+from copilot.services.analysis import analyses_queue_missing
 
 
 class Command(BaseCommand):

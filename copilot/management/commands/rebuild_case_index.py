@@ -4,8 +4,8 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from tqdm import tqdm
 
-from copilot.cases import case_index_rebuild, cases_to_embed
 from copilot.nlp.index import KINDS
+from copilot.services.cases import case_index_rebuild, cases_to_embed
 
 
 class Command(BaseCommand):

@@ -3,7 +3,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from copilot.cases import case_vectors_save
+from copilot.services.cases import case_vectors_save
 
 
 class Command(BaseCommand):

@@ -2,9 +2,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
-from copilot.cases import case_index_rebuild
 from copilot.engine import index_store
 from copilot.nlp.index import IndexStoreError
+from copilot.services.cases import case_index_rebuild
 from copilot.training import intent_model_train
 from core.errors import DomainError
 from recovery.churn import churn_model_current, churn_model_train

@@ -7,7 +7,7 @@ from django.core.management.base import BaseCommand, CommandParser
 
 from accounts.models import Role, User
 from accounts.services import team_get_or_create, user_create
-from copilot.cases import case_vectors_load
+from copilot.services.cases import case_vectors_load
 from recovery.catalogue import action_catalogue_ensure
 from recovery.customer_features import customer_signals_refresh_all
 

@@ -1,0 +1,62 @@
+"""The agent's decisions on drafted replies: sent (as is or edited) or discarded."""
+
+from django.db import transaction
+
+from accounts.models import User
+from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
+from copilot.selectors import draft_text_for_agent
+from core.errors import Conflict, DomainError
+from recovery.events import audit_draft_decided
+from tickets.models import AuthorKind
+from tickets.services import message_append
+
+
+def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
+    """Lock the analysis and make sure its draft is still open for a decision."""
+    locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
+    if not locked.draft_reply:
+        raise DomainError("This analysis has no drafted reply.", field="draft", code="no_draft")
+    if DraftDecisionEvent.objects.filter(analysis=locked).exists():
+        raise Conflict(
+            "Someone already decided on this draft.", field="draft", code="already_decided"
+        )
+    return locked
+
+
+@transaction.atomic
+def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> DraftDecisionEvent:
+    """Send a reply that started from the draft: recorded as used as is, or edited with its text.
+
+    "Use" only puts the draft, signed by this agent, into the reply box; this is the one place
+    a draft is sent. What was proposed is the draft as this agent was offered it (signed with
+    the agent's name), so a draft sent unchanged counts as used as is.
+    """
+    locked = _draft_lock(analysis=analysis)
+    proposed = draft_text_for_agent(analysis=locked, agent=agent)
+    message = message_append(
+        ticket=locked.ticket, body=body, author_kind=AuthorKind.AGENT, author_user=agent
+    )
+    unchanged = message.body.strip() in (proposed.strip(), locked.draft_reply.strip())
+    event = DraftDecisionEvent.objects.create(
+        analysis=locked,
+        agent=agent,
+        decision=DraftDecision.ACCEPTED if unchanged else DraftDecision.EDITED,
+        proposed_text=proposed,
+        final_text=message.body,
+        message=message,
+    )
+    audit_draft_decided(decision=event)
+    return event
+
+
+@transaction.atomic
+def draft_discard(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEvent:
+    locked = _draft_lock(analysis=analysis)
+    event = DraftDecisionEvent.objects.create(
+        analysis=locked,
+        agent=agent,
+        decision=DraftDecision.DISCARDED,
+        proposed_text=locked.draft_reply,
+    )
+    audit_draft_decided(decision=event)
+    return event
