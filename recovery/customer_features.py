@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from copilot.models import AnalysisStatus, MessageAnalysis
 from copilot.nlp.intent import UNSURE
-from recovery.churn import churn_risks_for
+from recovery.churn.service import churn_risks_for
 from recovery.models import BehaviourSegment, CustomerSignals, ExecutionStatus, RecoveryExecution
 from tickets.models import AuthorKind, Customer, Message, PrivacyEventKind, Ticket
 

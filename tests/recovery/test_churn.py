@@ -16,17 +16,10 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from core.errors import DomainError
-from recovery.churn import (
-    HEURISTIC_VERSION,
-    ChurnModel,
-    churn_model_current,
-    churn_model_forget,
-    churn_model_load,
-    churn_model_path,
-    churn_model_train,
-    churn_risk_for,
-    customer_histories_as_of,
-)
+from recovery.churn.dataset import customer_histories_as_of
+from recovery.churn.model import HEURISTIC_VERSION, ChurnModel
+from recovery.churn.service import churn_model_current, churn_model_train, churn_risk_for
+from recovery.churn.storage import churn_model_forget, churn_model_load, churn_model_path
 from recovery.customer_features import customer_signals_compute
 from recovery.models import ChurnModelRun, CustomerSignals
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory

@@ -12,7 +12,8 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from copilot.models import MessageAnalysis
-from recovery.churn import HEURISTIC_VERSION, churn_model_forget
+from recovery.churn.model import HEURISTIC_VERSION
+from recovery.churn.storage import churn_model_forget
 from recovery.customer_features import (
     customer_segment,
     customer_signals_compute,

@@ -7,7 +7,7 @@ from copilot.nlp.index import IndexStoreError
 from copilot.services.cases import case_index_rebuild
 from copilot.training import intent_model_train
 from core.errors import DomainError
-from recovery.churn import churn_model_current, churn_model_train
+from recovery.churn.service import churn_model_current, churn_model_train
 from recovery.customer_features import customer_signals_refresh_all
 from recovery.services import recovery_outcomes_update
 

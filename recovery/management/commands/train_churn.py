@@ -7,7 +7,9 @@ from django.utils.dateparse import parse_date, parse_datetime
 from tqdm import tqdm
 
 from core.errors import DomainError
-from recovery.churn import ACTIVE_DAYS, churn_model_path, churn_model_train
+from recovery.churn.dataset import ACTIVE_DAYS
+from recovery.churn.service import churn_model_train
+from recovery.churn.storage import churn_model_path
 from recovery.customer_features import customer_signals_refresh_all
 
 
