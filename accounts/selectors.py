@@ -22,6 +22,13 @@ def team_ids_for_user(*, user: User) -> set[int]:
     return set(cache)
 
 
+def team_ids_for_supervisor(*, user: User) -> set[int]:
+    """The teams whose decisions this user may audit (override queue, rates, fairness report):
+    their teams if they hold the supervisor role (admins: every team), none otherwise. Agents
+    hold no audit rights, whatever their teams."""
+    return team_ids_for_user(user=user) if user.is_supervisor_role else set()
+
+
 def team_list_for_user(*, user: User) -> QuerySet[Team]:
     return Team.objects.filter(id__in=team_ids_for_user(user=user)).order_by("name")
 

@@ -9,10 +9,14 @@ from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from accounts.permissions import HasStaffRole
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, NotFound):
+        return Response(exc.as_dict(), status=status.HTTP_404_NOT_FOUND)
+    if isinstance(exc, Forbidden):
+        return Response(exc.as_dict(), status=status.HTTP_403_FORBIDDEN)
     if isinstance(exc, Conflict):
         return Response(exc.as_dict(), status=status.HTTP_409_CONFLICT)
     if isinstance(exc, DomainError):

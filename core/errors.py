@@ -1,4 +1,5 @@
-"""The domain's error type: services raise it, the API and the views turn it into a 400/409."""
+"""The domain's error types: services and selectors raise them, the API and the views turn them
+into a 400/409 (DomainError, Conflict), 404 (NotFound) or 403 (Forbidden)."""
 
 from __future__ import annotations
 
@@ -22,3 +23,12 @@ class DomainError(Exception):
 
 class Conflict(DomainError):
     """The operation is valid in general but not in the object's current state (HTTP 409)."""
+
+
+class NotFound(DomainError):
+    """No such object among those the caller may see (HTTP 404): one answer for both, so a
+    refusal never tells whether an id exists."""
+
+
+class Forbidden(DomainError):
+    """The caller's role may not do this at all (HTTP 403)."""

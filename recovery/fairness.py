@@ -27,10 +27,10 @@ from django.db.models import Count, F, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, NullIf
 
 from accounts.models import User
+from accounts.selectors import team_ids_for_supervisor
 from copilot.models import ConversationLevel, Sentiment
 from recovery.fairness_stats import Comparison, means_compare, proportions_compare
 from recovery.models import AuditEvent, Recommendation, RecommendationStatus
-from recovery.supervision import _team_ids
 from tickets.models import Segment
 
 # A recovery the customer actually gets: approved (about to run) or executed. Awaiting a
@@ -240,7 +240,9 @@ def fairness_report_for_user(*, user: User, since: datetime | None = None) -> Fa
     must not make past VIP figures look generous. Recommendations count from when they were
     made (`since` applies to their creation).
     """
-    qs = Recommendation.objects.filter(ticket__team_id__in=_team_ids(user), analysis__isnull=False)
+    qs = Recommendation.objects.filter(
+        ticket__team_id__in=team_ids_for_supervisor(user=user), analysis__isnull=False
+    )
     if since is not None:
         qs = qs.filter(created_at__gte=since)
     segment_then = Subquery(

@@ -12,8 +12,9 @@ from urllib.parse import urlencode
 
 from django import forms
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import HttpResponse, QueryDict
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -22,19 +23,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
 from accounts.models import Role
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 from core.health import copilot_status
 from core.http import AuthedHttpRequest
 from recovery.fairness import fairness_report_for_user
-from recovery.selectors import execution_stuck_for_user
-from recovery.supervision import (
+from recovery.override_rates import OverrideRate, override_rates_for_user
+from recovery.overrides import (
     REVIEW_NOTE_MAX_CHARS,
-    OverrideRate,
     override_get_for_user,
     override_queue_for_user,
-    override_rates_for_user,
     override_review,
 )
+from recovery.selectors import execution_stuck_for_user
 
 QUEUE = "recovery/supervisor/override_queue.html"
 RATES = "recovery/supervisor/override_rates.html"
@@ -112,6 +112,10 @@ def override_review_view(request: AuthedHttpRequest, event_id: int) -> HttpRespo
             verdict=request.POST.get("verdict", ""),
             note=request.POST.get("note", ""),
         )
+    except NotFound as exc:
+        raise Http404(exc.message) from exc
+    except Forbidden as exc:
+        raise PermissionDenied(exc.message) from exc
     except Conflict as exc:
         # Reviewed by someone else meanwhile: show their review in the row (htmx swaps only
         # 2xx and 422 answers, and the row is not wrong, just stale).
@@ -133,6 +137,8 @@ def _review_answer(
             messages.success(request, "Review recorded.")
         return redirect(_queue_url(request.POST))
     event = override_get_for_user(user=request.user, event_id=event_id)
+    if event is None:
+        raise Http404("No such override.")
     context = {
         "event": event,
         "review": event.review,  # type: ignore[attr-defined]

@@ -8,15 +8,15 @@ from unittest import mock
 
 import pytest
 from django.db import connection
-from django.http import Http404
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
 from accounts.models import Role, Team, User
+from accounts.selectors import team_ids_for_supervisor
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
-from core.errors import Conflict, DomainError
+from core.errors import Conflict, DomainError, Forbidden, NotFound
 from recovery.events import (
     audit_draft_decided,
     audit_override_reviewed,
@@ -33,12 +33,8 @@ from recovery.models import (
     RecommendationStatus,
     RecoveryAction,
 )
-from recovery.supervision import (
-    OverrideRate,
-    override_queue_for_user,
-    override_rates_for_user,
-    override_review,
-)
+from recovery.override_rates import OverrideRate, override_rates_for_user
+from recovery.overrides import override_get_for_user, override_queue_for_user, override_review
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
 from tickets.models import Segment, Ticket
 
@@ -356,7 +352,7 @@ def test_second_review_is_refused_and_records_nothing(
 def test_other_teams_override_is_a_404_and_records_nothing(
     supervisor: User, rejected_b: AuditEvent
 ) -> None:
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         override_review(event_id=rejected_b.pk, supervisor=supervisor, verdict="accepted", note="")
 
     assert _reviews_of(rejected_b) == []
@@ -367,10 +363,37 @@ def test_an_event_that_is_no_override_is_a_404(
 ) -> None:
     accepted = _approved(_recommendation(ticket_a, refund), agent)
 
-    with pytest.raises(Http404):
+    with pytest.raises(NotFound):
         override_review(event_id=accepted.pk, supervisor=supervisor, verdict="accepted", note="")
 
     assert _reviews_of(accepted) == []
+
+
+def test_an_agent_may_not_review_even_an_override_of_their_team(
+    agent: User, rejected_a: AuditEvent
+) -> None:
+    with pytest.raises(Forbidden):
+        override_review(event_id=rejected_a.pk, supervisor=agent, verdict="accepted", note="")
+
+    assert _reviews_of(rejected_a) == []
+
+
+def test_an_override_of_another_team_is_not_found_by_the_selector(
+    supervisor: User, rejected_a: AuditEvent, rejected_b: AuditEvent
+) -> None:
+    mine = override_get_for_user(user=supervisor, event_id=rejected_a.pk)
+    theirs = override_get_for_user(user=supervisor, event_id=rejected_b.pk)
+
+    assert mine == rejected_a and mine.review is None  # type: ignore[attr-defined]
+    assert theirs is None
+
+
+def test_agents_supervise_no_team_and_admins_every_team(
+    agent: User, supervisor: User, admin_user: User, team_a: Team, team_b: Team
+) -> None:
+    assert team_ids_for_supervisor(user=agent) == set()
+    assert team_ids_for_supervisor(user=supervisor) == {team_a.pk}
+    assert team_ids_for_supervisor(user=admin_user) == {team_a.pk, team_b.pk}
 
 
 def test_nobody_reviews_their_own_override(
