@@ -10,8 +10,9 @@ from celery.signals import worker_process_init, worker_ready
 from django.db import InterfaceError, OperationalError
 
 from copilot.engine import get_engine, index_health
+from copilot.nlp.index import IndexBusy
 from copilot.services.analysis import analyses_requeue_stale, analyses_run_pending, analysis_run
-from copilot.services.cases import IndexBusy, case_index_repair, case_index_sync, case_record
+from copilot.services.cases import case_index_repair, case_index_sync, case_record
 
 logger = logging.getLogger(__name__)
 

@@ -7,17 +7,16 @@ rows (adds what is new, removes what is gone) and publishes a new generation ato
 corrupt index directory, a new embedding model or a new index kind; `case_index_repair` does it
 only when no usable generation is published (workers queue it when they start).
 
-Only one writer changes the index at a time: both hold an exclusive lock on a file in the index
-directory for their whole read-modify-publish cycle, across processes and machines sharing it.
+Only one writer changes the index at a time: each holds the store's writer lock
+(`IndexStore.writer`, the one lock of the index directory) for its whole read-modify-publish
+cycle, across processes and machines sharing it, and publishes through it.
 """
 
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import hashlib
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,35 +26,14 @@ from django.db import transaction
 
 from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
-from copilot.nlp.index import IndexMissing, Manifest, SimilarCaseIndex
+from copilot.nlp.index import IndexMissing, IndexWriter, Manifest, SimilarCaseIndex
 from copilot.selectors import case_text
 from tickets.models import DONE_STATUSES, ConsentPurpose, Ticket
 from tickets.selectors import consent_granted, customer_ids_opted_out
 
 logger = logging.getLogger(__name__)
 
-SYNC_LOCK_FILE = ".sync.lock"
 EMBED_BATCH = 256
-
-
-class IndexBusy(Exception):
-    """Another process is changing the index right now."""
-
-
-@contextlib.contextmanager
-def index_writer_lock(*, wait: bool) -> Iterator[None]:
-    root = Path(settings.COPILOT_INDEX_DIR)
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / SYNC_LOCK_FILE).open("a") as fh:
-        flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
-        try:
-            fcntl.flock(fh.fileno(), flags)
-        except BlockingIOError as exc:
-            raise IndexBusy(str(root)) from exc
-        try:
-            yield
-        finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
 
 def case_eligible(ticket: Ticket) -> bool:
@@ -134,12 +112,12 @@ def case_index_sync(*, wait: bool = False) -> SyncResult:
     """
     encoder = get_engine().encoder
     store = index_store()
-    with index_writer_lock(wait=wait):
+    with store.writer(wait=wait) as writer:
         try:
             index = store.load(expected_model_version=encoder.version).index
         except IndexMissing:
             logger.info("No similar-case index yet: building it from the database")
-            return _rebuild_locked(kind=settings.COPILOT_INDEX_KIND, progress=None)
+            return _rebuild_locked(writer, kind=settings.COPILOT_INDEX_KIND, progress=None)
         current = dict(
             SolvedCase.objects.filter(model_version=encoder.version).values_list(
                 "ticket_id", "indexed"
@@ -165,7 +143,7 @@ def case_index_sync(*, wait: bool = False) -> SyncResult:
             row_ids.extend(pk for pk, _, _ in rows)
             ids, matrix = _vectors([(t, e) for _, t, e in rows], index.dim)
             index.add(ids, matrix)
-        manifest = store.publish(index, model_version=encoder.version)
+        manifest = writer.publish(index, model_version=encoder.version)
         SolvedCase.objects.filter(pk__in=row_ids).update(indexed=True)
         logger.info(
             "Index generation %s: +%s -%s, %s cases",
@@ -181,9 +159,9 @@ def case_index_rebuild(
     *, kind: str | None = None, reembed: bool = False, progress: Callable[[int], None] | None
 ) -> SyncResult:
     """Build the index from the database and publish it (waits for any running writer)."""
-    with index_writer_lock(wait=True):
+    with index_store().writer(wait=True) as writer:
         return _rebuild_locked(
-            kind=kind or settings.COPILOT_INDEX_KIND, progress=progress, reembed=reembed
+            writer, kind=kind or settings.COPILOT_INDEX_KIND, progress=progress, reembed=reembed
         )
 
 
@@ -193,12 +171,12 @@ def case_index_repair() -> SyncResult | None:
     Checked under the writer lock, so of several repairs queued at once (every worker queues
     one when it starts and finds the index unusable) only the first rebuilds.
     """
-    with index_writer_lock(wait=True):
+    with index_store().writer(wait=True) as writer:
         ok, problem = index_health(verify=True)
         if ok:
             return None
         logger.warning("Similar-case index unusable (%s): rebuilding it from the database", problem)
-        return _rebuild_locked(kind=settings.COPILOT_INDEX_KIND, progress=None)
+        return _rebuild_locked(writer, kind=settings.COPILOT_INDEX_KIND, progress=None)
 
 
 def cases_to_embed(*, reembed: bool = False) -> list[int]:
@@ -308,7 +286,7 @@ def case_vectors_load(*, path: Path) -> int:
 
 
 def _rebuild_locked(
-    *, kind: str, progress: Callable[[int], None] | None, reembed: bool = False
+    writer: IndexWriter, *, kind: str, progress: Callable[[int], None] | None, reembed: bool = False
 ) -> SyncResult:
     encoder = get_engine().encoder
     pending = cases_to_embed(reembed=reembed)
@@ -347,7 +325,7 @@ def _rebuild_locked(
     dim = len(rows[0][2]) // np.dtype(np.float32).itemsize if rows else encoder.dim
     ids, matrix = _vectors([(t, e) for _, t, e in rows], dim)
     index = SimilarCaseIndex.build(ids, matrix, kind=kind, dim=dim)  # type: ignore[arg-type]
-    manifest = index_store().publish(index, model_version=encoder.version)
+    manifest = writer.publish(index, model_version=encoder.version)
     # By key: a case recorded while we built is not in this generation; the next sync adds it.
     SolvedCase.objects.filter(pk__in=[pk for pk, _, _ in rows]).update(indexed=True)
     return SyncResult(added=len(rows), removed=0, manifest=manifest)

@@ -12,12 +12,11 @@ from django.utils import timezone
 from accounts.models import Team, User
 from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
+from copilot.nlp.index import IndexBusy
 from copilot.services.cases import (
-    IndexBusy,
     case_index_repair,
     case_index_sync,
     case_record,
-    index_writer_lock,
 )
 from tests.factories import TicketFactory
 from tickets.models import Status, Ticket
@@ -86,7 +85,7 @@ def test_first_sync_without_an_index_builds_it_from_the_database(team_a: Team) -
 
 
 def test_a_second_writer_steps_back_while_one_holds_the_index() -> None:
-    with index_writer_lock(wait=False), pytest.raises(IndexBusy):
+    with index_store().writer(wait=False), pytest.raises(IndexBusy):
         case_index_sync(wait=False)
 
 

@@ -8,6 +8,7 @@ import numpy.typing as npt
 import pytest
 
 from copilot.nlp.index import (
+    IndexBusy,
     IndexCorrupt,
     IndexKind,
     IndexMissing,
@@ -286,3 +287,55 @@ def test_prune_all_but_current_leaves_only_the_published_generation(tmp_path: Pa
     assert store.prune_all_but_current() == 1  # the previous generation; older ones were pruned
     assert store.generations() == [3]
     assert len(store.load().index) == 30
+
+
+def test_a_writer_holds_the_one_lock_from_its_read_to_its_publish(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path)
+    store.publish(SimilarCaseIndex.build(IDS[:10], VECTORS[:10]), model_version="m")
+
+    with store.writer(wait=False) as writer:
+        index = store.load().index
+        index.add(IDS[10:20], VECTORS[10:20])
+        # Any other writer, a lone publish included, is kept out until this cycle publishes.
+        with pytest.raises(IndexBusy), IndexStore(tmp_path).writer(wait=False):
+            pass
+        manifest = writer.publish(index, model_version="m")
+
+    assert manifest.generation == 2 and len(store.load().index) == 20
+    with store.writer(wait=False):
+        pass  # released
+
+
+def test_a_writer_is_refused_once_its_lock_is_released(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path)
+    with store.writer() as writer:
+        pass
+
+    with pytest.raises(RuntimeError, match="released"):
+        writer.publish(SimilarCaseIndex.build(IDS[:10], VECTORS[:10]), model_version="m")
+    assert store.current_generation() is None
+
+
+def test_a_lone_publish_waits_for_a_writer_in_another_thread(tmp_path: Path) -> None:
+    store = IndexStore(tmp_path)
+    order: list[str] = []
+    holding = threading.Event()
+
+    def lone_publish() -> None:
+        holding.wait()
+        IndexStore(tmp_path).publish(
+            SimilarCaseIndex.build(IDS[:5], VECTORS[:5]), model_version="m"
+        )
+        order.append("lone publish")
+
+    thread = threading.Thread(target=lone_publish)
+    thread.start()
+    with store.writer() as writer:
+        holding.set()
+        thread.join(timeout=0.3)
+        writer.publish(SimilarCaseIndex.build(IDS[:10], VECTORS[:10]), model_version="m")
+        order.append("cycle")
+    thread.join(timeout=10)
+
+    assert order == ["cycle", "lone publish"]
+    assert store.current_generation() == 2 and len(store.load().index) == 5

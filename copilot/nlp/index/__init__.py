@@ -12,11 +12,13 @@ from copilot.nlp.index.similar import (
 )
 from copilot.nlp.index.store import (
     DEFAULT_REBUILD_HINT,
+    IndexBusy,
     IndexCorrupt,
     IndexMissing,
     IndexModelMismatch,
     IndexStore,
     IndexStoreError,
+    IndexWriter,
     Manifest,
     StoredIndex,
 )
@@ -25,12 +27,14 @@ __all__ = [
     "DEFAULT_REBUILD_HINT",
     "INTENT_RERANK_WEIGHT",
     "KINDS",
+    "IndexBusy",
     "IndexCorrupt",
     "IndexKind",
     "IndexMissing",
     "IndexModelMismatch",
     "IndexStore",
     "IndexStoreError",
+    "IndexWriter",
     "Manifest",
     "Neighbour",
     "SimilarCaseIndex",

@@ -6,7 +6,8 @@ Layout of a store directory:
     gen-00000007/           index.faiss + manifest.json (kind, dim, count, model version,
                             sha256 of index.faiss, created time, generation number)
     .tmp-gen-00000008-xxxx  a publish in progress (or the leftover of a crashed one)
-    .lock                   serialises publishers across processes; readers never take it
+    .lock                   the one writer lock: serialises writers across processes and
+                            machines sharing the directory; readers never take it
 """
 
 from __future__ import annotations
@@ -53,6 +54,10 @@ class IndexCorrupt(IndexStoreError):
 
 class IndexModelMismatch(IndexStoreError):
     """The index was built with another embedding model than the one in use."""
+
+
+class IndexBusy(Exception):
+    """Another process holds the writer lock right now (asked not to wait)."""
 
 
 @dataclass(frozen=True)
@@ -272,15 +277,34 @@ class IndexStore:
 
     # --- writer ----------------------------------------------------------------------
 
+    # One lock suffices for every writer, and there is exactly one: an flock on LOCK_FILE. Readers
+    # never lock (they follow CURRENT, which only ever names a complete generation), so the lock
+    # only has to keep writers apart, and every writer is one of two kinds: a single step
+    # (`publish`, `prune_all_but_current`), or a read-modify-publish cycle (the services'
+    # sync, rebuild and repair: load the current generation, change it, publish the result),
+    # which must hold the lock from its read to its publish or two cycles would each publish
+    # their own change and lose the other's. A cycle takes `writer()` and publishes through the
+    # `IndexWriter` it yields, under the lock it already holds; a single step takes the lock
+    # for itself. Not re-entrant: a second `writer()` in the same process opens the file anew,
+    # and flock treats it as another holder, so a nested take waits (or is IndexBusy).
+
     @contextlib.contextmanager
-    def _writer_lock(self) -> Iterator[None]:
-        """Serialises publishers (across processes); readers never take it."""
+    def writer(self, *, wait: bool = True) -> Iterator[IndexWriter]:
+        """Hold the writer lock, across processes and machines sharing the directory, for as
+        long as the block runs, and publish through the yielded writer. Raises IndexBusy when
+        `wait` is false and another writer holds it."""
         self.root.mkdir(parents=True, exist_ok=True)
         with (self.root / LOCK_FILE).open("a") as fh:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+            flags = fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB
             try:
-                yield
+                fcntl.flock(fh.fileno(), flags)
+            except BlockingIOError as exc:
+                raise IndexBusy(str(self.root)) from exc
+            writer = IndexWriter(self)
+            try:
+                yield writer
             finally:
+                writer.closed = True
                 fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
 
     def generations(self) -> list[int]:
@@ -295,14 +319,18 @@ class IndexStore:
         return sorted(found)
 
     def publish(self, index: SimilarCaseIndex, *, model_version: str) -> Manifest:
-        """Write `index` as a new generation and make it current atomically."""
-        with self._writer_lock():
-            previous = self.current_generation()
-            generation = max([0, previous or 0, *self.generations()]) + 1
-            manifest = self._write_generation(index, generation, previous, model_version)
-            self._swap_pointer(generation)
-            self._prune(keep={generation} | ({previous} if previous is not None else set()))
-            return manifest
+        """Write `index` as a new generation and make it current atomically (takes the writer
+        lock for this one step; a read-modify-publish cycle publishes through `writer()`)."""
+        with self.writer() as writer:
+            return writer.publish(index, model_version=model_version)
+
+    def _publish_locked(self, index: SimilarCaseIndex, *, model_version: str) -> Manifest:
+        previous = self.current_generation()
+        generation = max([0, previous or 0, *self.generations()]) + 1
+        manifest = self._write_generation(index, generation, previous, model_version)
+        self._swap_pointer(generation)
+        self._prune(keep={generation} | ({previous} if previous is not None else set()))
+        return manifest
 
     def _write_generation(
         self,
@@ -344,11 +372,14 @@ class IndexStore:
         """Remove every generation but the published one (normally the previous one is kept
         for readers mid-switch). For erasure: an older generation may hold removed vectors.
         Returns how many generations were removed."""
-        with self._writer_lock():
-            current = self.current_generation()
-            before = self.generations()
-            self._prune(keep={current} if current is not None else set())
-            return len(before) - len(self.generations())
+        with self.writer() as writer:
+            return writer.prune_all_but_current()
+
+    def _prune_all_but_current_locked(self) -> int:
+        current = self.current_generation()
+        before = self.generations()
+        self._prune(keep={current} if current is not None else set())
+        return len(before) - len(self.generations())
 
     def _prune(self, keep: set[int]) -> None:
         """Drop generations other than the current and the previous one, and leftovers of
@@ -364,3 +395,25 @@ class IndexStore:
                     shutil.rmtree(entry, ignore_errors=True)
                 else:
                     entry.unlink(missing_ok=True)
+
+
+class IndexWriter:
+    """What the holder of a store's writer lock may do; made only by `IndexStore.writer()`, and
+    refused once that block has ended (the lock is gone)."""
+
+    def __init__(self, store: IndexStore) -> None:
+        self._store = store
+        self.closed = False
+
+    def _check(self) -> IndexStore:
+        if self.closed:
+            raise RuntimeError("this index writer's lock was released")
+        return self._store
+
+    def publish(self, index: SimilarCaseIndex, *, model_version: str) -> Manifest:
+        """Write `index` as a new generation and make it current atomically."""
+        return self._check()._publish_locked(index, model_version=model_version)
+
+    def prune_all_but_current(self) -> int:
+        """See `IndexStore.prune_all_but_current`."""
+        return self._check()._prune_all_but_current_locked()
