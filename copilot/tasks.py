@@ -7,37 +7,29 @@ import time
 
 from celery import shared_task
 from celery.signals import worker_process_init, worker_ready
-from django.db import InterfaceError, OperationalError
 
 from copilot.engine import get_engine, index_health
 from copilot.nlp.index import IndexBusy
 from copilot.services.analysis import analyses_requeue_stale, analyses_run_pending, analysis_run
 from copilot.services.cases import case_index_repair, case_index_sync, case_record
+from core.retry import retry_options
 
 logger = logging.getLogger(__name__)
 
-# The database or the broker gone for a moment (a restart, a failover): try again a few times,
-# backing off, rather than leave the message without its analysis. A model that cannot run is
-# not transient and is recorded as a failed analysis instead (see analysis_run).
-TRANSIENT = (OperationalError, InterfaceError)
-# Every task that must not be lost: acknowledged only when done (a worker that dies hands it on)
-# and retried, backing off, through a transient database error.
-DURABLE = {
-    "acks_late": True,
-    "reject_on_worker_lost": True,
-    "autoretry_for": TRANSIENT,
-    "retry_backoff": 2,
-    "max_retries": 6,
-}
+# The database gone for a moment (a restart, a failover): try again soon and a few more times,
+# backing off, rather than leave the message without its analysis or the index behind. A model
+# that cannot run is not transient and is recorded as a failed analysis instead (see
+# analysis_run).
+DURABLE = retry_options(retry_backoff=2, max_retries=6)
 
 
-@shared_task(**DURABLE, retry_backoff_max=60)
+@shared_task(**{**DURABLE, "retry_backoff_max": 60})
 def analyse_message(*, ticket_id: int, transcript_version: int) -> None:
     """Analyse the customer message that brought a ticket to ``transcript_version``."""
     analysis_run(ticket_id=ticket_id, transcript_version=transcript_version)
 
 
-@shared_task(**DURABLE, retry_backoff_max=60)
+@shared_task(**{**DURABLE, "retry_backoff_max": 60})
 def analyse_pending() -> None:
     """Analyse every pending analysis in batches (after an import, the demo's seed)."""
     analyses_run_pending()

@@ -2,10 +2,11 @@
 
 import sys
 
-from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 from django.views import defaults
+
+from core.retry import TRANSIENT_ERRORS
 
 # How long clients should wait before retrying when the database is away (a restart, a
 # failover usually takes seconds).
@@ -19,7 +20,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     is rendered without the request context: that would query the database again.
     """
     exc = sys.exc_info()[1]
-    if not isinstance(exc, OperationalError | InterfaceError):
+    if not isinstance(exc, TRANSIENT_ERRORS):
         return defaults.server_error(request)
     response: HttpResponse
     if request.path.startswith("/api/"):

@@ -1,8 +1,8 @@
 """Celery tasks of the recovery app: thin, idempotent, keyed by primary keys."""
 
 from celery import shared_task
-from django.db import InterfaceError, OperationalError
 
+from core.retry import TRANSIENT_ERRORS, retry_options
 from recovery.customer_features import (
     customer_signals_compute,
     customer_signals_refresh_all,
@@ -15,17 +15,11 @@ from recovery.services import (
     recovery_outcomes_update,
 )
 
-TRANSIENT = (OperationalError, InterfaceError)
+# Nightly or per message, and done again the next time: a few retries are enough.
+REFRESH = {"max_retries": 3}
 
 
-@shared_task(
-    acks_late=True,
-    reject_on_worker_lost=True,
-    autoretry_for=(*TRANSIENT, HookTemporaryError),
-    retry_backoff=5,
-    retry_backoff_max=600,
-    max_retries=8,
-)
+@shared_task(**retry_options(autoretry_for=(*TRANSIENT_ERRORS, HookTemporaryError), max_retries=8))
 def execute_recovery(*, execution_id: int) -> None:
     """Carry out an approved recovery action (once: see execution_run)."""
     execution_run(execution_id=execution_id)
@@ -37,14 +31,14 @@ def requeue_stale_executions() -> None:
     executions_requeue_stale()
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=30, max_retries=3)
+@shared_task(**retry_options(**REFRESH, retry_backoff=30))
 def refresh_customer_signals() -> None:
     """Nightly: every customer's signals, and the outcomes of past recoveries."""
     recovery_outcomes_update()
     customer_signals_refresh_all()
 
 
-@shared_task(acks_late=True, autoretry_for=TRANSIENT, retry_backoff=5, max_retries=3)
+@shared_task(**retry_options(**REFRESH))
 def refresh_customer(*, customer_id: int) -> None:
     """After a customer writes: the outcomes of their past recoveries, then their signals."""
     customer = customers_not_erased().filter(pk=customer_id).first()

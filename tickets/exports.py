@@ -27,7 +27,7 @@ from typing import Any, BinaryIO
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import DatabaseError, InterfaceError, OperationalError, transaction
+from django.db import DatabaseError, transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -35,6 +35,7 @@ from django.utils import timezone
 from accounts.models import User
 from copilot.models import DraftDecisionEvent, MessageAnalysis
 from core.errors import Conflict
+from core.retry import TRANSIENT_ERRORS
 from recovery.models import CustomerSignals, Recommendation
 from tickets.events import privacy_event
 from tickets.models import (
@@ -49,10 +50,6 @@ from tickets.models import (
 from tickets.selectors import consent_states
 
 logger = logging.getLogger(__name__)
-
-# The database gone for a moment: the task retries these (tickets.tasks.TRANSIENT is the same
-# pair; it cannot be imported from there, that module imports this one).
-TRANSIENT_DB_ERRORS = (OperationalError, InterfaceError)
 
 # Characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection").
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -124,7 +121,7 @@ def export_build(*, export_id: int) -> DataExport:
     except Exception as exc:
         logger.exception("Export %s failed", export_id)
         _export_fail(export=export, exc=exc)
-        if isinstance(exc, TRANSIENT_DB_ERRORS):
+        if isinstance(exc, TRANSIENT_ERRORS):
             raise
         return export
     return _export_finish(export=export, counts=counts)

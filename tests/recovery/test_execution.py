@@ -10,6 +10,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.models import User
+from core.retry import TRANSIENT_ERRORS
 from recovery.catalogue import action_catalogue_ensure
 from recovery.hooks import HookPermanentError, HookTemporaryError
 from recovery.models import (
@@ -21,7 +22,6 @@ from recovery.models import (
     RecoveryExecution,
 )
 from recovery.services import execution_run, recommendation_add
-from recovery.tasks import TRANSIENT
 from tests.test_faults import TcpProxy, database_through_proxy  # noqa: F401 (a fixture)
 from tickets.models import AuthorKind, Status, Ticket
 from tickets.services import ticket_change_status
@@ -224,7 +224,7 @@ def test_database_lost_after_the_shop_paid_is_retried_never_marked_failed(
     )
     PROXY[:] = [database_through_proxy]
 
-    with pytest.raises(TRANSIENT):  # the task retries these
+    with pytest.raises(TRANSIENT_ERRORS):  # the task retries these
         execution_run(execution_id=execution.pk)
 
     database_through_proxy.start()
