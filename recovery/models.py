@@ -257,7 +257,6 @@ class RecoveryExecution(models.Model):
     # Outcome, filled in later from what happened next (feeds the ranking): None = not known yet.
     reopened = models.BooleanField(null=True, blank=True)
     positive_reply = models.BooleanField(null=True, blank=True)
-    churned = models.BooleanField(null=True, blank=True)
     outcome_checked_at = models.DateTimeField(null=True, blank=True)
     # What the shop's hook answered (a refund id, say).
     result = models.JSONField(default=dict, blank=True)
