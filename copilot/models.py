@@ -93,6 +93,16 @@ class MessageAnalysis(models.Model):
     def is_final(self) -> bool:
         return self.status != AnalysisStatus.PENDING
 
+    @property
+    def is_failed(self) -> bool:
+        """A model could not run on it (the message itself is untouched; an admin can re-run it)."""
+        return self.status == AnalysisStatus.FAILED
+
+    @property
+    def is_not_analysable(self) -> bool:
+        """Looked at, with nothing a model could read (or its customer erased meanwhile)."""
+        return self.status == AnalysisStatus.NOT_ANALYSABLE
+
 
 class DraftDecision(models.TextChoices):
     ACCEPTED = "accepted", "Used as is"

@@ -206,6 +206,26 @@ class Recommendation(models.Model):
     def __str__(self) -> str:
         return f"{self.action} for ticket {self.ticket_id} ({self.status})"
 
+    # What the ticket page offers on it: the rules recovery.services enforces, asked here so that
+    # no template repeats them as string comparisons.
+
+    @property
+    def can_decide(self) -> bool:
+        """An agent may approve (as is or changed) or reject it: a proposal, on a ticket that is
+        not closed."""
+        return self.status == RecommendationStatus.PROPOSED and not self.ticket.is_closed
+
+    @property
+    def can_coapprove(self) -> bool:
+        """A supervisor may co-approve or refuse it: it waits for them (on a ticket closed since
+        too: a co-approval completes what was decided while it was open)."""
+        return self.status == RecommendationStatus.AWAITING_COAPPROVAL
+
+    @property
+    def is_decided(self) -> bool:
+        """No longer a bare proposal: an agent (or the agent who added it) decided on it."""
+        return self.status != RecommendationStatus.PROPOSED
+
 
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending", "Pending"

@@ -57,9 +57,10 @@ def recommendation_list_for_ticket(*, ticket: Ticket) -> list[Recommendation]:
         RecommendationStatus.AWAITING_COAPPROVAL: 1,
     }
     recommendations = list(
-        Recommendation.objects.filter(ticket=ticket)
-        .select_related("action", "decided_by", "added_by", "execution")
-        .order_by("-created_at", "rank")[:20]
+        # Through the ticket's manager: each row knows its ticket without a query (can_decide).
+        ticket.recommendations.select_related(
+            "action", "decided_by", "added_by", "execution"
+        ).order_by("-created_at", "rank")[:20]
     )
     return sorted(recommendations, key=lambda r: (open_first.get(r.status, 2), r.rank))
 

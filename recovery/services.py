@@ -48,7 +48,7 @@ from recovery.selectors import (
     similar_case_given_for_team,
     similar_case_outcomes,
 )
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Status, Ticket
+from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
 from tickets.selectors import consent_granted
 from tickets.services import system_note_append
 
@@ -274,7 +274,7 @@ def _customer_lock(*, customer_id: int) -> Customer:
 def _require_open(ticket: Ticket) -> None:
     """Nothing new is decided on a closed ticket (the page hides the buttons; this is the
     rule). A co-approval is not refused: it completes what was decided while it was open."""
-    if ticket.status == Status.CLOSED:
+    if ticket.is_closed:
         raise Conflict(
             "This ticket is closed: no recovery action can be approved or added on it.",
             field="ticket",
@@ -297,7 +297,7 @@ def _move(recommendation: Recommendation, status: str) -> None:
 def _require_proposed(recommendation: Recommendation) -> None:
     """Agents decide on proposals only: anything else was decided already (by them, a
     colleague a moment earlier, or is waiting for a supervisor)."""
-    if recommendation.status != RecommendationStatus.PROPOSED:
+    if recommendation.is_decided:
         raise Conflict(
             f"This recommendation is already {recommendation.get_status_display().lower()}.",
             field="recommendation",
@@ -475,7 +475,7 @@ def recommendation_coapprove(
     )
     if not supervisor.is_supervisor_role:
         raise DomainError("Only a supervisor can co-approve.", field="recommendation")
-    if locked.status != RecommendationStatus.AWAITING_COAPPROVAL:
+    if not locked.can_coapprove:
         raise Conflict(
             "This recommendation is not waiting for a co-approval.",
             field="recommendation",

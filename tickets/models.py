@@ -152,6 +152,11 @@ class Ticket(models.Model):
     def is_done(self) -> bool:
         return self.status in DONE_STATUSES
 
+    @property
+    def is_closed(self) -> bool:
+        """Closed is final (TICKET_TRANSITIONS): it takes no more messages and no new decisions."""
+        return self.status == Status.CLOSED
+
 
 class AuthorKind(models.TextChoices):
     CUSTOMER = "customer", "Customer"
