@@ -3,10 +3,12 @@
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
+from copilot.models import MessageAnalysis
 from recovery.hooks import HookTemporaryError
 from recovery.services import (
     execution_run,
     executions_requeue_stale,
+    recommendations_propose,
     recovery_outcomes_update,
 )
 from recovery.signals import (
@@ -29,6 +31,25 @@ TRANSIENT = (OperationalError, InterfaceError)
 def execute_recovery(*, execution_id: int) -> None:
     """Carry out an approved recovery action (once: see execution_run)."""
     execution_run(execution_id=execution_id)
+
+
+@shared_task(
+    acks_late=True,
+    reject_on_worker_lost=True,
+    autoretry_for=TRANSIENT,
+    retry_backoff=2,
+    retry_backoff_max=60,
+    max_retries=6,
+)
+def propose_recommendations(*, analysis_id: int) -> None:
+    """Propose recovery actions for an analysis that finished (queued when it committed).
+
+    Safe to run twice or late: a second run finds the proposals made and adds none; an analysis
+    gone meanwhile, or a customer erased, gets none (see recommendations_propose).
+    """
+    analysis = MessageAnalysis.objects.filter(pk=analysis_id).first()
+    if analysis is not None:
+        recommendations_propose(analysis=analysis)
 
 
 @shared_task(ignore_result=True)
