@@ -24,6 +24,8 @@ from core.apis import ApiAuthMixin
 from core.errors import DomainError
 from tickets.apis import (
     CUSTOMER_EMAIL_MAX,
+    MAX_BODY,
+    BodyField,
     MessageOutput,
     TicketDetailOutput,
     TicketSummaryOutput,
@@ -31,9 +33,6 @@ from tickets.apis import (
 from tickets.models import AuthorKind, Channel, PostedVia, Priority, Segment, Status
 from tickets.selectors import TicketFilters, ticket_get_for_user, ticket_list_for_user
 from tickets.services import customer_get_or_create_for_ticket
-from tickets.text import text_clean
-
-MAX_BODY = settings.COPILOT_MESSAGE_MAX_CHARS
 
 
 def _posted_via(request: Request) -> str:
@@ -42,19 +41,6 @@ def _posted_via(request: Request) -> str:
     if user.role is None and user.is_integration:  # type: ignore[union-attr]
         return PostedVia.INTEGRATION
     return PostedVia.TOKEN if isinstance(request.auth, Token) else PostedVia.SESSION
-
-
-class BodyField(serializers.CharField):
-    """A message body: kept exactly as sent (HTML included), but never blank or oversized."""
-
-    def __init__(self, **kwargs: Any) -> None:
-        super().__init__(max_length=MAX_BODY, trim_whitespace=False, **kwargs)
-
-    def to_internal_value(self, data: Any) -> str:
-        value = super().to_internal_value(data)
-        if not text_clean(value).strip():
-            raise serializers.ValidationError("A message cannot be empty.")
-        return value
 
 
 class TicketListApi(ApiAuthMixin, APIView):

@@ -9,6 +9,7 @@ view lists in ``integration_methods``, in every team; it reaches nothing else.
 
 from typing import Any
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
@@ -31,9 +32,24 @@ from tickets.selectors import (
     ticket_get_for_user,
 )
 from tickets.services import customer_update
+from tickets.text import text_clean
 
+MAX_BODY = settings.COPILOT_MESSAGE_MAX_CHARS
 # The column's own limit: a serializer allowing more lets the database refuse it (a 500).
 CUSTOMER_EMAIL_MAX = Customer._meta.get_field("email").max_length
+
+
+class BodyField(serializers.CharField):
+    """A message body: kept exactly as sent (HTML included), but never blank or oversized."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(max_length=MAX_BODY, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        value = super().to_internal_value(data)
+        if not text_clean(value).strip():
+            raise serializers.ValidationError("A message cannot be empty.")
+        return value
 
 
 class CustomerOutput(serializers.ModelSerializer[Customer]):

@@ -19,9 +19,9 @@ from copilot.cases import (
 )
 from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
+from copilot.services import ticket_status_change
 from tests.factories import TicketFactory
 from tickets.models import Status, Ticket
-from tickets.services import ticket_change_status
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 
@@ -31,7 +31,7 @@ def indexed_ids() -> frozenset[int]:
 
 
 def solve(ticket: Ticket, by: User, resolution: str) -> None:
-    ticket_change_status(ticket=ticket, status=Status.SOLVED, by=by, resolution=resolution)
+    ticket_status_change(ticket=ticket, status=Status.SOLVED, by=by, resolution=resolution)
 
 
 @pytest.mark.usefixtures("eager_tasks")
@@ -47,7 +47,7 @@ def test_solving_indexes_the_case_and_reopening_removes_it(
     assert indexed_ids() == {ticket_a.pk}
 
     with django_capture_on_commit_callbacks(execute=True):
-        ticket_change_status(ticket=ticket_a, status=Status.OPEN, by=agent)
+        ticket_status_change(ticket=ticket_a, status=Status.OPEN, by=agent)
 
     assert not SolvedCase.objects.filter(ticket=ticket_a).exists()
     assert indexed_ids() == frozenset()

@@ -12,7 +12,7 @@ from django.utils import timezone
 from accounts.models import Team, User
 from copilot.models import MessageAnalysis, TicketInsight
 from copilot.selectors import customer_repeat_contacts
-from copilot.services import analysis_run
+from copilot.services import analysis_run, customer_message_receive
 from tests.factories import MessageAnalysisFactory, TicketFactory
 from tickets.models import AuthorKind, Priority, Ticket
 from tickets.services import message_append
@@ -27,7 +27,10 @@ LEAVING = (
 
 def say(ticket: Ticket, body: str, kind: str = AuthorKind.CUSTOMER) -> None:
     with transaction.atomic():
-        message_append(ticket=ticket, body=body, author_kind=kind)
+        if kind == AuthorKind.CUSTOMER:
+            customer_message_receive(ticket=ticket, body=body)
+        else:
+            message_append(ticket=ticket, body=body, author_kind=kind)
 
 
 @pytest.mark.usefixtures("copilot_dirs")

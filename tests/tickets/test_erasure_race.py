@@ -19,14 +19,13 @@ from django.utils import timezone
 from accounts.models import Team, User
 from copilot.cases import case_index_rebuild
 from copilot.models import AnalysisStatus, MessageAnalysis
-from copilot.services import CASE_WITHDRAWN, analysis_run
+from copilot.services import CASE_WITHDRAWN, analysis_run, customer_message_receive
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
 from tests.factories import CustomerFactory, TicketFactory
 from tickets.erasure import customer_erase
-from tickets.models import AuthorKind, Status, Ticket
+from tickets.models import Status, Ticket
 from tickets.privacy_verify import erasure_verify
-from tickets.services import message_append
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -122,11 +121,10 @@ def queued(team_a: Team) -> MessageAnalysis:
     )
     ticket = TicketFactory(team=team_a, customer=zoltan, first_message="Hello")
     case_index_rebuild(progress=None)
-    message = message_append(
+    message = customer_message_receive(
         ticket=ticket,
         body="Zoltan Quibbleworth here: this is awful, order shop-88231 never arrived, "
         "I want a refund now!",
-        author_kind=AuthorKind.CUSTOMER,
     )
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
 
@@ -208,10 +206,9 @@ def citing(team_a: Team) -> tuple[MessageAnalysis, Ticket]:
     case_index_rebuild(progress=None)
     anna = CustomerFactory(name="Anna Berg", email="anna@example.net")
     ticket = TicketFactory(team=team_a, customer=anna, first_message="Hello")
-    message = message_append(
+    message = customer_message_receive(
         ticket=ticket,
         body="My parcel has not arrived yet, where is it?",
-        author_kind=AuthorKind.CUSTOMER,
     )
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence), solved
 

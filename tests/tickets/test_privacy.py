@@ -20,7 +20,7 @@ from copilot.cases import case_index_rebuild
 from copilot.engine import index_store
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.selectors import intent_training_examples
-from copilot.services import analysis_run, draft_reply_send
+from copilot.services import analysis_run, customer_message_receive, draft_reply_send
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
@@ -47,7 +47,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 def customer_writes(ticket: Ticket, body: str) -> MessageAnalysis:
     """The message arrives and its analysis is queued: the state before any opt-out."""
     with transaction.atomic():
-        message = message_append(ticket=ticket, body=body, author_kind=AuthorKind.CUSTOMER)
+        message = customer_message_receive(ticket=ticket, body=body)
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
 
 
