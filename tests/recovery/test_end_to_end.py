@@ -47,7 +47,9 @@ def test_refund_request_is_analysed_proposed_approved_and_executed_once(
             body="This is the third time I ask: I was charged twice for order 77812 and I "
             "want my money back now. Really disappointed.",
         )
-    analysis = analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
+    # Proposals come from their own task, queued (eager here) when the analysis commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
 
     assert analysis is not None and analysis.status == "done"
     assert analysis.sentiment == "negative"

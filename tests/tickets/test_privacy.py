@@ -24,6 +24,7 @@ from copilot.services import analysis_run, customer_message_receive, draft_reply
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
+from recovery.tasks import propose_recommendations
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
 from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_erase
 from tickets.models import (
@@ -56,6 +57,8 @@ def run(analysis: MessageAnalysis) -> MessageAnalysis:
         ticket_id=analysis.ticket_id, transcript_version=analysis.transcript_version
     )
     assert done is not None and done.status == AnalysisStatus.DONE
+    # What the analysis queues once it commits (pytest-django's transaction never does here).
+    propose_recommendations(analysis_id=done.pk)
     return done
 
 
