@@ -3,12 +3,19 @@
 from django.urls import path
 
 from copilot import apis as copilot_apis
+from desk import apis as desk_apis
 from recovery import apis as recovery_apis
 from tickets.api_urls import urlpatterns as ticket_urlpatterns
 
 app_name = "api"
 urlpatterns = [
+    path("tickets/", desk_apis.TicketListApi.as_view(), name="ticket-list"),
     *ticket_urlpatterns,
+    path(
+        "tickets/<id:ticket_id>/messages/",
+        desk_apis.MessageCreateApi.as_view(),
+        name="message-create",
+    ),
     path(
         "tickets/<id:ticket_id>/analysis/",
         copilot_apis.TicketAnalysisApi.as_view(),

@@ -37,7 +37,8 @@ def _after_decision(request: AuthedHttpRequest, ticket_id: int, *, error: str = 
 @role_required(Role.AGENT)
 def panel(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
-    # The recovery proposals are written with the analysis: refresh them alongside.
+    # The recovery proposals follow the analysis (their own task, queued when it is stored):
+    # refresh them alongside; their section keeps polling until they are there.
     return render(request, "copilot/panel_refresh.html", ticket_context(request, ticket))
 
 

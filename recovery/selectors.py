@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.selectors import team_ids_for_user
+from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.models import (
     EXECUTION_STALE_SECONDS,
     AuditEvent,
@@ -217,6 +218,12 @@ def audit_event_filter(
     return qs
 
 
+# How long after an analysis finished the panel waits for its proposals, polling: their task
+# is queued when the analysis commits and runs behind other work on the fast queue. Bounded, so
+# an analysis for which the catalogue has nothing (or whose task was lost) stops the polling.
+PROPOSALS_WAIT_SECONDS = 60
+
+
 @dataclass(frozen=True)
 class RecoveryPanel:
     recommendations: list[Recommendation]
@@ -224,6 +231,22 @@ class RecoveryPanel:
     opted_out: bool
     executing: bool  # an approved action is being carried out: the panel polls
     currency: str
+    # An analysis finished moments ago and its proposals are not there yet: the panel polls.
+    proposing: bool = False
+
+
+def recommendations_awaited(*, ticket: Ticket) -> bool:
+    """Whether an analysis of the ticket finished within PROPOSALS_WAIT_SECONDS and has no
+    proposals yet (their task has not run)."""
+    since = timezone.now() - timedelta(seconds=PROPOSALS_WAIT_SECONDS)
+    proposed = Recommendation.objects.filter(analysis=OuterRef("pk"), added_by__isnull=True)
+    return (
+        MessageAnalysis.objects.filter(
+            ticket=ticket, status=AnalysisStatus.DONE, finished_at__gte=since
+        )
+        .filter(~Exists(proposed))
+        .exists()
+    )
 
 
 def recovery_panel_for_ticket(
@@ -246,4 +269,5 @@ def recovery_panel_for_ticket(
         opted_out=not personalisation,
         executing=any(r.status == RecommendationStatus.APPROVED for r in recommendations),
         currency=settings.RECOVERY_CURRENCY,
+        proposing=recommendations_awaited(ticket=ticket),
     )

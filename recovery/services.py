@@ -48,6 +48,7 @@ from recovery.selectors import (
     similar_case_given_for_team,
     similar_case_outcomes,
 )
+from tickets.erasure import customer_is_erased, customer_lock_for_ticket
 from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
 from tickets.selectors import consent_granted
 from tickets.services import system_note_append
@@ -136,11 +137,18 @@ def _customer_words(analysis: MessageAnalysis) -> str:
 def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation]:
     """Rank the catalogue's actions for an analysed message and record the best as proposals.
 
-    Idempotent: a second call for the same analysis returns what the first one proposed.
+    Run by its own task once the analysis has committed (`propose_recommendations`), so it
+    re-checks what may have changed since: nothing for an erased customer, nothing for an
+    analysis that is not done. Idempotent: a second call for the same analysis returns what
+    the first one proposed (read under the analysis's lock; one proposal per action and
+    analysis is also a unique constraint).
     """
+    # The customer first, then the analysis: the order an erasure locks them in, so the two
+    # serialise and an erasure that came first is seen here.
+    customer = customer_lock_for_ticket(ticket_id=analysis.ticket_id)
     locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
     existing = list(locked.recommendations.filter(added_by__isnull=True).order_by("rank"))
-    if existing or locked.status != AnalysisStatus.DONE:
+    if existing or locked.status != AnalysisStatus.DONE or customer_is_erased(customer=customer):
         return existing
     ticket = Ticket.objects.select_related("customer").get(pk=locked.ticket_id)
     # The customer wrote again: what followed their earlier recoveries, and their signals,

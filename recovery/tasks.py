@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from copilot.models import MessageAnalysis
 from core.retry import TRANSIENT_ERRORS, retry_options
 from recovery.customer_features import (
     customer_signals_compute,
@@ -12,6 +13,7 @@ from recovery.hooks import HookTemporaryError
 from recovery.services import (
     execution_run,
     executions_requeue_stale,
+    recommendations_propose,
     recovery_outcomes_update,
 )
 
@@ -23,6 +25,19 @@ REFRESH = {"max_retries": 3}
 def execute_recovery(*, execution_id: int) -> None:
     """Carry out an approved recovery action (once: see execution_run)."""
     execution_run(execution_id=execution_id)
+
+
+# Quick first retries: the agent is looking at the panel, waiting for its proposals.
+@shared_task(**retry_options(retry_backoff=2, retry_backoff_max=60, max_retries=6))
+def propose_recommendations(*, analysis_id: int) -> None:
+    """Propose recovery actions for an analysis that finished (queued when it committed).
+
+    Safe to run twice or late: a second run finds the proposals made and adds none; an analysis
+    gone meanwhile, or a customer erased, gets none (see recommendations_propose).
+    """
+    analysis = MessageAnalysis.objects.filter(pk=analysis_id).first()
+    if analysis is not None:
+        recommendations_propose(analysis=analysis)
 
 
 @shared_task(ignore_result=True)

@@ -17,6 +17,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Team, User
 from core.parsers import JSON_MAX_DEPTH
+from desk import apis as desk_apis
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import Recommendation, RecoveryAction
 from tests.factories import MessageAnalysisFactory
@@ -120,7 +121,7 @@ def test_email_longer_than_the_column_in_ticket_create_is_400_naming_it(
 @pytest.mark.parametrize(
     ("serializer", "model"),
     [
-        (apis.TicketListApi.CreateInput.CustomerInput, Customer),
+        (desk_apis.TicketListApi.CreateInput.CustomerInput, Customer),
         (apis.CustomerDetailApi.UpdateInput, Customer),
         (importing.CustomerRecord, Customer),
         (importing.TicketRecord, Ticket),

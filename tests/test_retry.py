@@ -19,6 +19,7 @@ EXPECTED = [
     (recovery_tasks.execute_recovery, True, True, 5, 600, 8),
     (recovery_tasks.refresh_customer_signals, True, True, 30, 600, 3),
     (recovery_tasks.refresh_customer, True, True, 5, 600, 3),
+    (recovery_tasks.propose_recommendations, True, True, 2, 60, 6),
     (tickets_tasks.enforce_retention, True, True, 30, 600, 3),
     (tickets_tasks.build_customer_export, True, True, 5, 600, 5),
 ]

@@ -21,11 +21,11 @@ from accounts.models import User
 from copilot.engine import index_store
 from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.services.cases import case_index_rebuild
+from copilot.services.intake import ticket_status_change
 from copilot.tasks import analyse_message
 from tests.factories import TicketFactory
 from tests.worker import busy_cpus, celery_worker, child_pids, wait_for
 from tickets.models import Status, Ticket
-from tickets.services import ticket_change_status
 
 pytestmark = [
     pytest.mark.worker,
@@ -122,7 +122,7 @@ def test_solving_a_ticket_publishes_it_to_the_index(
     agent: User, ticket_a: Ticket, tmp_path: Path
 ) -> None:
     with celery_worker(tmp_path / "worker.log"):
-        ticket_change_status(
+        ticket_status_change(
             ticket=ticket_a, status=Status.SOLVED, by=agent, resolution="Re-sent by courier."
         )
         wait_for(

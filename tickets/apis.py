@@ -1,4 +1,6 @@
-"""REST API for tickets, transcripts and customers: one APIView per operation.
+"""REST API for tickets, transcripts and customers: one APIView per operation. Posting a message
+or opening a ticket starts the copilot's work too, so those operations are desk's (desk/apis.py),
+built on the serializers here.
 
 Scoping is the same as the pages: a ticket or customer outside the caller's teams is a 404.
 A shop integration account (the shop's own systems, with an API token) may use the operations a
@@ -8,63 +10,33 @@ view lists in ``integration_methods``, in every team; it reaches nothing else.
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.models import Team
-from accounts.selectors import team_ids_for_user
 from core.apis import ApiAuthMixin
 from core.errors import DomainError
-from tickets.models import (
-    AuthorKind,
-    Channel,
-    ConsentPurpose,
-    ConsentRecord,
-    Customer,
-    PostedVia,
-    Priority,
-    Segment,
-    Status,
-    Ticket,
-)
+from tickets.models import ConsentPurpose, ConsentRecord, Customer, Segment, Ticket
 from tickets.privacy import consent_record
 from tickets.selectors import (
-    TicketFilters,
     consent_states,
     customer_get_for_user,
     customer_qs_for_user,
     customer_records_managed_by,
     message_list_for_ticket,
     ticket_get_for_user,
-    ticket_list_for_user,
 )
-from tickets.services import (
-    customer_get_or_create_for_ticket,
-    customer_update,
-    message_post,
-    ticket_create,
-)
+from tickets.services import customer_update
 from tickets.text import text_clean
 
 MAX_BODY = settings.COPILOT_MESSAGE_MAX_CHARS
 # The column's own limit: a serializer allowing more lets the database refuse it (a 500).
 CUSTOMER_EMAIL_MAX = Customer._meta.get_field("email").max_length
-
-
-def _posted_via(request: Request) -> str:
-    """The kind of credentials a request came with, recorded on the messages it posts."""
-    user = request.user
-    if user.role is None and user.is_integration:  # type: ignore[union-attr]
-        return PostedVia.INTEGRATION
-    return PostedVia.TOKEN if isinstance(request.auth, Token) else PostedVia.SESSION
 
 
 class BodyField(serializers.CharField):
@@ -135,152 +107,11 @@ class TicketDetailOutput(TicketSummaryOutput):
         return MessageOutput(message_list_for_ticket(ticket=ticket), many=True).data  # type: ignore[return-value]
 
 
-class TicketListApi(ApiAuthMixin, APIView):
-    integration_methods = ("POST",)
-
-    class FilterInput(serializers.Serializer[Any]):
-        status = serializers.ChoiceField(
-            choices=["", "all", *Status.values], required=False, default=""
-        )
-        priority = serializers.ChoiceField(choices=Priority.choices, required=False)
-        team = serializers.SlugField(required=False)
-        channel = serializers.ChoiceField(choices=Channel.choices, required=False)
-        mine = serializers.BooleanField(required=False, default=False)
-        q = serializers.CharField(required=False, max_length=200)
-
-    class Pagination(PageNumberPagination):
-        page_size_query_param = "page_size"
-        max_page_size = 200
-
-    @extend_schema(
-        parameters=[FilterInput],
-        responses=TicketSummaryOutput(many=True),
-        summary="List tickets of your teams",
-    )
-    def get(self, request: Request) -> Response:
-        filters = self.FilterInput(data=request.query_params)
-        filters.is_valid(raise_exception=True)
-        tickets = ticket_list_for_user(
-            user=request.user, filters=TicketFilters(**filters.validated_data)
-        )  # type: ignore[arg-type]
-        paginator = self.Pagination()
-        page = paginator.paginate_queryset(tickets, request, view=self)
-        return paginator.get_paginated_response(TicketSummaryOutput(page, many=True).data)
-
-    class CreateInput(serializers.Serializer[Any]):
-        class CustomerInput(serializers.Serializer[Any]):
-            external_id = serializers.CharField(max_length=100)
-            name = serializers.CharField(max_length=200, required=False)
-            email = serializers.EmailField(
-                max_length=CUSTOMER_EMAIL_MAX, required=False, allow_blank=True
-            )
-            segment = serializers.ChoiceField(choices=Segment.choices, required=False)
-            signup_date = serializers.DateField(required=False, allow_null=True)
-            lifetime_spend = serializers.DecimalField(
-                max_digits=12,
-                decimal_places=2,
-                min_value=0,
-                required=False,  # type: ignore[arg-type]
-            )
-            order_count = serializers.IntegerField(min_value=0, required=False)
-
-        class MessageInput(serializers.Serializer[Any]):
-            body = BodyField()
-            author_name = serializers.CharField(max_length=200, required=False, default="")
-
-        customer = CustomerInput()
-        team = serializers.SlugField()
-        subject = serializers.CharField(max_length=settings.COPILOT_SUBJECT_MAX_CHARS)
-        channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
-        priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
-        message = MessageInput()
-
-    @extend_schema(
-        request=CreateInput,
-        responses={201: TicketDetailOutput},
-        summary="Open a ticket with the customer's first message",
-        description=(
-            "Agents and supervisors open tickets in their teams for customers who already wrote "
-            "to one of their teams. A shop integration (or an admin) opens them in any team and "
-            "for any customer, creating one the shop knows and Copilot does not yet; the other "
-            "customer fields are used for a new customer only."
-        ),
-    )
-    def post(self, request: Request) -> Response:
-        data = self.CreateInput(data=request.data)
-        data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
-        team = Team.objects.filter(
-            slug=payload["team"],
-            id__in=team_ids_for_user(user=request.user),  # type: ignore[arg-type]
-        ).first()
-        if team is None:
-            raise DomainError("No team of yours has this slug.", field="team", code="not_found")
-        with transaction.atomic():
-            customer = customer_get_or_create_for_ticket(
-                by=request.user,  # type: ignore[arg-type]
-                **payload["customer"],
-            )
-            ticket = ticket_create(
-                customer=customer,
-                team=team,
-                subject=payload["subject"],
-                channel=payload["channel"],
-                priority=payload["priority"],
-                body=payload["message"]["body"],
-                author_name=payload["message"]["author_name"],
-                created_by=request.user,  # type: ignore[arg-type]
-                posted_via=_posted_via(request),
-            )
-        return Response(TicketDetailOutput(ticket).data, status=status.HTTP_201_CREATED)
-
-
 class TicketDetailApi(ApiAuthMixin, APIView):
     @extend_schema(responses=TicketDetailOutput, summary="A ticket with its transcript")
     def get(self, request: Request, ticket_id: int) -> Response:
         ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
         return Response(TicketDetailOutput(ticket).data)
-
-
-class MessageCreateApi(ApiAuthMixin, APIView):
-    integration_methods = ("POST",)
-
-    class InputSerializer(serializers.Serializer[Any]):
-        body = BodyField()
-        # System notes are Copilot's own: the API takes the customer's and agents' words only.
-        author_kind = serializers.ChoiceField(
-            choices=[(k, AuthorKind(k).label) for k in (AuthorKind.CUSTOMER, AuthorKind.AGENT)],
-            default=AuthorKind.CUSTOMER,
-        )
-        author_name = serializers.CharField(max_length=200, required=False, default="")
-
-    @extend_schema(
-        request=InputSerializer,
-        responses={201: MessageOutput},
-        summary="Append a message to a ticket's transcript",
-        description=(
-            "Customer messages (the default) are queued for the copilot's analysis. An agent "
-            "message is recorded as written by the caller (staff only). Every message records "
-            "the account that posted it and how it signed in (`posted_by`, `posted_via`), so a "
-            "customer's message posted by staff shows as posted on the customer's behalf. "
-            "System notes cannot be posted. Bodies are limited to "
-            f"{MAX_BODY:,} characters; HTML is stored as given and always shown escaped."
-        ),
-    )
-    def post(self, request: Request, ticket_id: int) -> Response:
-        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
-        data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
-        message = message_post(
-            ticket=ticket,
-            body=payload["body"],
-            author_kind=payload["author_kind"],
-            author_name=payload["author_name"],
-            by=request.user,  # type: ignore[arg-type]
-            via=_posted_via(request),
-        )
-        return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)
 
 
 class CustomerListApi(ApiAuthMixin, APIView):

@@ -16,7 +16,6 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from accounts.models import Team, User
-from copilot.nlp.deid import markers_in
 from core.errors import Conflict, DomainError
 from tickets.events import (
     ticket_event_assigned,
@@ -254,8 +253,8 @@ def message_append(
     """Add a message to the transcript and move the ticket's version on by one.
 
     A customer writing on a solved ticket reopens it; a closed ticket takes no more messages (the
-    customer's next contact is a new ticket). Customer messages are queued for analysis once the
-    transaction commits.
+    customer's next contact is a new ticket). Only the transcript: what a message starts beyond
+    it (its analysis, a check of an agent's reply) belongs to the layer above that calls this.
     """
     author_kind = _choice(author_kind, choices=AuthorKind, field="author_kind")
     if posted_via:
@@ -263,17 +262,6 @@ def message_append(
     if author_kind == AuthorKind.SYSTEM and (posted_by is not None or posted_via):
         raise DomainError(SYSTEM_NOTE_REFUSAL, field="author_kind", code="forbidden")
     clean_body = _body(body)
-    if author_kind == AuthorKind.AGENT and author_user is not None:
-        # A reply that still shows a slot nothing filled ("[order number]") would reach the
-        # customer as is: refused here, so the reply box, the draft and the API all check it.
-        markers = markers_in(clean_body)
-        if markers:
-            raise DomainError(
-                f"Fill in {', '.join(markers)} before sending: the customer would see "
-                f"{'it' if len(markers) == 1 else 'them'} as written.",
-                field="body",
-                code="unfilled_slot",
-            )
     # Lock the ticket: the version bump must be serialised with any concurrent append.
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
     if locked.status == Status.CLOSED:
@@ -316,12 +304,6 @@ def message_append(
     # Keep the caller's instance current: views render it right after.
     for field in update_fields:
         setattr(ticket, field, getattr(locked, field))
-    if author_kind == AuthorKind.CUSTOMER:
-        # Imported here: the copilot's services build on these ones (a drafted reply is sent
-        # through message_append), so a module-level import would be circular.
-        from copilot.services.analysis import analysis_request
-
-        analysis_request(message=message)
     return message
 
 
@@ -398,7 +380,8 @@ def ticket_change_status(
 
     Solving needs a resolution: the one given, or, when the caller says so explicitly
     (`resolution_from_last_reply`), the latest agent reply. A ticket solved before keeps its
-    resolution when solved again.
+    resolution when solved again. Only the ticket: what follows from a status (the similar-case
+    index) belongs to the layer above that calls this.
     """
     status = _choice(status, choices=Status, field="status")
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
@@ -434,10 +417,6 @@ def ticket_change_status(
     locked.status = status
     locked.save(update_fields=["status", "solved_at", "resolution", "updated_at"])
     ticket_event_status_changed(ticket=locked, actor=by, old=old, new=status)
-    # Imported here for the same reason as in message_append.
-    from copilot.services.cases import case_on_status_change
-
-    case_on_status_change(ticket=locked, old=old, new=status)
     return locked
 
 

@@ -17,6 +17,7 @@ from copilot.models import MessageAnalysis
 from copilot.nlp.deid import markers_in
 from copilot.selectors import analysis_get_by_id, analysis_panel_for_ticket, draft_text_for_agent
 from copilot.services.drafts import draft_reply_send
+from copilot.services.intake import agent_reply_send, ticket_status_change
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
 from recovery.selectors import recovery_panel_for_ticket
@@ -29,7 +30,7 @@ from tickets.selectors import (
     ticket_get_for_user,
     ticket_list_for_user,
 )
-from tickets.services import message_append, ticket_assign, ticket_change_status
+from tickets.services import ticket_assign
 
 
 @require_GET
@@ -135,12 +136,7 @@ def ticket_reply(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
                 # Started from the copilot's draft: the service records used-as-is or edited.
                 draft_reply_send(analysis=draft, agent=request.user, body=form.cleaned_data["body"])
             else:
-                message_append(
-                    ticket=ticket,
-                    body=form.cleaned_data["body"],
-                    author_kind=AuthorKind.AGENT,
-                    author_user=request.user,
-                )
+                agent_reply_send(ticket=ticket, body=form.cleaned_data["body"], agent=request.user)
         except DomainError as exc:
             form.add_error("body", exc.message)
     if not form.is_valid():
@@ -182,7 +178,7 @@ def ticket_status(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
         error = "; ".join(e for errors in form.errors.values() for e in errors)
         return _header_response(request, ticket_id, error=error, status_form=form)
     try:
-        ticket_change_status(
+        ticket_status_change(
             ticket=ticket,
             status=form.cleaned_data["status"],
             resolution=form.cleaned_data["resolution"],

@@ -10,7 +10,12 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from copilot.engine import EngineError, TextAnalysis, get_engine
-from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase, TicketInsight
+from copilot.models import (
+    AnalysisStatus,
+    MessageAnalysis,
+    SolvedCase,
+    TicketInsight,
+)
 from copilot.nlp.conversation import conversation_state
 from copilot.selectors import (
     customer_repeat_contacts,
@@ -19,9 +24,10 @@ from copilot.selectors import (
     draft_for_ticket,
     similar_case_resolutions,
 )
-from recovery.services import recommendations_propose
+from copilot.signals import analysis_completed_publish
 from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_is_erased, customer_lock_for_ticket
 from tickets.models import AuthorKind, Message, Ticket
+from tickets.selectors import ACTIVE_STATUSES
 
 logger = logging.getLogger(__name__)
 
@@ -77,7 +83,6 @@ def analyses_queue_missing(*, retry_failed: bool = False, bulk: bool = False) ->
     optionally re-queue failed ones. Returns how many. With `bulk`, one task analyses them all
     in batches (analyses_run_pending) instead of one task each."""
     from copilot.tasks import analyse_pending
-    from tickets.selectors import ACTIVE_STATUSES
 
     latest_customer = Message.objects.filter(
         ticket_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER
@@ -321,9 +326,9 @@ def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> Mes
     locked.save()
     if status == AnalysisStatus.DONE:
         _insight_update(locked)
-        # In the same transaction, so the agent sees the analysis and its recovery proposals
-        # appear together.
-        recommendations_propose(analysis=locked)
+        # After commit: what the layers above do with a finished analysis (recovery proposes
+        # actions) is their own work, run outside this transaction.
+        analysis_completed_publish(analysis_id=locked.pk)
     return locked
 
 
@@ -379,12 +384,6 @@ def _insight_update(analysis: MessageAnalysis) -> None:
     )
 
 
-# An analysis not picked up this long after it was requested (or last picked up by a worker that
-# then died) has lost its task: beat sends it again. Each further re-send waits twice as long
-# for the one before to be picked up (4, 8, 16 minutes), and when the last of REQUEUE_LIMIT
-# re-sends is not picked up within 32 minutes the analysis fails with the reason: sent at 2, 6,
-# 14 and 30 minutes, failed at 62. A backlog is not a loss: re-sending every stale analysis every
-# minute grew a backlogged queue to 711 tasks under load.
 REQUEUE_STALE_SECONDS = 120
 REQUEUE_LIMIT = 4
 

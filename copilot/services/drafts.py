@@ -3,12 +3,17 @@
 from django.db import transaction
 
 from accounts.models import User
-from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
-from copilot.selectors import draft_text_for_agent
+from copilot.models import (
+    DraftDecision,
+    DraftDecisionEvent,
+    MessageAnalysis,
+)
+from copilot.selectors import (
+    draft_text_for_agent,
+)
+from copilot.services.intake import agent_reply_send
+from copilot.signals import draft_decided
 from core.errors import Conflict, DomainError
-from recovery.events import audit_draft_decided
-from tickets.models import AuthorKind
-from tickets.services import message_append
 
 
 def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
@@ -33,9 +38,7 @@ def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> Dr
     """
     locked = _draft_lock(analysis=analysis)
     proposed = draft_text_for_agent(analysis=locked, agent=agent)
-    message = message_append(
-        ticket=locked.ticket, body=body, author_kind=AuthorKind.AGENT, author_user=agent
-    )
+    message = agent_reply_send(ticket=locked.ticket, body=body, agent=agent)
     unchanged = message.body.strip() in (proposed.strip(), locked.draft_reply.strip())
     event = DraftDecisionEvent.objects.create(
         analysis=locked,
@@ -45,7 +48,7 @@ def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> Dr
         final_text=message.body,
         message=message,
     )
-    audit_draft_decided(decision=event)
+    draft_decided.send(sender=DraftDecisionEvent, decision=event)
     return event
 
 
@@ -58,5 +61,13 @@ def draft_discard(*, analysis: MessageAnalysis, agent: User) -> DraftDecisionEve
         decision=DraftDecision.DISCARDED,
         proposed_text=locked.draft_reply,
     )
-    audit_draft_decided(decision=event)
+    draft_decided.send(sender=DraftDecisionEvent, decision=event)
     return event
+
+
+# An analysis not picked up this long after it was requested (or last picked up by a worker that
+# then died) has lost its task: beat sends it again. Each further re-send waits twice as long
+# for the one before to be picked up (4, 8, 16 minutes), and when the last of REQUEUE_LIMIT
+# re-sends is not picked up within 32 minutes the analysis fails with the reason: sent at 2, 6,
+# 14 and 30 minutes, failed at 62. A backlog is not a loss: re-sending every stale analysis every
+# minute grew a backlogged queue to 711 tasks under load.

@@ -7,11 +7,11 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from copilot.models import DraftDecision, DraftDecisionEvent
 from copilot.services.cases import case_index_rebuild
+from copilot.services.intake import customer_message_receive
 from tests.browser.conftest import log_in
 from tests.factories import TicketFactory
 from tests.worker import celery_worker
-from tickets.models import AuthorKind, Status, Ticket
-from tickets.services import message_append
+from tickets.models import Status, Ticket
 
 pytestmark = [
     pytest.mark.browser,
@@ -36,10 +36,9 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
     agent.save(update_fields=["first_name"])
     case_index_rebuild(progress=None)
     with transaction.atomic():
-        message_append(
+        customer_message_receive(
             ticket=ticket_a,
             body="This is awful. My parcel never came and nobody answers. Order 55123.",
-            author_kind=AuthorKind.CUSTOMER,
         )
     log_in(page, live_server.url, agent)
 

@@ -5,6 +5,7 @@ from playwright.sync_api import Page, expect
 from accounts.models import User
 from copilot.models import MessageAnalysis
 from copilot.services.analysis import analysis_run
+from copilot.services.intake import customer_message_receive
 from tests.browser.conftest import log_in
 from tests.factories import TicketFactory
 from tickets.models import AuthorKind, Priority, Ticket
@@ -21,7 +22,10 @@ def analysed(ticket: Ticket, *turns: tuple[str, str]) -> None:
     """Append the turns as they would arrive and analyse the customer's latest request."""
     for kind, body in turns:
         with transaction.atomic():
-            message_append(ticket=ticket, body=body, author_kind=kind)
+            if kind == AuthorKind.CUSTOMER:
+                customer_message_receive(ticket=ticket, body=body)
+            else:
+                message_append(ticket=ticket, body=body, author_kind=kind)
     latest = MessageAnalysis.objects.filter(ticket=ticket).order_by("-transcript_version").first()
     assert latest is not None
     analysis_run(ticket_id=ticket.pk, transcript_version=latest.transcript_version)

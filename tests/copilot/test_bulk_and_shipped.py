@@ -17,10 +17,10 @@ from copilot.services.cases import (
     case_vectors_save,
     cases_to_embed,
 )
+from copilot.services.intake import customer_message_receive
 from copilot.tasks import analyse_message, analyse_pending
 from tests.factories import TicketFactory
-from tickets.models import AuthorKind, Status, Ticket
-from tickets.services import message_append
+from tickets.models import Status, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 
@@ -115,7 +115,7 @@ def test_shipped_vector_of_a_changed_case_text_is_recomputed(
 def _pending(team: Team, body: str) -> MessageAnalysis:
     ticket = TicketFactory(team=team, first_message="🙂" if body == "🙂🙂" else "Hello")
     with transaction.atomic():
-        message = message_append(ticket=ticket, body=body, author_kind=AuthorKind.CUSTOMER)
+        message = customer_message_receive(ticket=ticket, body=body)
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
 
 

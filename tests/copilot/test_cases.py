@@ -18,9 +18,9 @@ from copilot.services.cases import (
     case_index_sync,
     case_record,
 )
+from copilot.services.intake import ticket_status_change
 from tests.factories import TicketFactory
 from tickets.models import Status, Ticket
-from tickets.services import ticket_change_status
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 
@@ -30,7 +30,7 @@ def indexed_ids() -> frozenset[int]:
 
 
 def solve(ticket: Ticket, by: User, resolution: str) -> None:
-    ticket_change_status(ticket=ticket, status=Status.SOLVED, by=by, resolution=resolution)
+    ticket_status_change(ticket=ticket, status=Status.SOLVED, by=by, resolution=resolution)
 
 
 @pytest.mark.usefixtures("eager_tasks")
@@ -46,7 +46,7 @@ def test_solving_indexes_the_case_and_reopening_removes_it(
     assert indexed_ids() == {ticket_a.pk}
 
     with django_capture_on_commit_callbacks(execute=True):
-        ticket_change_status(ticket=ticket_a, status=Status.OPEN, by=agent)
+        ticket_status_change(ticket=ticket_a, status=Status.OPEN, by=agent)
 
     assert not SolvedCase.objects.filter(ticket=ticket_a).exists()
     assert indexed_ids() == frozenset()

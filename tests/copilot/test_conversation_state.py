@@ -13,6 +13,7 @@ from accounts.models import Team, User
 from copilot.models import MessageAnalysis, TicketInsight
 from copilot.selectors import customer_repeat_contacts
 from copilot.services.analysis import analysis_run
+from copilot.services.intake import customer_message_receive
 from tests.factories import MessageAnalysisFactory, TicketFactory
 from tickets.models import AuthorKind, Priority, Ticket
 from tickets.services import message_append
@@ -27,7 +28,10 @@ LEAVING = (
 
 def say(ticket: Ticket, body: str, kind: str = AuthorKind.CUSTOMER) -> None:
     with transaction.atomic():
-        message_append(ticket=ticket, body=body, author_kind=kind)
+        if kind == AuthorKind.CUSTOMER:
+            customer_message_receive(ticket=ticket, body=body)
+        else:
+            message_append(ticket=ticket, body=body, author_kind=kind)
 
 
 @pytest.mark.usefixtures("copilot_dirs")

@@ -15,9 +15,9 @@ from copilot.models import MessageAnalysis
 from copilot.selectors import draft_leaks_for_open_tickets
 from copilot.services.analysis import analysis_run
 from copilot.services.cases import case_index_rebuild
+from copilot.services.intake import customer_message_receive
 from tests.factories import CustomerFactory, TicketFactory, UserFactory
-from tickets.models import AuthorKind, Status, Ticket
-from tickets.services import message_append
+from tickets.models import Status, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 
@@ -58,10 +58,9 @@ def test_identifier_leak_pipeline_draft_names_only_this_ticket_and_agent(
         first_message="Order 4417823 here.",
     )
     with transaction.atomic():
-        message = message_append(
+        message = customer_message_receive(
             ticket=ticket,
             body="My parcel still hasn't arrived and the tracking has not moved for a week!",
-            author_kind=AuthorKind.CUSTOMER,
         )
     analysis = analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
 
@@ -83,10 +82,9 @@ def test_draft_leaks_counts_a_stored_draft_that_names_someone_else(
 ) -> None:
     ticket = TicketFactory(team=team_a, customer=CustomerFactory(name="Maria Lopez"))
     with transaction.atomic():
-        message = message_append(
+        message = customer_message_receive(
             ticket=ticket,
             body="My parcel never arrived, the tracking has not moved in a week.",
-            author_kind=AuthorKind.CUSTOMER,
         )
     analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
     # A draft as the code before de-identification stored it.
@@ -108,10 +106,9 @@ def test_identifier_leak_similar_cases_on_the_panel_name_no_one_else(
     agent = UserFactory(username="sam.r", first_name="Sam", role=Role.AGENT, teams=[team_a])
     ticket = TicketFactory(team=team_a, customer=CustomerFactory(name="Maria Lopez"))
     with transaction.atomic():
-        message = message_append(
+        message = customer_message_receive(
             ticket=ticket,
             body="My parcel still hasn't arrived and the tracking has not moved for a week!",
-            author_kind=AuthorKind.CUSTOMER,
         )
     analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
     client.force_login(agent)

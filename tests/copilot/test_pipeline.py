@@ -11,6 +11,7 @@ from accounts.models import Team
 from copilot.models import AnalysisStatus, MessageAnalysis, TicketInsight
 from copilot.services.analysis import analyses_queue_missing, analysis_request, analysis_run
 from copilot.services.cases import case_index_rebuild
+from copilot.services.intake import customer_message_receive
 from copilot.tasks import analyse_message
 from tests.factories import TicketFactory
 from tickets.models import AuthorKind, Status, Ticket
@@ -37,7 +38,7 @@ def solved(team: Team, *, request: str, resolution: str) -> Ticket:
 def customer_says(ticket: Ticket, body: str) -> MessageAnalysis:
     """Append a customer message as the API would; returns its pending analysis."""
     with transaction.atomic():
-        message = message_append(ticket=ticket, body=body, author_kind=AuthorKind.CUSTOMER)
+        message = customer_message_receive(ticket=ticket, body=body)
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
 
 

@@ -12,11 +12,11 @@ from django.db import transaction
 from accounts.models import User
 from accounts.services import team_get_or_create
 from copilot.services.analysis import analysis_run
+from copilot.services.intake import customer_message_receive
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecommendationStatus
 from recovery.services import recommendation_approve
 from tests.factories import UserFactory
 from tickets.models import AuthorKind, Ticket
-from tickets.services import message_append
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs", "eager_tasks")]
 DEMO = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
@@ -43,13 +43,14 @@ def test_refund_request_is_analysed_proposed_approved_and_executed_once(
     assert ticket is not None
 
     with transaction.atomic():
-        message = message_append(
+        message = customer_message_receive(
             ticket=ticket,
             body="This is the third time I ask: I was charged twice for order 77812 and I "
             "want my money back now. Really disappointed.",
-            author_kind=AuthorKind.CUSTOMER,
         )
-    analysis = analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
+    # Proposals come from their own task, queued (eager here) when the analysis commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        analysis = analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
 
     assert analysis is not None and analysis.status == "done"
     assert analysis.sentiment == "negative"

@@ -9,13 +9,14 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from copilot.models import AnalysisStatus, MessageAnalysis
+from copilot.services.intake import customer_message_receive
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import ExecutionStatus, Recommendation, RecoveryAction, RecoveryExecution
 from recovery.selectors import similar_case_outcomes
 from recovery.services import recovery_outcomes_update
 from tests.factories import TicketFactory
-from tickets.models import AuthorKind, Status, Ticket
-from tickets.services import message_append, ticket_change_status
+from tickets.models import Status, Ticket
+from tickets.services import ticket_change_status
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 
@@ -37,7 +38,7 @@ def test_outcomes_follow_what_the_customer_did_next(ticket_a: Ticket, agent: Use
     execution = executed(ticket_a, "replacement")
     ticket_change_status(ticket=ticket_a, status=Status.SOLVED, by=agent, resolution="Re-sent")
     # The customer writes again (reopening the ticket), and is unhappy.
-    message = message_append(ticket=ticket_a, body="Still broken!", author_kind=AuthorKind.CUSTOMER)
+    message = customer_message_receive(ticket=ticket_a, body="Still broken!")
     MessageAnalysis.objects.filter(message=message).update(
         status=AnalysisStatus.DONE, sentiment="negative"
     )

@@ -20,13 +20,15 @@ from accounts.models import Team, User
 from copilot.models import AnalysisStatus, MessageAnalysis
 from copilot.services.analysis import CASE_WITHDRAWN, analysis_run
 from copilot.services.cases import case_index_rebuild
+from copilot.services.intake import customer_message_receive
+from recovery import receivers
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
+from recovery.tasks import propose_recommendations
 from tests.factories import CustomerFactory, TicketFactory
 from tickets.erasure import customer_erase
-from tickets.models import AuthorKind, Status, Ticket
+from tickets.models import Status, Ticket
 from tickets.privacy_verify import erasure_verify
-from tickets.services import message_append
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -122,11 +124,10 @@ def queued(team_a: Team) -> MessageAnalysis:
     )
     ticket = TicketFactory(team=team_a, customer=zoltan, first_message="Hello")
     case_index_rebuild(progress=None)
-    message = message_append(
+    message = customer_message_receive(
         ticket=ticket,
         body="Zoltan Quibbleworth here: this is awful, order shop-88231 never arrived, "
         "I want a refund now!",
-        author_kind=AuthorKind.CUSTOMER,
     )
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
 
@@ -167,13 +168,17 @@ def test_erasure_race_with_analysis_that_read_the_message_before_the_erasure(
 
 
 def test_erasure_race_with_analysis_writing_its_result_waits_for_it_without_deadlock(
-    queued: MessageAnalysis, admin_user: User
+    queued: MessageAnalysis, admin_user: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The worker is in the middle of its final write (the draft saved, the recovery proposals
-    # about to be inserted) when the erasure starts: the erasure waits for it, then removes
-    # what it wrote.
+    # The worker is in the middle of its final write (the result about to be saved) when the
+    # erasure starts: the erasure waits for it, then removes what it wrote. The proposals,
+    # queued when the analysis commits (run at once here), find the customer erased or are
+    # emptied by the erasure, whichever gets the customer's lock first.
+    monkeypatch.setattr(
+        receivers.propose_recommendations, "delay", lambda **kw: propose_recommendations(**kw)
+    )
     customer = Ticket.objects.get(pk=queued.ticket_id).customer
-    hold = HoldAt(r'^INSERT INTO "recovery_recommendation"')
+    hold = HoldAt(r'^UPDATE "copilot_messageanalysis"')
     with in_thread(analyse(queued), hold) as analysed:
         assert hold.reached.wait(120)
         with in_thread(lambda: customer_erase(customer=customer, by=admin_user)) as erased:
@@ -184,6 +189,29 @@ def test_erasure_race_with_analysis_writing_its_result_waits_for_it_without_dead
             hold.release()
 
     assert (analysed, erased) == (["ok"], ["ok"])
+    assert_nothing_of_zoltan_written(queued, admin_user)
+
+
+def test_erasure_race_with_proposals_being_written_waits_for_them_without_deadlock(
+    queued: MessageAnalysis, admin_user: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The analysis is stored (its proposal task not run yet); the task is inserting the
+    # proposals when the erasure starts: the erasure waits for it, then empties them.
+    monkeypatch.setattr(receivers.propose_recommendations, "delay", lambda **kwargs: None)
+    analyse(queued)()
+    customer = Ticket.objects.get(pk=queued.ticket_id).customer
+    hold = HoldAt(r'^INSERT INTO "recovery_recommendation"')
+    propose = lambda: propose_recommendations(analysis_id=queued.pk)  # noqa: E731
+    with in_thread(propose, hold) as proposed:
+        assert hold.reached.wait(120)
+        with in_thread(lambda: customer_erase(customer=customer, by=admin_user)) as erased:
+            deadline = time.monotonic() + 20
+            while not waiting_on_a_lock() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert waiting_on_a_lock() == 1  # the erasure waits for the proposals
+            hold.release()
+
+    assert (proposed, erased) == (["ok"], ["ok"])
     assert Recommendation.objects.filter(analysis=queued).count() > 0
     assert_nothing_of_zoltan_written(queued, admin_user)
 
@@ -208,10 +236,9 @@ def citing(team_a: Team) -> tuple[MessageAnalysis, Ticket]:
     case_index_rebuild(progress=None)
     anna = CustomerFactory(name="Anna Berg", email="anna@example.net")
     ticket = TicketFactory(team=team_a, customer=anna, first_message="Hello")
-    message = message_append(
+    message = customer_message_receive(
         ticket=ticket,
         body="My parcel has not arrived yet, where is it?",
-        author_kind=AuthorKind.CUSTOMER,
     )
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence), solved
 

@@ -22,9 +22,11 @@ from copilot.selectors import intent_training_examples
 from copilot.services.analysis import analysis_run
 from copilot.services.cases import case_index_rebuild
 from copilot.services.drafts import draft_reply_send
+from copilot.services.intake import customer_message_receive
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
+from recovery.tasks import propose_recommendations
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
 from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_erase
 from tickets.models import (
@@ -48,7 +50,7 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]
 def customer_writes(ticket: Ticket, body: str) -> MessageAnalysis:
     """The message arrives and its analysis is queued: the state before any opt-out."""
     with transaction.atomic():
-        message = message_append(ticket=ticket, body=body, author_kind=AuthorKind.CUSTOMER)
+        message = customer_message_receive(ticket=ticket, body=body)
     return MessageAnalysis.objects.get(ticket=ticket, transcript_version=message.sequence)
 
 
@@ -57,6 +59,8 @@ def run(analysis: MessageAnalysis) -> MessageAnalysis:
         ticket_id=analysis.ticket_id, transcript_version=analysis.transcript_version
     )
     assert done is not None and done.status == AnalysisStatus.DONE
+    # What the analysis queues once it commits (pytest-django's transaction never does here).
+    propose_recommendations(analysis_id=done.pk)
     return done
 
 
