@@ -31,7 +31,11 @@ from copilot.selectors import (
 from core.errors import Conflict, DomainError
 from recovery.events import audit_draft_decided
 from recovery.services import recommendations_propose
-from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_is_erased, customer_lock_for_ticket
+from tickets.customer_data import (
+    ERASED_BEFORE_ANALYSIS,
+    customer_is_erased,
+    customer_lock_for_ticket,
+)
 from tickets.models import AuthorKind, Message, Ticket
 from tickets.services import message_append
 
@@ -350,7 +354,7 @@ def _cases_still_there(fields: dict) -> dict:
 
     Another customer's erasure deletes their cases: one that did so after this run read them
     is seen here, and the draft, which may quote them, is not stored; one that comes later
-    waits for this write and then finds the copy (tickets.erasure redacts drafts that cite the
+    waits for this write and then finds the copy (privacy.erasure redacts drafts that cite the
     erased customer's cases). Locked in one order (by key), so two analyses citing the same
     cases queue rather than deadlock.
     """

@@ -60,9 +60,9 @@ from django.utils import timezone
 from copilot.models import AnalysisStatus, MessageAnalysis, Sentiment
 from core.errors import DomainError
 from recovery.models import ChurnModelRun, ExecutionStatus, RecoveryExecution
+from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.models import (
     AuthorKind,
-    ConsentPurpose,
     Customer,
     Message,
     Status,
@@ -70,7 +70,6 @@ from tickets.models import (
     TicketEvent,
     TicketEventKind,
 )
-from tickets.selectors import customer_ids_opted_out
 
 logger = logging.getLogger(__name__)
 

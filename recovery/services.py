@@ -48,8 +48,8 @@ from recovery.selectors import (
     similar_case_outcomes,
 )
 from recovery.signals import customer_signals_compute
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Status, Ticket
-from tickets.selectors import consent_granted
+from tickets.consent import ConsentPurpose, consent_granted
+from tickets.models import AuthorKind, Customer, Message, Status, Ticket
 from tickets.services import system_note_append
 
 logger = logging.getLogger(__name__)

@@ -16,6 +16,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from core.errors import DomainError
+from privacy.models import ConsentRecord
 from recovery.churn import (
     HEURISTIC_VERSION,
     ChurnModel,
@@ -30,10 +31,9 @@ from recovery.churn import (
 from recovery.models import ChurnModelRun, CustomerSignals
 from recovery.signals import customer_signals_compute
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
+from tickets.consent import ConsentPurpose
 from tickets.models import (
     AuthorKind,
-    ConsentPurpose,
-    ConsentRecord,
     Customer,
     Message,
     Ticket,

@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from copilot.models import MessageAnalysis
+from privacy.erasure import customer_erase
 from recovery.churn import HEURISTIC_VERSION, churn_model_forget
 from recovery.models import (
     BehaviourSegment,
@@ -28,7 +29,6 @@ from recovery.signals import (
 )
 from recovery.tasks import refresh_customer
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
-from tickets.erasure import customer_erase
 from tickets.models import AuthorKind, Customer, Message, Ticket
 
 pytestmark = pytest.mark.django_db

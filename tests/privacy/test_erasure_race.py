@@ -20,12 +20,12 @@ from accounts.models import Team, User
 from copilot.cases import case_index_rebuild
 from copilot.models import AnalysisStatus, MessageAnalysis
 from copilot.services import CASE_WITHDRAWN, analysis_run
+from privacy.erasure import customer_erase
+from privacy.verify import erasure_verify
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
 from tests.factories import CustomerFactory, TicketFactory
-from tickets.erasure import customer_erase
 from tickets.models import AuthorKind, Status, Ticket
-from tickets.privacy_verify import erasure_verify
 from tickets.services import message_append
 
 pytestmark = [
