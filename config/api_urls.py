@@ -4,6 +4,7 @@ from django.urls import path
 
 from copilot import apis as copilot_apis
 from desk import apis as desk_apis
+from privacy import apis as privacy_apis
 from recovery import apis as recovery_apis
 from tickets.api_urls import urlpatterns as ticket_urlpatterns
 
@@ -47,4 +48,9 @@ urlpatterns = [
         name="recommendation-coapproval",
     ),
     path("audit-events/", recovery_apis.AuditEventListApi.as_view(), name="audit-event-list"),
+    path(
+        "customers/<id:customer_id>/consents/",
+        privacy_apis.CustomerConsentApi.as_view(),
+        name="customer-consents",
+    ),
 ]

@@ -14,8 +14,9 @@ from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
-from tickets.selectors import customer_ids_opted_out, ticket_qs_for_user
+from tickets.consent import ConsentPurpose, customer_ids_opted_out
+from tickets.models import AuthorKind, Customer, Message, Ticket
+from tickets.selectors import ticket_qs_for_user
 
 # What the encoder reads of a conversation. MiniLM stops at 256 word pieces (about 1,000
 # characters of English) anyway; the cap only bounds work on a pasted log file.

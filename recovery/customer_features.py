@@ -30,7 +30,8 @@ from copilot.models import AnalysisStatus, MessageAnalysis
 from copilot.nlp.intent import UNSURE
 from recovery.churn.service import churn_risks_for
 from recovery.models import BehaviourSegment, CustomerSignals, ExecutionStatus, RecoveryExecution
-from tickets.models import AuthorKind, Customer, Message, PrivacyEventKind, Ticket
+from tickets.customer_data import customer_ids_erased
+from tickets.models import AuthorKind, Customer, Message, Ticket
 
 WINDOW_DAYS = 30
 NEW_TENURE_DAYS = 90
@@ -181,7 +182,7 @@ def customer_signals_compute(
 def customers_not_erased() -> QuerySet[Customer]:
     """Customers whose data may still be computed on: an erased customer's signals are deleted
     by the erasure and must not come back with the next refresh."""
-    return Customer.objects.exclude(privacy_events__kind=PrivacyEventKind.ERASED)
+    return Customer.objects.exclude(pk__in=customer_ids_erased())
 
 
 def _batches() -> Iterable[list[Customer]]:

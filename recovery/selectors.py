@@ -26,6 +26,7 @@ from recovery.models import (
     RecoveryExecution,
 )
 from recovery.ranking import Outcome, TeamEvidence
+from tickets.consent import ConsentPurpose, consent_granted
 from tickets.models import Customer, Status, Ticket
 
 # Money already promised to a customer: approved (about to run), executed, or waiting for a
@@ -254,9 +255,6 @@ def recovery_panel_for_ticket(
 ) -> RecoveryPanel:
     """`consent`: the customer's consent states when the caller already has them (the ticket
     page does), else they are read here."""
-    from tickets.models import ConsentPurpose
-    from tickets.selectors import consent_granted
-
     recommendations = recommendation_list_for_ticket(ticket=ticket)
     personalisation = (
         consent[ConsentPurpose.PERSONALISATION]

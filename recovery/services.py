@@ -48,9 +48,9 @@ from recovery.selectors import (
     similar_case_given_for_team,
     similar_case_outcomes,
 )
-from tickets.erasure import customer_is_erased, customer_lock_for_ticket
-from tickets.models import AuthorKind, ConsentPurpose, Customer, Message, Ticket
-from tickets.selectors import consent_granted
+from tickets.consent import ConsentPurpose, consent_granted
+from tickets.customer_data import customer_is_erased, customer_lock_for_ticket
+from tickets.models import AuthorKind, Customer, Message, Ticket
 from tickets.services import system_note_append
 
 logger = logging.getLogger(__name__)

@@ -28,11 +28,12 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
+from privacy.models import DataExport, ExportStatus
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_reject
 from tests.factories import MessageAnalysisFactory, UserFactory
-from tickets.models import Customer, DataExport, ExportStatus, Ticket
+from tickets.models import Customer, Ticket
 from tickets.services import CUSTOMER_NOT_REACHABLE
 
 pytestmark = pytest.mark.django_db

@@ -5,9 +5,9 @@ from django.db import InterfaceError, OperationalError
 
 from copilot import tasks as copilot_tasks
 from core.retry import TRANSIENT_ERRORS, retry_options
+from privacy import tasks as privacy_tasks
 from recovery import tasks as recovery_tasks
 from recovery.hooks import HookTemporaryError
-from tickets import tasks as tickets_tasks
 
 # (task, acks late, handed on when its worker dies, back-off, back-off cap, retries)
 EXPECTED = [
@@ -20,8 +20,8 @@ EXPECTED = [
     (recovery_tasks.refresh_customer_signals, True, True, 30, 600, 3),
     (recovery_tasks.refresh_customer, True, True, 5, 600, 3),
     (recovery_tasks.propose_recommendations, True, True, 2, 60, 6),
-    (tickets_tasks.enforce_retention, True, True, 30, 600, 3),
-    (tickets_tasks.build_customer_export, True, True, 5, 600, 5),
+    (privacy_tasks.enforce_retention, True, True, 30, 600, 3),
+    (privacy_tasks.build_customer_export, True, True, 5, 600, 5),
 ]
 
 

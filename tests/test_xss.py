@@ -7,12 +7,12 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team, User
+from privacy.services import consent_record
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import RecoveryAction
 from recovery.services import recommendation_add
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
-from tickets.models import ConsentPurpose
-from tickets.privacy import consent_record
+from tickets.consent import ConsentPurpose
 
 pytestmark = pytest.mark.django_db
 XSS = '"><script>alert(1)</script><img src=x onerror=alert(2)>'

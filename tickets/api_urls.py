@@ -8,9 +8,4 @@ urlpatterns = [
     path("tickets/<id:ticket_id>/", apis.TicketDetailApi.as_view(), name="ticket-detail"),
     path("customers/", apis.CustomerListApi.as_view(), name="customer-list"),
     path("customers/<id:customer_id>/", apis.CustomerDetailApi.as_view(), name="customer-detail"),
-    path(
-        "customers/<id:customer_id>/consents/",
-        apis.CustomerConsentApi.as_view(),
-        name="customer-consents",
-    ),
 ]

@@ -1,7 +1,7 @@
 """One small constructor per ticket event type, so every event of a kind has the same shape."""
 
 from accounts.models import User
-from tickets.models import Customer, PrivacyEvent, Ticket, TicketEvent, TicketEventKind
+from tickets.models import Ticket, TicketEvent, TicketEventKind
 
 
 def ticket_event_created(*, ticket: Ticket, actor: User | None) -> TicketEvent:
@@ -39,11 +39,3 @@ def ticket_event_assigned(
             "to": new.get_username() if new else None,
         },
     )
-
-
-def privacy_event(
-    *, kind: str, customer: Customer | None, actor: User | None, data: dict[str, object]
-) -> PrivacyEvent:
-    """A consent change, export or erasure, for the admins' privacy log. `data` must hold no
-    personal data (purposes, states, counts, ids)."""
-    return PrivacyEvent.objects.create(kind=kind, customer=customer, actor=actor, data=data)

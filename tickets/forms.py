@@ -1,7 +1,7 @@
 from django import forms
 from django.conf import settings
 
-from tickets.models import Channel, ConsentPurpose, Priority, Status
+from tickets.models import Channel, Priority, Status
 from tickets.selectors import TicketFilters
 
 
@@ -91,22 +91,3 @@ class AssignForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["assignee"].choices = [("", "Unassigned"), *choices]  # type: ignore[attr-defined]
-
-
-class ConsentForm(forms.Form):
-    purpose = forms.ChoiceField(choices=ConsentPurpose.choices)
-    granted = forms.ChoiceField(choices=[("yes", "Consents"), ("no", "Opts out")])
-    source = forms.CharField(max_length=50, initial="admin")
-    note = forms.CharField(required=False, max_length=2000, widget=forms.TextInput)
-
-
-class EraseForm(forms.Form):
-    confirm = forms.CharField(
-        max_length=10, help_text="Type ERASE to confirm: this cannot be undone."
-    )
-
-    def clean_confirm(self) -> str:
-        value = self.cleaned_data["confirm"]
-        if value != "ERASE":
-            raise forms.ValidationError("Type ERASE (in capitals) to confirm.")
-        return value

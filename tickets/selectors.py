@@ -4,21 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, Value, When
 from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from accounts.selectors import team_ids_for_user
-from tickets.models import (
-    DONE_STATUSES,
-    PRIORITY_RANK,
-    ConsentPurpose,
-    ConsentRecord,
-    Customer,
-    Message,
-    Status,
-    Ticket,
-)
+from tickets.models import DONE_STATUSES, PRIORITY_RANK, Customer, Message, Status, Ticket
 
 # Statuses the inbox shows when no status filter is chosen: the work still to do.
 ACTIVE_STATUSES = tuple(s for s in Status.values if s not in DONE_STATUSES)
@@ -144,37 +135,10 @@ def customer_recent_tickets(*, customer: Customer, user: User, limit: int = 5) -
     )
 
 
-def consent_states(*, customer: Customer) -> dict[str, bool]:
-    """The customer's current consent for every purpose: per purpose their newest record, or yes
-    with none (the shop's terms cover it until the customer says otherwise). One query: the
-    ticket page asks for it on every view."""
-    states: dict[str, bool] = {}
-    records = (
-        ConsentRecord.objects.filter(customer=customer)
-        .order_by("-recorded_at", "-id")
-        .values_list("purpose", "granted")
-    )
-    for purpose, granted in records:
-        states.setdefault(purpose, granted)
-    return {purpose: states.get(purpose, True) for purpose in ConsentPurpose.values}
-
-
-def consent_granted(*, customer: Customer, purpose: str) -> bool:
-    """The customer's current consent for one purpose (see consent_states)."""
-    return consent_states(customer=customer).get(purpose, True)
-
-
-def customer_ids_opted_out(*, purpose: str) -> QuerySet[ConsentRecord]:
-    """Customers whose newest record for this purpose is a no, as a subquery of ids (for
-    `.exclude(customer_id__in=...)` in the work that must honour it)."""
-    newest = (
-        ConsentRecord.objects.filter(customer=OuterRef("customer"), purpose=purpose)
-        .order_by("-recorded_at", "-id")
-        .values("granted")[:1]
-    )
-    return (
-        ConsentRecord.objects.filter(purpose=purpose)
-        .annotate(current=Subquery(newest))
-        .filter(current=False)
-        .values("customer_id")
-    )
+def customer_search_for_user(*, user: User, q: str) -> QuerySet[Customer]:
+    """The customers the user may see whose name, e-mail or shop id contains `q` (all of them
+    for an empty `q`), by name."""
+    qs = customer_qs_for_user(user=user).order_by("name", "pk")
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(external_id__icontains=q))
+    return qs

@@ -21,10 +21,10 @@ from copilot.services.intake import agent_reply_send, ticket_status_change
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
 from recovery.selectors import recovery_panel_for_ticket
+from tickets.consent import ConsentPurpose, consent_states
 from tickets.forms import AssignForm, InboxFilterForm, ReplyForm, StatusForm
-from tickets.models import AuthorKind, ConsentPurpose, Ticket
+from tickets.models import AuthorKind, Ticket
 from tickets.selectors import (
-    consent_states,
     customer_recent_tickets,
     message_list_for_ticket,
     ticket_get_for_user,

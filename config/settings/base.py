@@ -292,8 +292,8 @@ CELERY_TASK_ROUTES = {
     "copilot.tasks.record_solved_case": {"queue": "copilot.index"},
     "copilot.tasks.sync_case_index": {"queue": "copilot.index"},
     "copilot.tasks.repair_case_index": {"queue": "copilot.index"},
-    "tickets.tasks.build_customer_export": {"queue": "copilot.slow"},
-    "tickets.tasks.enforce_retention": {"queue": "copilot.slow"},
+    "privacy.tasks.build_customer_export": {"queue": "copilot.slow"},
+    "privacy.tasks.enforce_retention": {"queue": "copilot.slow"},
     "recovery.tasks.refresh_customer_signals": {"queue": "copilot.slow"},
 }
 # Periodic work, run by `celery -A config beat` (one beat process per deployment).
@@ -322,7 +322,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 24 * 60 * 60,
     },
     "enforce-retention": {
-        "task": "tickets.tasks.enforce_retention",
+        "task": "privacy.tasks.enforce_retention",
         "schedule": 24 * 60 * 60,
     },
 }

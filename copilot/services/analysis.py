@@ -25,7 +25,11 @@ from copilot.selectors import (
     similar_case_resolutions,
 )
 from copilot.signals import analysis_completed_publish
-from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_is_erased, customer_lock_for_ticket
+from tickets.customer_data import (
+    ERASED_BEFORE_ANALYSIS,
+    customer_is_erased,
+    customer_lock_for_ticket,
+)
 from tickets.models import AuthorKind, Message, Ticket
 from tickets.selectors import ACTIVE_STATUSES
 
@@ -343,7 +347,7 @@ def _cases_still_there(fields: dict) -> dict:
 
     Another customer's erasure deletes their cases: one that did so after this run read them
     is seen here, and the draft, which may quote them, is not stored; one that comes later
-    waits for this write and then finds the copy (tickets.erasure redacts drafts that cite the
+    waits for this write and then finds the copy (privacy.erasure redacts drafts that cite the
     erased customer's cases). Locked in one order (by key), so two analyses citing the same
     cases queue rather than deadlock.
     """

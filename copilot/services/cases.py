@@ -28,8 +28,8 @@ from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
 from copilot.nlp.index import IndexMissing, IndexWriter, Manifest, SimilarCaseIndex
 from copilot.selectors import case_text
-from tickets.models import DONE_STATUSES, ConsentPurpose, Ticket
-from tickets.selectors import consent_granted, customer_ids_opted_out
+from tickets.consent import ConsentPurpose, consent_granted, customer_ids_opted_out
+from tickets.models import DONE_STATUSES, Ticket
 
 logger = logging.getLogger(__name__)
 

@@ -16,6 +16,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from core.errors import DomainError
+from privacy.models import ConsentRecord
 from recovery.churn.dataset import customer_histories_as_of
 from recovery.churn.model import HEURISTIC_VERSION, ChurnModel
 from recovery.churn.service import churn_model_current, churn_model_train, churn_risk_for
@@ -23,10 +24,9 @@ from recovery.churn.storage import churn_model_forget, churn_model_load, churn_m
 from recovery.customer_features import customer_signals_compute
 from recovery.models import ChurnModelRun, CustomerSignals
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
+from tickets.consent import ConsentPurpose
 from tickets.models import (
     AuthorKind,
-    ConsentPurpose,
-    ConsentRecord,
     Customer,
     Message,
     Ticket,

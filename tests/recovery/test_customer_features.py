@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from copilot.models import MessageAnalysis
+from privacy.erasure import customer_erase
 from recovery.churn.model import HEURISTIC_VERSION
 from recovery.churn.storage import churn_model_forget
 from recovery.customer_features import (
@@ -29,7 +30,6 @@ from recovery.models import (
 )
 from recovery.tasks import refresh_customer
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
-from tickets.erasure import customer_erase
 from tickets.models import AuthorKind, Customer, Message, Ticket
 
 pytestmark = pytest.mark.django_db

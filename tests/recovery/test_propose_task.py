@@ -15,13 +15,13 @@ from accounts.models import User
 from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, TicketInsight
 from copilot.services.analysis import _analysis_finish
 from copilot.services.drafts import draft_discard
+from privacy.erasure import customer_erase
 from recovery import receivers, tasks
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, AuditKind, Recommendation
 from recovery.selectors import PROPOSALS_WAIT_SECONDS, recovery_panel_for_ticket
 from recovery.tasks import propose_recommendations
 from tests.factories import MessageAnalysisFactory
-from tickets.erasure import customer_erase
 from tickets.models import Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]

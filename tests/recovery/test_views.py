@@ -7,11 +7,13 @@ from django.test import Client
 from django.urls import reverse
 
 from accounts.models import User
+from privacy.models import ConsentRecord
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecommendationStatus
 from recovery.services import recommendations_propose
 from tests.factories import MessageAnalysisFactory
-from tickets.models import ConsentPurpose, ConsentRecord, Ticket
+from tickets.consent import ConsentPurpose
+from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}

@@ -8,6 +8,7 @@ from django.db import transaction
 from accounts.models import Role, User
 from copilot.models import MessageAnalysis
 from core.errors import Conflict, DomainError
+from privacy.models import ConsentRecord
 from recovery.catalogue import action_catalogue_ensure
 from recovery.hooks import HookPermanentError
 from recovery.models import (
@@ -28,7 +29,8 @@ from recovery.services import (
     recommendations_propose,
 )
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
-from tickets.models import AuthorKind, ConsentPurpose, ConsentRecord, Ticket
+from tickets.consent import ConsentPurpose
+from tickets.models import AuthorKind, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("eager_tasks")]
 

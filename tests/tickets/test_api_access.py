@@ -23,7 +23,8 @@ from rest_framework.test import APIClient
 
 from accounts.models import Team, User
 from core.errors import DomainError
-from tickets.models import AuthorKind, ConsentRecord, Customer, Message, Ticket
+from privacy.models import ConsentRecord
+from tickets.models import AuthorKind, Customer, Message, Ticket
 from tickets.services import customer_get_or_create_for_ticket, message_append
 
 pytestmark = pytest.mark.django_db

@@ -23,25 +23,18 @@ from copilot.services.analysis import analysis_run
 from copilot.services.cases import case_index_rebuild
 from copilot.services.drafts import draft_reply_send
 from copilot.services.intake import customer_message_receive
+from privacy.erasure import customer_erase
+from privacy.models import PrivacyEvent, PrivacyEventKind
+from privacy.services import RETENTION_REDACTED, consent_record, retention_enforce
+from privacy.verify import erasure_verify
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
 from recovery.services import recommendation_add
 from recovery.tasks import propose_recommendations
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory, UserFactory
-from tickets.erasure import ERASED_BEFORE_ANALYSIS, customer_erase
-from tickets.models import (
-    AuthorKind,
-    ConsentPurpose,
-    Customer,
-    Message,
-    PrivacyEvent,
-    PrivacyEventKind,
-    Status,
-    Ticket,
-)
-from tickets.privacy import RETENTION_REDACTED, consent_record, retention_enforce
-from tickets.privacy_verify import erasure_verify
-from tickets.selectors import consent_granted, consent_states
+from tickets.consent import ConsentPurpose, consent_granted, consent_states
+from tickets.customer_data import ERASED_BEFORE_ANALYSIS
+from tickets.models import AuthorKind, Customer, Message, Status, Ticket
 from tickets.services import message_append
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs")]

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from tickets import export_views as views
+from privacy import export_views as views
 
 app_name = "exports"
 urlpatterns = [

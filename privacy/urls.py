@@ -1,6 +1,6 @@
 from django.urls import path
 
-from tickets import privacy_views as views
+from privacy import views
 
 app_name = "privacy"
 urlpatterns = [

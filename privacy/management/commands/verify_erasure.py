@@ -2,7 +2,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from tickets.privacy_verify import erasure_verify
+from privacy.verify import erasure_verify
 
 
 class Command(BaseCommand):

@@ -21,14 +21,14 @@ from copilot.models import AnalysisStatus, MessageAnalysis
 from copilot.services.analysis import CASE_WITHDRAWN, analysis_run
 from copilot.services.cases import case_index_rebuild
 from copilot.services.intake import customer_message_receive
+from privacy.erasure import customer_erase
+from privacy.verify import erasure_verify
 from recovery import receivers
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation
 from recovery.tasks import propose_recommendations
 from tests.factories import CustomerFactory, TicketFactory
-from tickets.erasure import customer_erase
 from tickets.models import Status, Ticket
-from tickets.privacy_verify import erasure_verify
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),

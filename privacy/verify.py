@@ -1,18 +1,28 @@
 """Checking an erasure: a search of everything the system stores for the identifiers of an
 erased customer (given by an admin, since the system no longer knows them). What
-`manage.py verify_erasure` runs."""
+`manage.py verify_erasure` runs.
+
+Each app searches its own tables (`<app>_rows_containing`) and the copilot its index
+(`copilot_verify_erased`); this module searches every other table the database has (Django's
+own, third-party apps', a table added tomorrow: read from the database itself, not from a list),
+stored sessions, Redis and the export packages.
+"""
 
 from __future__ import annotations
 
-import json
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 from django.conf import settings
-from django.db import connection
+from django.contrib.sessions.models import Session
 
-from tickets.models import DataExport, Ticket
+from copilot.customer_data import copilot_rows_containing, copilot_verify_erased
+from core.textsearch import TextSearch, app_tables, database_tables, tables_search
+from privacy.models import DataExport
+from recovery.customer_data import recovery_rows_containing
+from tickets.customer_data import tickets_ids_for_customer, tickets_rows_containing
 
 
 @dataclass
@@ -24,6 +34,10 @@ class VerificationReport:
     def clean(self) -> bool:
         return not self.found
 
+    def add(self, search: TextSearch) -> None:
+        self.checked += search.checked
+        self.found += search.found
+
 
 def erasure_verify(*, customer_id: int, terms: list[str]) -> VerificationReport:
     """Search everything the system stores for the erased customer's identifiers (their name,
@@ -32,89 +46,28 @@ def erasure_verify(*, customer_id: int, terms: list[str]) -> VerificationReport:
     report = VerificationReport()
     _verify_database(terms, report)
     _verify_sessions(terms, report)
-    _verify_index(customer_id, report)
+    ticket_ids = tickets_ids_for_customer(customer_id=customer_id)
+    report.add(copilot_verify_erased(ticket_ids=ticket_ids))
     _verify_redis(terms, report)
     _verify_exports(customer_id, terms, report)
     return report
 
 
-# Column types that cannot hold text. Every other column, of every table the database has
-# (Django's own, third-party apps', a table added tomorrow), is searched as text.
-_NOT_TEXT = {
-    "AutoField",
-    "BigAutoField",
-    "BigIntegerField",
-    "BinaryField",
-    "BooleanField",
-    "DateField",
-    "DateTimeField",
-    "DecimalField",
-    "DurationField",
-    "FloatField",
-    "IntegerField",
-    "PositiveBigIntegerField",
-    "PositiveIntegerField",
-    "PositiveSmallIntegerField",
-    "SmallAutoField",
-    "SmallIntegerField",
-    "TimeField",
-    "UUIDField",
-}
-
-
-def _text_columns() -> list[tuple[str, str]]:
-    """(table, column) of every column of every table that can hold text, read from the
-    database itself rather than from a list of models."""
-    found = []
-    introspection = connection.introspection
-    with connection.cursor() as cursor:
-        for table in sorted(introspection.table_names(cursor)):
-            for column in introspection.get_table_description(cursor, table):
-                try:
-                    kind = introspection.get_field_type(column.type_code, column)
-                except KeyError:  # a type Django does not map: searched as text
-                    kind = "TextField"
-                if kind not in _NOT_TEXT:
-                    found.append((table, column.name))
-    return found
-
-
-def _like(term: str) -> str:
-    escaped = term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f"%{escaped.upper()}%"
+# The apps that search their own tables; every other table is searched here.
+_APPS = ("tickets", "copilot", "recovery")
 
 
 def _verify_database(terms: list[str], report: VerificationReport) -> None:
-    # JSON may keep non-ASCII escaped ("\u00eb" for "ë", as SQLite stores it): both spellings.
-    spellings = {term: sorted({term, json.dumps(term)[1:-1]}) for term in terms}
-    quote = connection.ops.quote_name
-    for table, column in _text_columns():
-        label = f"{table}.{column}"
-        report.checked.append(f"database column {label}")
-        if not terms:
-            continue
-        value = f"UPPER(CAST({quote(column)} AS TEXT))"
-        sums, params = [], []
-        for term in terms:
-            like = " OR ".join(f"{value} LIKE %s ESCAPE %s" for _ in spellings[term])
-            sums.append(f"SUM(CASE WHEN {like} THEN 1 ELSE 0 END)")
-            for spelling in spellings[term]:
-                params += [_like(spelling), "\\"]
-        # Table and column names come from the database's own introspection and are quoted by
-        # the backend; every searched value is a parameter.
-        sql = f"SELECT {', '.join(sums)} FROM {quote(table)}"  # nosec B608  # noqa: S608
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            hits = cursor.fetchone()
-        for term, count in zip(terms, hits, strict=True):
-            if count:
-                report.found.append(f"{label}: {count} row(s) contain {term!r}")
+    report.add(tickets_rows_containing(terms=terms))
+    report.add(copilot_rows_containing(terms=terms))
+    report.add(recovery_rows_containing(terms=terms))
+    covered = {table for label in _APPS for table in app_tables(app_label=label)}
+    rest = [table for table in database_tables() if table not in covered]
+    report.add(tables_search(tables=rest, terms=terms))
 
 
 def _verify_sessions(terms: list[str], report: VerificationReport) -> None:
     """Stored sessions are encoded: searched decoded (an unreadable one is reported)."""
-    from django.contrib.sessions.models import Session
-
     sessions = 0
     for session in Session.objects.iterator():
         sessions += 1
@@ -129,28 +82,6 @@ def _verify_sessions(terms: list[str], report: VerificationReport) -> None:
     report.checked.append(f"sessions, decoded: {sessions}")
 
 
-def _verify_index(customer_id: int, report: VerificationReport) -> None:
-    from copilot.engine import index_store
-    from copilot.models import SolvedCase
-
-    ticket_ids = set(Ticket.objects.filter(customer_id=customer_id).values_list("pk", flat=True))
-    if SolvedCase.objects.filter(ticket_id__in=ticket_ids).exists():
-        report.found.append("copilot_solvedcase: case vectors of the customer's tickets")
-    store = index_store()
-    for generation in store.generations():
-        report.checked.append(f"similar-case index generation {generation} in {store.root}")
-        try:
-            ids = store.load_generation(generation).index.ids()
-        except Exception as exc:  # an unreadable generation cannot be vouched for
-            report.found.append(f"index generation {generation} unreadable: {exc}")
-            continue
-        inside = ticket_ids & ids
-        if inside:
-            report.found.append(
-                f"index generation {generation}: vectors of tickets {sorted(inside)}"
-            )
-
-
 def _verify_redis(terms: list[str], report: VerificationReport) -> None:
     urls = {
         url
@@ -158,8 +89,6 @@ def _verify_redis(terms: list[str], report: VerificationReport) -> None:
         if isinstance(url, str) and url.startswith("redis")
     }
     for url in sorted(urls):
-        import redis
-
         client = redis.Redis.from_url(url)
         keys = 0
         for key in client.scan_iter(count=500):

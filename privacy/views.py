@@ -2,48 +2,43 @@
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Q
 from django.http import HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
 from accounts.models import Role
 from core.errors import DomainError
 from core.http import AuthedHttpRequest
-from tickets.erasure import customer_erase
-from tickets.forms import ConsentForm, EraseForm
-from tickets.models import ConsentRecord, Customer, PrivacyEvent
-from tickets.privacy import consent_record
-from tickets.selectors import consent_states
+from privacy.erasure import customer_erase
+from privacy.exports.selectors import export_list_for_customer
+from privacy.forms import ConsentForm, EraseForm
+from privacy.selectors import ConsentRecordReader, consent_history_for_customer, privacy_event_list
+from privacy.services import consent_record
+from tickets.models import Customer
+from tickets.selectors import customer_get_for_user, customer_search_for_user
 
-PAGE = "tickets/privacy/customer.html"
+PAGE = "privacy/customer.html"
 
 
 @require_GET
 @role_required(Role.ADMIN)
 def customers(request: AuthedHttpRequest) -> HttpResponse:
     q = (request.GET.get("q") or "").strip()[:200]
-    qs = Customer.objects.order_by("name", "pk")
-    if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(email__icontains=q) | Q(external_id__icontains=q))
+    qs = customer_search_for_user(user=request.user, q=q)
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    template = "tickets/privacy/customers.html"
+    template = "privacy/customers.html"
     if request.htmx:
         template += "#customer-results"
     return render(request, template, {"page": page, "q": q})
 
 
 def _context(customer: Customer, **extra: object) -> dict[str, object]:
-    from tickets.exports import export_list_for_customer
-
     return {
         "customer": customer,
-        "states": consent_states(customer=customer),
-        "history": ConsentRecord.objects.filter(customer=customer)
-        .select_related("recorded_by")
-        .order_by("-recorded_at", "-id")[:50],
-        "events": PrivacyEvent.objects.filter(customer=customer).select_related("actor")[:50],
+        "states": ConsentRecordReader().states(customer.pk),
+        "history": consent_history_for_customer(customer=customer)[:50],
+        "events": privacy_event_list(customer=customer)[:50],
         "exports": export_list_for_customer(customer=customer),
         "consent_form": ConsentForm(),
         "erase_form": EraseForm(),
@@ -54,14 +49,14 @@ def _context(customer: Customer, **extra: object) -> dict[str, object]:
 @require_GET
 @role_required(Role.ADMIN)
 def customer(request: AuthedHttpRequest, customer_id: int) -> HttpResponse:
-    found = get_object_or_404(Customer, pk=customer_id)
+    found = customer_get_for_user(user=request.user, customer_id=customer_id)
     return render(request, PAGE, _context(found))
 
 
 @require_POST
 @role_required(Role.ADMIN)
 def consent_change(request: AuthedHttpRequest, customer_id: int) -> HttpResponse:
-    found = get_object_or_404(Customer, pk=customer_id)
+    found = customer_get_for_user(user=request.user, customer_id=customer_id)
     form = ConsentForm(request.POST)
     error = ""
     if form.is_valid():
@@ -93,7 +88,7 @@ def consent_change(request: AuthedHttpRequest, customer_id: int) -> HttpResponse
 @require_POST
 @role_required(Role.ADMIN)
 def erase(request: AuthedHttpRequest, customer_id: int) -> HttpResponse:
-    found = get_object_or_404(Customer, pk=customer_id)
+    found = customer_get_for_user(user=request.user, customer_id=customer_id)
     form = EraseForm(request.POST)
     if not form.is_valid():
         return render(request, PAGE, _context(found, erase_form=form), status=422)
@@ -109,6 +104,5 @@ def erase(request: AuthedHttpRequest, customer_id: int) -> HttpResponse:
 @require_GET
 @role_required(Role.ADMIN)
 def log(request: AuthedHttpRequest) -> HttpResponse:
-    events = PrivacyEvent.objects.select_related("actor", "customer")
-    page = Paginator(events, 100).get_page(request.GET.get("page"))
-    return render(request, "tickets/privacy/log.html", {"page": page})
+    page = Paginator(privacy_event_list(), 100).get_page(request.GET.get("page"))
+    return render(request, "privacy/log.html", {"page": page})

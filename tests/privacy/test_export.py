@@ -18,6 +18,12 @@ from pytest_django.fixtures import Settings
 
 from accounts.models import Team, User
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
+from privacy.exports import services as exports
+from privacy.exports.csv_format import FORMULA_PREFIXES, csv_cell
+from privacy.exports.selectors import export_list_for_customer, export_path
+from privacy.exports.services import export_build, export_request
+from privacy.models import ConsentRecord, DataExport, ExportStatus, PrivacyEvent, PrivacyEventKind
+from privacy.tasks import build_customer_export
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import (
     CustomerSignals,
@@ -28,28 +34,8 @@ from recovery.models import (
     RecoveryExecution,
 )
 from tests.factories import CustomerFactory, MessageAnalysisFactory, TicketFactory
-from tickets import exports
-from tickets.exports import (
-    csv_cell,
-    export_build,
-    export_list_for_customer,
-    export_path,
-    export_request,
-)
-from tickets.models import (
-    AuthorKind,
-    ConsentPurpose,
-    ConsentRecord,
-    Customer,
-    DataExport,
-    ExportStatus,
-    Message,
-    PrivacyEvent,
-    PrivacyEventKind,
-    Status,
-    Ticket,
-)
-from tickets.tasks import build_customer_export
+from tickets.consent import ConsentPurpose
+from tickets.models import AuthorKind, Customer, Message, Status, Ticket
 
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
@@ -346,7 +332,7 @@ def test_export_escapes_formulas_in_csv_and_keeps_the_original_text_in_json(
         for row in _csv(files[name]):
             for cell in row.values():
                 # Only numbers the system wrote itself may start with "-" (a -0.8 sentiment).
-                assert not cell.startswith(exports.FORMULA_PREFIXES) or _number(cell), (name, cell)
+                assert not cell.startswith(FORMULA_PREFIXES) or _number(cell), (name, cell)
     data = json.loads(files["data.json"])
     first = data["tickets"][0]
     assert [m["body"] for m in first["messages"]] == [
@@ -509,12 +495,12 @@ def test_export_build_failure_is_recorded_without_personal_data(
 def test_export_build_raises_transient_database_errors_for_the_task_to_retry(
     scenario: Scenario, admin_user: User, monkeypatch: pytest.MonkeyPatch, export_dir: Path
 ) -> None:
-    real = exports._csv_tables
+    real = exports.csv_tables
 
     def flaky(data: dict[str, object]) -> object:
         raise OperationalError("server closed the connection unexpectedly")
 
-    monkeypatch.setattr(exports, "_csv_tables", flaky)
+    monkeypatch.setattr(exports, "csv_tables", flaky)
     export = export_request(customer=scenario.customer, by=admin_user)
 
     with pytest.raises(OperationalError):
@@ -526,7 +512,7 @@ def test_export_build_raises_transient_database_errors_for_the_task_to_retry(
         "OperationalError while building the package; see the worker log.",
     )
     assert [p.name for p in export_dir.iterdir()] == []  # the temporary file is gone
-    monkeypatch.setattr(exports, "_csv_tables", real)
+    monkeypatch.setattr(exports, "csv_tables", real)
     assert export_build(export_id=export.pk).status == ExportStatus.DONE  # the retry
 
 

@@ -1,5 +1,5 @@
-"""Customers' rights: consent per purpose, and retention. (Exports: tickets/exports.py;
-erasure: tickets/erasure.py; checking an erasure: tickets/privacy_verify.py.)"""
+"""Customers' rights: consent per purpose, and retention. (Exports: privacy/exports/; erasure:
+privacy/erasure.py; checking an erasure: privacy/verify.py.)"""
 
 from __future__ import annotations
 
@@ -10,18 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import User
+from copilot.customer_data import copilot_retention_clear, copilot_similar_cases_consent_changed
 from core.errors import DomainError
-from tickets.events import privacy_event
-from tickets.models import (
-    DONE_STATUSES,
-    ConsentPurpose,
-    ConsentRecord,
-    Customer,
-    Message,
-    PrivacyEventKind,
-    Ticket,
-)
-from tickets.selectors import consent_granted
+from privacy.events import privacy_event
+from privacy.models import ConsentRecord, PrivacyEventKind
+from tickets.consent import ConsentPurpose, consent_granted
+from tickets.customer_data import customer_lock, tickets_retention_redact
+from tickets.models import Customer
 from tickets.text import text_clean
 
 RETENTION_REDACTED = "[removed after the retention period]"
@@ -51,7 +46,7 @@ def consent_record(
     source = text_clean(source).strip()[:50]
     if not source:
         raise DomainError("Say where the consent came from (api, e-mail, phone…).", field="source")
-    locked = Customer.objects.select_for_update().get(pk=customer.pk)
+    locked = customer_lock(customer_id=customer.pk)
     was = consent_granted(customer=locked, purpose=purpose)
     record = ConsentRecord.objects.create(
         customer=locked,
@@ -68,58 +63,25 @@ def consent_record(
         data={"purpose": purpose, "granted": granted, "was": was, "source": source},
     )
     if purpose == ConsentPurpose.SIMILAR_CASES and was != granted:
-        _similar_cases_follow(customer=locked, granted=granted)
+        copilot_similar_cases_consent_changed(customer_id=locked.pk, granted=granted)
     return record
-
-
-def _similar_cases_follow(*, customer: Customer, granted: bool) -> None:
-    from copilot.models import SolvedCase
-    from copilot.tasks import record_solved_case, sync_case_index
-
-    if not granted:
-        deleted, _ = SolvedCase.objects.filter(ticket__customer=customer).delete()
-        if deleted:
-            sync_case_index.delay_on_commit()
-        return
-    for ticket_id in Ticket.objects.filter(customer=customer, status__in=DONE_STATUSES).values_list(
-        "pk", flat=True
-    ):
-        record_solved_case.delay_on_commit(ticket_id=ticket_id)
 
 
 def retention_enforce(*, now: dt.datetime | None = None) -> dict[str, int]:
     """Apply the configured retention periods (see PRIVACY_*_RETENTION_DAYS): transcripts of
     tickets finished longer ago are redacted, old drafts and evidence cleared. Idempotent."""
-    from copilot.models import DraftDecisionEvent, MessageAnalysis
-
     now = now or timezone.now()
     done: dict[str, int] = {"messages": 0, "analyses": 0, "decisions": 0}
     transcript_days = settings.PRIVACY_TRANSCRIPT_RETENTION_DAYS
     if transcript_days is not None:
-        cutoff = now - dt.timedelta(days=transcript_days)
-        old = Ticket.objects.filter(status__in=DONE_STATUSES, solved_at__lt=cutoff)
-        # Every author's messages: agents' replies quote the customer too.
-        done["messages"] = (
-            Message.objects.filter(ticket__in=old)
-            .exclude(body=RETENTION_REDACTED)
-            .update(body=RETENTION_REDACTED, author_name="")
-        )
-        # Resolutions and subjects are part of the transcript too.
-        old.exclude(resolution=RETENTION_REDACTED).update(
-            resolution=RETENTION_REDACTED, subject=RETENTION_REDACTED
+        done["messages"] = tickets_retention_redact(
+            finished_before=now - dt.timedelta(days=transcript_days),
+            placeholder=RETENTION_REDACTED,
         )
     analysis_days = settings.PRIVACY_ANALYSIS_RETENTION_DAYS
     if analysis_days is not None:
-        cutoff = now - dt.timedelta(days=analysis_days)
-        done["analyses"] = (
-            MessageAnalysis.objects.filter(requested_at__lt=cutoff)
-            .exclude(draft_reply="", similar_cases=[], draft_reasons=[])
-            .update(draft_reply="", draft_reasons=[], similar_cases=[], intent_candidates=[])
-        )
-        done["decisions"] = (
-            DraftDecisionEvent.objects.filter(created_at__lt=cutoff)
-            .exclude(proposed_text="", final_text="")
-            .update(proposed_text="", final_text="")
+        done.update(
+            copilot_retention_clear(requested_before=now - dt.timedelta(days=analysis_days))
         )
     if any(done.values()):
         privacy_event(kind=PrivacyEventKind.RETENTION, customer=None, actor=None, data=done)

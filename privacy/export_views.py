@@ -13,10 +13,11 @@ from accounts.decorators import role_required
 from accounts.models import Role
 from core.errors import Conflict
 from core.http import AuthedHttpRequest
-from tickets.exports import export_download, export_get_for_user, export_request
+from privacy.exports.selectors import export_get_for_user
+from privacy.exports.services import export_download, export_request
 from tickets.selectors import customer_get_for_user
 
-STATUS = "tickets/exports/export_status.html"
+STATUS = "privacy/exports/export_status.html"
 
 
 @require_POST

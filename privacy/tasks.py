@@ -1,10 +1,10 @@
-"""Celery tasks of the tickets app: privacy work that runs in the background."""
+"""Celery tasks of the privacy app: retention and customers' data packages."""
 
 from celery import shared_task
 
 from core.retry import retry_options
-from tickets.exports import export_build
-from tickets.privacy import retention_enforce
+from privacy.exports.services import export_build
+from privacy.services import retention_enforce
 
 
 @shared_task(**retry_options(retry_backoff=30, max_retries=3))

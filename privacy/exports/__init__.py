@@ -1,0 +1,1 @@
+"""A customer's data package, for their rights of access and portability (see services.py)."""
