@@ -152,6 +152,12 @@ class Ticket(models.Model):
     def is_done(self) -> bool:
         return self.status in DONE_STATUSES
 
+    @property
+    def can_send(self) -> bool:
+        """Whether anyone may still write on it: closed is final, the customer's next contact
+        opens a new ticket (`message_append` refuses; the page shows no reply box)."""
+        return self.status != Status.CLOSED
+
 
 class AuthorKind(models.TextChoices):
     CUSTOMER = "customer", "Customer"

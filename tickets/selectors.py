@@ -12,6 +12,7 @@ from accounts.selectors import team_ids_for_user
 from tickets.models import (
     DONE_STATUSES,
     PRIORITY_RANK,
+    AuthorKind,
     ConsentPurpose,
     ConsentRecord,
     Customer,
@@ -111,6 +112,16 @@ def _order_by_urgency(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:
     return ticket.messages.select_related("author_user", "posted_by").order_by("sequence")
+
+
+def message_last_from_agent(*, ticket: Ticket) -> Message | None:
+    """The newest agent reply of the ticket (offered, never taken silently, as the resolution)."""
+    return (
+        ticket.messages.filter(author_kind=AuthorKind.AGENT)
+        .only("id", "ticket_id", "sequence", "body")
+        .order_by("-sequence")
+        .first()
+    )
 
 
 def customer_records_managed_by(*, user: User) -> bool:

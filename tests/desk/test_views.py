@@ -20,8 +20,8 @@ def test_inbox_full_page_and_fragment(
 ) -> None:
     client = login(agent)
 
-    page = client.get(reverse("tickets:inbox"))
-    fragment = client.get(reverse("tickets:inbox"), **HX)
+    page = client.get(reverse("desk:inbox"))
+    fragment = client.get(reverse("desk:inbox"), **HX)
 
     assert page.status_code == fragment.status_code == 200
     assert b"<html" in page.content and b'id="inbox-results"' in page.content
@@ -46,7 +46,7 @@ def test_inbox_filters(login: Callable[[User], Client], agent: User, team_a: Tea
     client = login(agent)
 
     def shown(**params: str) -> set[int]:
-        response = client.get(reverse("tickets:inbox"), params)
+        response = client.get(reverse("desk:inbox"), params)
         return {t.pk for t in response.context["page"]}
 
     assert shown(priority="urgent") == {urgent.pk}
@@ -67,7 +67,7 @@ def test_inbox_query_count_does_not_grow_with_tickets(
 
     # session + user + groups + teams + count + page (with customer, team, assignee joined)
     with django_assert_max_num_queries(8):
-        response = client.get(reverse("tickets:inbox"), **HX)
+        response = client.get(reverse("desk:inbox"), **HX)
 
     assert response.content.count(b'<tr id="ticket-') == 30
 
@@ -79,7 +79,7 @@ def test_inbox_paginates(
     TicketFactory.create_batch(12, team=team_a)
     client = login(agent)
 
-    response = client.get(reverse("tickets:inbox"), {"page": 3})
+    response = client.get(reverse("desk:inbox"), {"page": 3})
 
     assert len(response.context["page"]) == 2
     assert b"Page 3 of 3" in response.content
@@ -88,7 +88,7 @@ def test_inbox_paginates(
 def test_ticket_page_shows_transcript_and_customer_card(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+    response = login(agent).get(reverse("desk:ticket", args=[ticket_a.pk]))
 
     assert response.status_code == 200
     assert f'id="ticket-{ticket_a.pk}-transcript"'.encode() in response.content
@@ -99,7 +99,7 @@ def test_ticket_page_shows_transcript_and_customer_card(
 def test_transcript_fragment(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).get(reverse("tickets:transcript", args=[ticket_a.pk]), **HX)
+    response = login(agent).get(reverse("desk:ticket-transcript", args=[ticket_a.pk]), **HX)
 
     assert response.content.lstrip().startswith(
         f'<ol id="ticket-{ticket_a.pk}-transcript"'.encode()
@@ -111,7 +111,7 @@ def test_reply_with_htmx_updates_transcript_in_place(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[ticket_a.pk]), {"body": "A courier is on the way."}, **HX
+        reverse("desk:ticket-reply", args=[ticket_a.pk]), {"body": "A courier is on the way."}, **HX
     )
 
     assert response.status_code == 200
@@ -131,10 +131,12 @@ def test_reply_with_htmx_updates_transcript_in_place(
 def test_reply_without_htmx_redirects_to_ticket(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).post(reverse("tickets:reply", args=[ticket_a.pk]), {"body": "Hello"})
+    response = login(agent).post(
+        reverse("desk:ticket-reply", args=[ticket_a.pk]), {"body": "Hello"}
+    )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("tickets:detail", args=[ticket_a.pk])
+    assert response["Location"] == reverse("desk:ticket", args=[ticket_a.pk])
 
 
 @pytest.mark.parametrize("headers", [{}, HX])
@@ -142,7 +144,7 @@ def test_empty_reply_is_refused_and_nothing_changes(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, headers: dict[str, str]
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[ticket_a.pk]), {"body": "   "}, **headers
+        reverse("desk:ticket-reply", args=[ticket_a.pk]), {"body": "   "}, **headers
     )
 
     assert response.status_code == 422
@@ -158,7 +160,7 @@ def test_oversized_reply_is_refused(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, settings
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[ticket_a.pk]),
+        reverse("desk:ticket-reply", args=[ticket_a.pk]),
         {"body": "x" * (settings.COPILOT_MESSAGE_MAX_CHARS + 1)},
         **HX,
     )
@@ -172,7 +174,7 @@ def test_status_change_in_place(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:status", args=[ticket_a.pk]), {"status": "pending"}, **HX
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "pending"}, **HX
     )
 
     assert response.status_code == 200
@@ -186,7 +188,7 @@ def test_forbidden_status_change_shows_error_and_changes_nothing(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:status", args=[ticket_a.pk]), {"status": "new"}, **HX
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "new"}, **HX
     )
 
     assert response.status_code == 422
@@ -199,7 +201,7 @@ def test_unknown_status_value_is_refused(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:status", args=[ticket_a.pk]), {"status": "archived"}, **HX
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "archived"}, **HX
     )
 
     assert response.status_code == 422
@@ -210,7 +212,7 @@ def test_unknown_status_value_is_refused(
 
 def test_assign_in_place(login: Callable[[User], Client], agent: User, ticket_a: Ticket) -> None:
     response = login(agent).post(
-        reverse("tickets:assignee", args=[ticket_a.pk]), {"assignee": agent.pk}, **HX
+        reverse("desk:ticket-assignee", args=[ticket_a.pk]), {"assignee": agent.pk}, **HX
     )
 
     assert response.status_code == 200
@@ -222,7 +224,7 @@ def test_assign_to_non_member_is_refused(
     login: Callable[[User], Client], agent: User, other_agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:assignee", args=[ticket_a.pk]), {"assignee": other_agent.pk}, **HX
+        reverse("desk:ticket-assignee", args=[ticket_a.pk]), {"assignee": other_agent.pk}, **HX
     )
 
     assert response.status_code == 422
@@ -239,11 +241,11 @@ def test_hostile_text_is_rendered_escaped_everywhere(
     client = login(agent)
 
     pages = [
-        client.get(reverse("tickets:inbox")),
-        client.get(reverse("tickets:inbox"), **HX),
-        client.get(reverse("tickets:detail", args=[ticket.pk])),
-        client.get(reverse("tickets:transcript", args=[ticket.pk]), **HX),
-        client.post(reverse("tickets:reply", args=[ticket.pk]), {"body": XSS}, **HX),
+        client.get(reverse("desk:inbox")),
+        client.get(reverse("desk:inbox"), **HX),
+        client.get(reverse("desk:ticket", args=[ticket.pk])),
+        client.get(reverse("desk:ticket-transcript", args=[ticket.pk]), **HX),
+        client.post(reverse("desk:ticket-reply", args=[ticket.pk]), {"body": XSS}, **HX),
     ]
 
     for response in pages:
