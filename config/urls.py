@@ -9,11 +9,12 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.decorators import role_required
 from accounts.models import Role
 from core import health
+from desk import health as desk_health
 
 urlpatterns = [
     path("health/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
-    path("health/copilot/", health.copilot, name="health-copilot"),
+    path("health/copilot/", desk_health.copilot, name="health-copilot"),
     path("", include("desk.urls")),
     path("supervision/", include("recovery.supervisor_urls")),
     path("privacy/", include("tickets.privacy_urls")),

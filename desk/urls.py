@@ -1,6 +1,6 @@
 from django.urls import path
 
-from desk import views
+from desk import health, views
 
 app_name = "desk"
 urlpatterns = [
@@ -42,4 +42,6 @@ urlpatterns = [
         views.recommendation_add_view,
         name="recommendation-add",
     ),
+    # Among the supervisors' pages (recovery.supervisor_urls), but it reads the copilot too.
+    path("supervision/status/", health.copilot_status_page, name="copilot-status"),
 ]

@@ -83,7 +83,7 @@ RULES: dict[str, Rule] = {
     "supervision:override-review": Rule(SUPERVISOR, POST, team=True, htmx=True),
     "supervision:rates": Rule(SUPERVISOR),
     "supervision:fairness": Rule(SUPERVISOR),
-    "supervision:copilot-status": Rule(SUPERVISOR),
+    "desk:copilot-status": Rule(SUPERVISOR),
     # Privacy and exports: admins, who see every team's customers.
     "privacy:customers": Rule(ADMIN),
     "privacy:log": Rule(ADMIN),
