@@ -5,6 +5,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Team, User
 from tests.factories import CustomerFactory, TicketFactory
@@ -253,3 +254,68 @@ def test_hostile_text_is_rendered_escaped_everywhere(
         assert b"<script>alert" not in response.content
         assert b"<img src=x" not in response.content
         assert b"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in response.content
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("desk:ticket-transcript", '<ol id="ticket-{pk}-transcript"'),
+        ("desk:copilot-panel", '<section id="ticket-{pk}-analysis"'),
+        ("desk:recovery-panel", '<section id="ticket-{pk}-recovery"'),
+    ],
+)
+def test_each_fragment_is_the_whole_page_without_htmx(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket, name: str, fragment: str
+) -> None:
+    client = login(agent)
+    url = reverse(name, args=[ticket_a.pk])
+
+    page = client.get(url)
+    part = client.get(url, **HX)
+
+    start = fragment.format(pk=ticket_a.pk).encode()
+    assert page.status_code == part.status_code == 200
+    assert b"<html" in page.content and start in page.content
+    assert f'id="ticket-{ticket_a.pk}-reply"'.encode() in page.content
+    assert b"<html" not in part.content
+    assert part.content.lstrip().startswith(start)
+
+
+def test_status_change_without_htmx_redirects_to_the_ticket(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket
+) -> None:
+    response = login(agent).post(
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "pending"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("desk:ticket", args=[ticket_a.pk])
+    ticket_a.refresh_from_db()
+    assert ticket_a.status == Status.PENDING
+
+
+def test_refused_status_change_without_htmx_shows_the_page_with_the_error(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket
+) -> None:
+    response = login(agent).post(
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "new"}
+    )
+
+    assert response.status_code == 422
+    assert b"<html" in response.content
+    assert b"The ticket is open; it cannot become new." in response.content
+    ticket_a.refresh_from_db()
+    assert ticket_a.status == Status.OPEN
+
+
+def test_closed_ticket_shows_no_reply_box(
+    login: Callable[[User], Client], agent: User, team_a: Team
+) -> None:
+    closed = TicketFactory(
+        team=team_a, status=Status.CLOSED, resolution="Done", solved_at=timezone.now()
+    )
+
+    response = login(agent).get(reverse("desk:ticket", args=[closed.pk]))
+
+    assert b"This ticket is closed" in response.content
+    assert b'name="body"' not in response.content
