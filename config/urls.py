@@ -9,14 +9,13 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from accounts.decorators import role_required
 from accounts.models import Role
 from core import health
+from desk import health as desk_health
 
 urlpatterns = [
     path("health/", health.live, name="health-live"),
     path("health/ready/", health.ready, name="health-ready"),
-    path("health/copilot/", health.copilot, name="health-copilot"),
-    path("", include("tickets.urls")),
-    path("", include("copilot.urls")),
-    path("", include("recovery.urls")),
+    path("health/copilot/", desk_health.copilot, name="health-copilot"),
+    path("", include("desk.urls")),
     path("supervision/", include("recovery.supervisor_urls")),
     path("privacy/", include("privacy.urls")),
     path("privacy/exports/", include("privacy.export_urls")),

@@ -71,8 +71,11 @@ def analysis_panel_for_ticket(*, ticket: Ticket, user: User) -> AnalysisPanel:
             .order_by("-transcript_version")
             .first()
         )
+    if shown is not None:
+        # Its ticket is this one: the panel signs the draft with it, without reading it again.
+        shown.ticket = ticket
     similar = similar_cases_for_user(cases=shown.similar_cases, user=user) if shown else []
-    decision = shown.draft_decisions.first() if shown else None
+    decision = shown.draft_decisions.select_related("agent").first() if shown else None
     kinds = Message.objects.filter(ticket=ticket).exclude(author_kind=AuthorKind.SYSTEM)
     last_customer = (
         kinds.filter(author_kind=AuthorKind.CUSTOMER)

@@ -1,16 +1,12 @@
-"""Health checks: the web tier's, for load balancers, and the copilot's, for monitoring.
+"""Health checks: the web tier's, for load balancers, and the workers', for monitoring.
 
 `/health/` answers 200 as long as the process serves requests (liveness). `/health/ready/`
 checks what this web process needs to serve pages, the database and the cache, and answers 503
 naming the failing one (readiness): the only answer a load balancer should act on.
 
-`/health/copilot/` is the state of the work behind the pages: the broker, each queue's workers
-(by the age of their last heartbeat) and backlog, and the similar-case index (its generation,
-checked against its manifest's checksum). It answers 503 naming what fails, for monitoring and
-the supervisors' status panel; it also counts approved recovery actions not carried out in
-time. It never decides readiness: a backlogged queue or a damaged
-index degrades the copilot on every web node alike, and dropping the nodes would only take the
-pages down with it.
+`/health/copilot/` (desk/health.py) is the state of the work behind the pages; the checks of
+it that need no app live here: the broker, and each queue's workers (by the age of their last
+heartbeat) and backlog.
 
 None of them needs a login, and none reveals more than states, ages, counts of waiting tasks
 and the index generation: nothing about customers or users. Each check is one small function
@@ -105,37 +101,12 @@ def _backlog() -> dict[str, Any]:
     return {"ok": True, "waiting": waiting}
 
 
-def _index() -> dict[str, Any]:
-    from copilot.engine import index_state
-
-    index = index_state()
-    return {"ok": index.ok, "state": index.state, "generation": index.generation}
-
-
-def _recovery_executions() -> dict[str, Any]:
-    """Approved recovery actions not carried out in time (their task lost, their worker dead,
-    the shop failing): how many, and how long the oldest has waited. Not a readiness check: a
-    stuck refund is for a person to look at (supervisors see the list), and taking the web tier
-    out of the load balancer would not carry it out."""
-    from recovery.selectors import execution_stuck_qs
-
-    stuck = execution_stuck_qs()
-    oldest = stuck.order_by("created_at").values_list("created_at", flat=True).first()
-    return {
-        "ok": oldest is None,
-        "stuck": stuck.count(),
-        "oldest_seconds": None
-        if oldest is None
-        else round((timezone.now() - oldest).total_seconds()),
-    }
-
-
-COPILOT_CHECKS: dict[str, Check] = {
+# The checks every app's work depends on; desk.health adds the copilot's index and the recovery
+# executions (core imports no app above it).
+WORKER_CHECKS: dict[str, Check] = {
     "broker": _broker,
     "workers": _workers,
     "backlog": _backlog,
-    "index": _index,
-    "recovery_executions": _recovery_executions,
 }
 
 
@@ -153,12 +124,7 @@ def checks_run(checks: dict[str, Check]) -> tuple[bool, dict[str, Any]]:
     return all(r["ok"] for r in results.values()), results
 
 
-def copilot_status() -> tuple[bool, dict[str, Any]]:
-    """The copilot's state, for the status endpoint and the supervisors' panel."""
-    return checks_run(COPILOT_CHECKS)
-
-
-def _answer(healthy: bool, results: dict[str, Any]) -> JsonResponse:
+def health_answer(healthy: bool, results: dict[str, Any]) -> JsonResponse:
     return JsonResponse(
         {"status": "ok" if healthy else "failing", "checks": results},
         status=200 if healthy else 503,
@@ -176,11 +142,4 @@ def live(request: HttpRequest) -> JsonResponse:
 @never_cache
 @login_not_required
 def ready(request: HttpRequest) -> JsonResponse:
-    return _answer(*checks_run(WEB_CHECKS))
-
-
-@require_GET
-@never_cache
-@login_not_required
-def copilot(request: HttpRequest) -> JsonResponse:
-    return _answer(*copilot_status())
+    return health_answer(*checks_run(WEB_CHECKS))

@@ -10,5 +10,4 @@ urlpatterns = [
     path("overrides/<id:event_id>/review/", views.override_review_view, name="override-review"),
     path("rates/", views.override_rates, name="rates"),
     path("fairness/", views.fairness_report, name="fairness"),
-    path("status/", views.copilot_status_view, name="copilot-status"),
 ]

@@ -23,7 +23,6 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.decorators import role_required
 from accounts.models import Role
 from core.errors import Conflict, DomainError, Forbidden, NotFound
-from core.health import copilot_status
 from core.http import AuthedHttpRequest
 from recovery.charts import bar_chart
 from recovery.fairness import fairness_report_for_user
@@ -39,7 +38,6 @@ from recovery.selectors import execution_stuck_for_user
 QUEUE = "recovery/supervisor/override_queue.html"
 RATES = "recovery/supervisor/override_rates.html"
 FAIRNESS = "recovery/supervisor/fairness.html"
-STATUS = "recovery/supervisor/copilot_status.html"
 QUEUE_PAGE_SIZE = 50
 
 PERIODS = [
@@ -154,28 +152,6 @@ def _review_answer(
         f"{QUEUE}#queue-count", {"waiting": waiting, "oob": True}, request=request
     )
     return HttpResponse(row + count, status=status)
-
-
-@require_GET
-@role_required(Role.SUPERVISOR)
-def copilot_status_view(request: AuthedHttpRequest) -> HttpResponse:
-    """Whether the copilot is working (workers, queues, index): a page, and the small panel
-    every supervision page loads and refreshes with htmx."""
-    healthy, checks = copilot_status()
-    heartbeats = checks["workers"].get("queues", {})
-    waiting = checks["backlog"].get("waiting", {})
-    queues = [
-        {
-            "name": name,
-            "heartbeat": heartbeats.get(name, {}).get("last_heartbeat_seconds"),
-            "waiting": waiting.get(name),
-        }
-        for name in sorted(set(heartbeats) | set(waiting))
-    ]
-    context = {"healthy": healthy, "checks": checks, "queues": queues}
-    if request.htmx and not request.htmx.history_restore_request:
-        return render(request, f"{STATUS}#status-panel", context)
-    return render(request, STATUS, context)
 
 
 @require_GET

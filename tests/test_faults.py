@@ -119,7 +119,7 @@ def test_database_away_for_a_moment_gives_503_then_recovers(
 ) -> None:
     client = Client(raise_request_exception=False)
     client.force_login(agent)
-    page = reverse("tickets:detail", args=[ticket_a.pk])
+    page = reverse("desk:ticket", args=[ticket_a.pk])
     api = reverse("api:ticket-detail", args=[ticket_a.pk])
     assert client.get(page).status_code == 200
 

@@ -158,8 +158,8 @@ def test_supervisors_see_the_copilot_status_as_a_page_and_a_panel(
 ) -> None:
     client = login(supervisor)
 
-    page = client.get(reverse("supervision:copilot-status"))
-    panel = client.get(reverse("supervision:copilot-status"), headers={"HX-Request": "true"})
+    page = client.get(reverse("desk:copilot-status"))
+    panel = client.get(reverse("desk:copilot-status"), headers={"HX-Request": "true"})
     queue_page = client.get(reverse("supervision:overrides"))
 
     assert page.status_code == panel.status_code == 200
@@ -170,7 +170,7 @@ def test_supervisors_see_the_copilot_status_as_a_page_and_a_panel(
         assert f"<td>{settings.CELERY_WORKER_QUEUES[0]}</td>" in body
         assert "Index: failing" in body and "· missing" in body
     # Every supervision page loads the panel.
-    assert f'hx-get="{reverse("supervision:copilot-status")}" hx-trigger="load"' in (
+    assert f'hx-get="{reverse("desk:copilot-status")}" hx-trigger="load"' in (
         queue_page.content.decode()
     )
 

@@ -65,26 +65,26 @@ RULES: dict[str, Rule] = {
     "login": Rule(PUBLIC, ("GET", "POST")),
     "logout": Rule(LOGIN, POST),
     # The agent's pages and fragments.
-    "tickets:inbox": Rule(AGENT),
-    "tickets:detail": Rule(AGENT, team=True),
-    "tickets:transcript": Rule(AGENT, team=True, htmx=True),
-    "tickets:reply": Rule(AGENT, POST, team=True, htmx=True),
-    "tickets:status": Rule(AGENT, POST, team=True, htmx=True),
-    "tickets:assignee": Rule(AGENT, POST, team=True, htmx=True),
-    "copilot:panel": Rule(AGENT, team=True, htmx=True),
-    "copilot:draft-use": Rule(AGENT, team=True, htmx=True),
-    "copilot:draft-edit": Rule(AGENT, team=True, htmx=True),
-    "copilot:draft-discard": Rule(AGENT, POST, team=True, htmx=True),
-    "recovery:panel": Rule(AGENT, team=True, htmx=True),
-    "recovery:decide": Rule(AGENT, POST, team=True, htmx=True),
-    "recovery:add": Rule(AGENT, POST, team=True, htmx=True),
-    "recovery:coapprove": Rule(SUPERVISOR, POST, team=True, htmx=True),
+    "desk:inbox": Rule(AGENT),
+    "desk:ticket": Rule(AGENT, team=True),
+    "desk:ticket-transcript": Rule(AGENT, team=True, htmx=True),
+    "desk:ticket-reply": Rule(AGENT, POST, team=True, htmx=True),
+    "desk:ticket-status": Rule(AGENT, POST, team=True, htmx=True),
+    "desk:ticket-assignee": Rule(AGENT, POST, team=True, htmx=True),
+    "desk:copilot-panel": Rule(AGENT, team=True, htmx=True),
+    "desk:draft-use": Rule(AGENT, team=True, htmx=True),
+    "desk:draft-edit": Rule(AGENT, team=True, htmx=True),
+    "desk:draft-discard": Rule(AGENT, POST, team=True, htmx=True),
+    "desk:recovery-panel": Rule(AGENT, team=True, htmx=True),
+    "desk:recommendation-decide": Rule(AGENT, POST, team=True, htmx=True),
+    "desk:recommendation-add": Rule(AGENT, POST, team=True, htmx=True),
+    "desk:recommendation-coapprove": Rule(SUPERVISOR, POST, team=True, htmx=True),
     # Supervisors' pages: lists are scoped to their teams, so only the review names an object.
     "supervision:overrides": Rule(SUPERVISOR),
     "supervision:override-review": Rule(SUPERVISOR, POST, team=True, htmx=True),
     "supervision:rates": Rule(SUPERVISOR),
     "supervision:fairness": Rule(SUPERVISOR),
-    "supervision:copilot-status": Rule(SUPERVISOR),
+    "desk:copilot-status": Rule(SUPERVISOR),
     # Privacy and exports: admins, who see every team's customers.
     "privacy:customers": Rule(ADMIN),
     "privacy:log": Rule(ADMIN),
@@ -131,7 +131,7 @@ USERS: dict[str, tuple[str, str]] = {
 
 
 def url_patterns() -> list[tuple[str, str]]:
-    """(name, route) of every URL pattern: "tickets:detail", "tickets/<id:ticket_id>/"."""
+    """(name, route) of every URL pattern: "desk:ticket", "tickets/<id:ticket_id>/"."""
     found: list[tuple[str, str]] = []
 
     def walk(patterns: list[Any], prefix: str, namespace: str) -> None:

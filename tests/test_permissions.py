@@ -36,18 +36,18 @@ def _expected(name: str, *, allowed: int, api: bool) -> int:
 
 PAGES: list[tuple[str, str, dict[str, str], int]] = [
     # (method, url name, extra headers, status when allowed)
-    ("get", "tickets:detail", {}, 200),
-    ("get", "tickets:transcript", {}, 200),
-    ("get", "tickets:transcript", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("post", "tickets:reply", {}, 302),
-    ("post", "tickets:reply", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("post", "tickets:status", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("post", "tickets:assignee", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "desk:ticket", {}, 200),
+    ("get", "desk:ticket-transcript", {}, 200),
+    ("get", "desk:ticket-transcript", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "desk:ticket-reply", {}, 302),
+    ("post", "desk:ticket-reply", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "desk:ticket-status", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "desk:ticket-assignee", {"HTTP_HX_REQUEST": "true"}, 200),
 ]
 POST_DATA = {
-    "tickets:reply": {"body": "We are on it"},
-    "tickets:status": {"status": "pending"},
-    "tickets:assignee": {"assignee": ""},
+    "desk:ticket-reply": {"body": "We are on it"},
+    "desk:ticket-status": {"status": "pending"},
+    "desk:ticket-assignee": {"assignee": ""},
 }
 
 
@@ -91,7 +91,7 @@ def test_inbox_lists_only_own_teams_tickets(
     if user is not None:
         client.force_login(user)
 
-    response = client.get(reverse("tickets:inbox"))
+    response = client.get(reverse("desk:inbox"))
 
     if who == "anonymous":
         assert response.status_code == 302
@@ -226,12 +226,12 @@ def test_api_schema_and_docs_need_login(
 
 COPILOT_PAGES: list[tuple[str, str, dict[str, str], int]] = [
     # (method, url name, extra headers, status when allowed); args: ticket, analysis
-    ("get", "copilot:panel", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("get", "copilot:draft-edit", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("get", "copilot:draft-use", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("get", "copilot:draft-use", {}, 302),
-    ("post", "copilot:draft-discard", {"HTTP_HX_REQUEST": "true"}, 200),
-    ("post", "copilot:draft-discard", {}, 302),
+    ("get", "desk:copilot-panel", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "desk:draft-edit", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "desk:draft-use", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("get", "desk:draft-use", {}, 302),
+    ("post", "desk:draft-discard", {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "desk:draft-discard", {}, 302),
 ]
 
 
@@ -255,7 +255,7 @@ def test_copilot_panel_and_draft_decisions(
     if user is not None:
         client.force_login(user)
     url = reverse(
-        name, args=[ticket_a.pk] if name == "copilot:panel" else [ticket_a.pk, analysis.pk]
+        name, args=[ticket_a.pk] if name == "desk:copilot-panel" else [ticket_a.pk, analysis.pk]
     )
 
     response = getattr(client, method)(url, **headers)
@@ -323,10 +323,10 @@ def recommendation_a(ticket_a: Ticket) -> Any:
 HX_HEADERS = {"HTTP_HX_REQUEST": "true"}
 RECOVERY_PAGES: list[tuple[str, str, dict[str, str], dict[str, str], int]] = [
     # (method, url name, post data, headers, status when allowed for an agent of team A)
-    ("get", "recovery:panel", {}, {"HTTP_HX_REQUEST": "true"}, 200),
-    ("post", "recovery:decide", {"decision": "reject", "reason": "no"}, {}, 302),
-    ("post", "recovery:decide", {"decision": "reject", "reason": "no"}, HX_HEADERS, 200),
-    ("post", "recovery:add", {"action": "callback", "reason": "asked"}, HX_HEADERS, 200),
+    ("get", "desk:recovery-panel", {}, {"HTTP_HX_REQUEST": "true"}, 200),
+    ("post", "desk:recommendation-decide", {"decision": "reject", "reason": "no"}, {}, 302),
+    ("post", "desk:recommendation-decide", {"decision": "reject", "reason": "no"}, HX_HEADERS, 200),
+    ("post", "desk:recommendation-add", {"action": "callback", "reason": "asked"}, HX_HEADERS, 200),
 ]
 
 
@@ -351,7 +351,7 @@ def test_recovery_pages_and_fragments(
         client.force_login(user)
     args = (
         [ticket_a.pk]
-        if name in ("recovery:panel", "recovery:add")
+        if name in ("desk:recovery-panel", "desk:recommendation-add")
         else [
             ticket_a.pk,
             recommendation_a.pk,
@@ -384,7 +384,7 @@ def test_coapproval_page_is_for_supervisors_of_the_team(
         client.force_login(user)
 
     response = client.post(
-        reverse("recovery:coapprove", args=[ticket_a.pk, recommendation_a.pk]),
+        reverse("desk:recommendation-coapprove", args=[ticket_a.pk, recommendation_a.pk]),
         {"approve": "no", "reason": "too much"},
     )
 

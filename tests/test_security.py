@@ -23,9 +23,9 @@ pytestmark = pytest.mark.django_db
 @pytest.mark.parametrize(
     ("name", "data"),
     [
-        ("tickets:reply", {"body": "hello"}),
-        ("tickets:status", {"status": "pending"}),
-        ("tickets:assignee", {"assignee": ""}),
+        ("desk:ticket-reply", {"body": "hello"}),
+        ("desk:ticket-status", {"status": "pending"}),
+        ("desk:ticket-assignee", {"assignee": ""}),
     ],
 )
 def test_state_changing_pages_need_csrf_token(
@@ -45,11 +45,11 @@ def test_state_changing_pages_need_csrf_token(
 def test_reply_with_csrf_token_from_page_works(agent: User, ticket_a: Ticket) -> None:
     client = Client(enforce_csrf_checks=True)
     client.force_login(agent)
-    client.get(reverse("tickets:detail", args=[ticket_a.pk]))
+    client.get(reverse("desk:ticket", args=[ticket_a.pk]))
     token = client.cookies[settings.CSRF_COOKIE_NAME].value
 
     response = client.post(
-        reverse("tickets:reply", args=[ticket_a.pk]),
+        reverse("desk:ticket-reply", args=[ticket_a.pk]),
         {"body": "hello"},
         HTTP_HX_REQUEST="true",
         HTTP_X_CSRFTOKEN=token,
@@ -146,16 +146,16 @@ def test_login_and_logout(agent: User) -> None:
 
     response = client.post(reverse("login"), {"username": "alice", "password": "pw"})
     assert response.status_code == 302
-    assert client.get(reverse("tickets:inbox")).status_code == 200
+    assert client.get(reverse("desk:inbox")).status_code == 200
 
     client.post(reverse("logout"))
-    assert client.get(reverse("tickets:inbox")).status_code == 302
+    assert client.get(reverse("desk:inbox")).status_code == 302
 
 
 def test_pages_carry_security_headers(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+    response = login(agent).get(reverse("desk:ticket", args=[ticket_a.pk]))
 
     csp = response["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "unsafe-eval" not in csp and "unsafe-inline" not in csp
@@ -168,7 +168,7 @@ def test_login_page_is_public_but_inbox_is_not() -> None:
     client = Client()
 
     assert client.get(reverse("login")).status_code == 200
-    assert client.get(reverse("tickets:inbox")).status_code == 302
+    assert client.get(reverse("desk:inbox")).status_code == 302
 
 
 # The variables README's configuration table documents for a deployment behind TLS.

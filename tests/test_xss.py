@@ -53,11 +53,11 @@ def test_hostile_text_is_escaped_in_every_page_and_fragment(
     )
     pages = {
         agent: [
-            reverse("tickets:inbox"),
-            reverse("tickets:detail", args=[ticket.pk]),
-            reverse("tickets:transcript", args=[ticket.pk]),
-            reverse("copilot:panel", args=[ticket.pk]),
-            reverse("recovery:panel", args=[ticket.pk]),
+            reverse("desk:inbox"),
+            reverse("desk:ticket", args=[ticket.pk]),
+            reverse("desk:ticket-transcript", args=[ticket.pk]),
+            reverse("desk:copilot-panel", args=[ticket.pk]),
+            reverse("desk:recovery-panel", args=[ticket.pk]),
         ],
         supervisor: [reverse("supervision:overrides")],
         admin_user: [

@@ -157,6 +157,12 @@ class Ticket(models.Model):
         """Closed is final (TICKET_TRANSITIONS): it takes no more messages and no new decisions."""
         return self.status == Status.CLOSED
 
+    @property
+    def can_send(self) -> bool:
+        """Whether anyone may still write on it: closed is final, the customer's next contact
+        opens a new ticket (`message_append` refuses; the page shows no reply box)."""
+        return self.status != Status.CLOSED
+
 
 class AuthorKind(models.TextChoices):
     CUSTOMER = "customer", "Customer"

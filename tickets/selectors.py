@@ -9,7 +9,15 @@ from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from accounts.selectors import team_ids_for_user
-from tickets.models import DONE_STATUSES, PRIORITY_RANK, Customer, Message, Status, Ticket
+from tickets.models import (
+    DONE_STATUSES,
+    PRIORITY_RANK,
+    AuthorKind,
+    Customer,
+    Message,
+    Status,
+    Ticket,
+)
 
 # Statuses the inbox shows when no status filter is chosen: the work still to do.
 ACTIVE_STATUSES = tuple(s for s in Status.values if s not in DONE_STATUSES)
@@ -102,6 +110,16 @@ def _order_by_urgency(qs: QuerySet[Ticket]) -> QuerySet[Ticket]:
 
 def message_list_for_ticket(*, ticket: Ticket) -> QuerySet[Message]:
     return ticket.messages.select_related("author_user", "posted_by").order_by("sequence")
+
+
+def message_last_from_agent(*, ticket: Ticket) -> Message | None:
+    """The newest agent reply of the ticket (offered, never taken silently, as the resolution)."""
+    return (
+        ticket.messages.filter(author_kind=AuthorKind.AGENT)
+        .only("id", "ticket_id", "sequence", "body")
+        .order_by("-sequence")
+        .first()
+    )
 
 
 def customer_records_managed_by(*, user: User) -> bool:

@@ -108,7 +108,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "tickets:inbox"
+LOGIN_REDIRECT_URL = "desk:inbox"
 LOGOUT_REDIRECT_URL = "login"
 
 # Brute-force protection: lock a username+IP pair after repeated failures.

@@ -36,7 +36,7 @@ def analysis(ticket_a: Ticket) -> MessageAnalysis:
 
 
 def _use_url(analysis: MessageAnalysis) -> str:
-    return reverse("copilot:draft-use", args=[analysis.ticket_id, analysis.pk])
+    return reverse("desk:draft-use", args=[analysis.ticket_id, analysis.pk])
 
 
 def test_use_never_sends_it_fills_the_reply_box(
@@ -72,7 +72,7 @@ def test_use_without_javascript_opens_the_page_with_the_reply_box_filled(
 
     response = client.get(_use_url(analysis))
 
-    url = reverse("tickets:detail", args=[analysis.ticket_id])
+    url = reverse("desk:ticket", args=[analysis.ticket_id])
     assert response.status_code == 302
     assert response["Location"] == f"{url}?draft={analysis.pk}#ticket-{analysis.ticket_id}-reply"
     page = client.get(response["Location"]).content.decode()
@@ -106,7 +106,7 @@ def test_unfilled_slots_are_highlighted_in_panel_and_under_the_reply_box(
 ) -> None:
     client = login(agent)
 
-    page = client.get(reverse("tickets:detail", args=[analysis.ticket_id])).content.decode()
+    page = client.get(reverse("desk:ticket", args=[analysis.ticket_id])).content.decode()
     box = client.get(_use_url(analysis), **HX).content.decode()
 
     assert '<mark class="slot">[order number]</mark>' in page
@@ -118,7 +118,7 @@ def test_reply_with_unfilled_slot_marker_is_refused_and_nothing_stored(
     login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[analysis.ticket_id]),
+        reverse("desk:ticket-reply", args=[analysis.ticket_id]),
         {"body": "Hi Ann, your parcel [order number] is on its way.", "draft": analysis.pk},
         **HX,
     )

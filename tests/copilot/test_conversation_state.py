@@ -110,7 +110,7 @@ def test_urgency_sort_puts_a_conversation_at_risk_before_a_calm_one(
         reasons=['threatens to leave or escalate: "Bye AA"'],
     )
 
-    response = login(agent).get(reverse("tickets:inbox"), {"sort": "urgency"})
+    response = login(agent).get(reverse("desk:inbox"), {"sort": "urgency"})
 
     assert [t.pk for t in response.context["page"]] == [
         leaving.pk,
@@ -138,7 +138,7 @@ def test_panel_shows_the_customer_state_and_why(
     )
 
     response = login(agent).get(
-        reverse("copilot:panel", args=[ticket_a.pk]), HTTP_HX_REQUEST="true"
+        reverse("desk:copilot-panel", args=[ticket_a.pk]), HTTP_HX_REQUEST="true"
     )
 
     text = " ".join(response.content.decode().split())

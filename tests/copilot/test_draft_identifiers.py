@@ -113,7 +113,7 @@ def test_identifier_leak_similar_cases_on_the_panel_name_no_one_else(
     analysis_run(ticket_id=ticket.pk, transcript_version=message.sequence)
     client.force_login(agent)
 
-    html = client.get(reverse("tickets:detail", args=[ticket.pk])).content.decode()
+    html = client.get(reverse("desk:ticket", args=[ticket.pk])).content.decode()
 
     shown = re.search(r'<p class="resolution-snippet">(.*?)</p>', html, re.S)
     assert shown is not None  # the similar case is on the panel, de-identified

@@ -1,22 +1,16 @@
 """The agent's decisions on a drafted reply: used as is, edited, discarded; recorded once."""
 
-from collections.abc import Callable
-
 import pytest
-from django.test import Client
-from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import User
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
-from copilot.selectors import draft_text_for_agent
 from copilot.services.drafts import draft_discard, draft_reply_send
 from core.errors import Conflict
 from tests.factories import MessageAnalysisFactory
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db
-HX = {"HTTP_HX_REQUEST": "true"}
 DRAFT = "Hi Ann, I'm sorry about the delay. Your parcel 4411 has been re-sent."
 
 
@@ -69,138 +63,3 @@ def test_second_decision_is_refused_and_sends_nothing(
 
     assert DraftDecisionEvent.objects.count() == 1
     assert analysis.ticket.messages.count() == 1
-
-
-def test_ticket_page_shows_panel_with_signals_and_draft(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    response = login(agent).get(reverse("tickets:detail", args=[analysis.ticket_id]))
-
-    content = response.content.decode()
-    assert f'id="ticket-{analysis.ticket_id}-analysis"' in content
-    assert "Negative" in content and "track_order" in content and "82%" in content
-    assert "Your parcel 4411 has been re-sent." in content
-    panel_tag = content.split(f'id="ticket-{analysis.ticket_id}-analysis"', 1)[1].split(">", 1)[0]
-    assert "every 2s" not in panel_tag  # finished: the copilot panel does not poll
-
-
-def test_panel_polls_while_analysis_pending(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    MessageAnalysis.objects.create(
-        ticket=analysis.ticket,
-        transcript_version=2,
-        message=analysis.message,
-        requested_at=timezone.now(),
-    )
-
-    response = login(agent).get(reverse("copilot:panel", args=[analysis.ticket_id]), **HX)
-
-    content = response.content.decode()
-    assert content.lstrip().startswith(f'<section id="ticket-{analysis.ticket_id}-analysis"')
-    assert 'hx-trigger="every 2s"' in content
-    assert "Analysing the latest message" in content
-    assert "Your parcel 4411 has been re-sent." in content  # the previous analysis stays visible
-
-
-def test_use_button_with_htmx_fills_the_reply_box_and_records_nothing(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    url = reverse("copilot:draft-use", args=[analysis.ticket_id, analysis.pk])
-
-    response = login(agent).get(url, **HX)
-
-    assert response.status_code == 200
-    content = response.content.decode()
-    assert content.lstrip().startswith(f'<form id="ticket-{analysis.ticket_id}-reply"')
-    assert "Your parcel 4411 has been re-sent." in content
-    assert not DraftDecisionEvent.objects.exists()
-    assert analysis.ticket.messages.filter(author_kind="agent").count() == 0
-
-
-def test_use_then_send_twice_sends_once(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    client = login(agent)
-    reply = reverse("tickets:reply", args=[analysis.ticket_id])
-    body = draft_text_for_agent(analysis=analysis, agent=agent)
-    client.post(reply, {"body": body, "draft": analysis.pk}, **HX)
-
-    second = client.post(reply, {"body": body, "draft": analysis.pk}, **HX)
-
-    assert second.status_code == 422
-    assert analysis.ticket.messages.filter(author_kind="agent").count() == 1
-    assert DraftDecisionEvent.objects.get().decision == DraftDecision.ACCEPTED
-
-
-def test_edit_fills_reply_box_and_send_records_edit(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    client = login(agent)
-    edit = client.get(reverse("copilot:draft-edit", args=[analysis.ticket_id, analysis.pk]), **HX)
-    assert edit.content.lstrip().startswith(
-        f'<form id="ticket-{analysis.ticket_id}-reply"'.encode()
-    )
-    assert DRAFT.replace("'", "&#x27;").encode() in edit.content
-    assert f'name="draft" value="{analysis.pk}"'.encode() in edit.content
-
-    client.post(
-        reverse("tickets:reply", args=[analysis.ticket_id]),
-        {"body": "Hi Ann, re-sent today.", "draft": analysis.pk},
-        **HX,
-    )
-
-    event = DraftDecisionEvent.objects.get()
-    assert (event.decision, event.final_text) == (DraftDecision.EDITED, "Hi Ann, re-sent today.")
-
-
-def test_edit_without_javascript_prefills_the_page(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    response = login(agent).get(
-        reverse("tickets:detail", args=[analysis.ticket_id]), {"draft": analysis.pk}
-    )
-
-    assert f'name="draft" value="{analysis.pk}"'.encode() in response.content
-
-
-def test_discard_with_htmx(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
-) -> None:
-    response = login(agent).post(
-        reverse("copilot:draft-discard", args=[analysis.ticket_id, analysis.pk]), **HX
-    )
-
-    assert response.status_code == 200
-    assert b"Discarded by alice" in response.content
-    assert analysis.ticket.messages.count() == 1
-
-
-@pytest.mark.parametrize(
-    ("method", "name"), [("get", "copilot:draft-use"), ("post", "copilot:draft-discard")]
-)
-def test_other_team_cannot_decide(
-    login: Callable[[User], Client],
-    other_agent: User,
-    analysis: MessageAnalysis,
-    method: str,
-    name: str,
-) -> None:
-    client = login(other_agent)
-    response = getattr(client, method)(reverse(name, args=[analysis.ticket_id, analysis.pk]), **HX)
-
-    assert response.status_code == 404
-    assert not DraftDecisionEvent.objects.exists()
-
-
-def test_analysis_of_another_ticket_cannot_be_used_through_this_one(
-    login: Callable[[User], Client], agent: User, analysis: MessageAnalysis, team_a
-) -> None:
-    from tests.factories import TicketFactory
-
-    other = TicketFactory(team=team_a)
-
-    response = login(agent).get(reverse("copilot:draft-use", args=[other.pk, analysis.pk]), **HX)
-
-    assert response.status_code == 404
-    assert not DraftDecisionEvent.objects.exists()

@@ -113,7 +113,7 @@ def test_queue_missing_skips_tickets_without_a_customer_message_and_done_tickets
 
 
 def panel_text(client: Client, ticket: Ticket) -> str:
-    response = client.get(reverse("copilot:panel", args=[ticket.pk]), HTTP_HX_REQUEST="true")
+    response = client.get(reverse("desk:copilot-panel", args=[ticket.pk]), HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     return " ".join(response.content.decode().split())
 

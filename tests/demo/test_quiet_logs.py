@@ -21,7 +21,7 @@ def test_forbidden_is_logged_without_traceback(
 ) -> None:
     client.force_login(no_role_user)
     with caplog.at_level(logging.WARNING, logger="django.request"):
-        response = client.get(reverse("tickets:detail", args=[ticket_a.pk]))
+        response = client.get(reverse("desk:ticket", args=[ticket_a.pk]))
     assert response.status_code == 403
     [record] = _request_records(caplog)
     assert record.getMessage().startswith("Forbidden")
@@ -34,7 +34,7 @@ def test_not_found_is_logged_without_traceback(
 ) -> None:
     client.force_login(other_agent)
     with caplog.at_level(logging.WARNING, logger="django.request"):
-        response = client.get(reverse("tickets:detail", args=[ticket_a.pk]))
+        response = client.get(reverse("desk:ticket", args=[ticket_a.pk]))
     assert response.status_code == 404
     [record] = _request_records(caplog)
     assert record.getMessage() == f"Not Found: /tickets/{ticket_a.pk}/"

@@ -317,7 +317,7 @@ def test_agent_sees_that_the_customer_opted_out_and_nothing_more(
         by=None,
     )
 
-    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+    response = login(agent).get(reverse("desk:ticket", args=[ticket_a.pk]))
 
     assert b"Opted out of: model training." in response.content
     assert b"secret note" not in response.content and b"phone" not in response.content

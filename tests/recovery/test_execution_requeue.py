@@ -118,7 +118,7 @@ def test_stuck_execution_is_shown_to_supervisors_with_its_ticket(
     html = page.content.decode()
     assert "1 approved action not carried out" in html
     assert f'id="execution-{stuck.pk}"' in html
-    ticket_url = reverse("tickets:detail", args=[stuck.recommendation.ticket_id])
+    ticket_url = reverse("desk:ticket", args=[stuck.recommendation.ticket_id])
     assert f'<a href="{ticket_url}">#{stuck.recommendation.ticket_id} Parcel lost</a>' in html
     assert f'id="execution-{other_team.pk}"' not in html
 

@@ -150,10 +150,10 @@ def test_recovery_section_polls_until_the_proposals_of_a_fresh_analysis_are_ther
     )
     client = login(agent)
     poll = RECOVERY_POLL.format(pk=ticket_a.pk)
-    panel = reverse("recovery:panel", args=[ticket_a.pk])
+    panel = reverse("desk:recovery-panel", args=[ticket_a.pk])
 
     assert recovery_panel_for_ticket(ticket=ticket_a).proposing
-    assert poll in client.get(reverse("tickets:detail", args=[ticket_a.pk])).content.decode()
+    assert poll in client.get(reverse("desk:ticket", args=[ticket_a.pk])).content.decode()
     assert poll in client.get(panel).content.decode()
 
     propose_recommendations(analysis_id=analysis.pk)
@@ -171,7 +171,7 @@ def test_recovery_section_stops_waiting_for_proposals_that_never_come(
         finished_at=timezone.now() - dt.timedelta(seconds=PROPOSALS_WAIT_SECONDS + 1),
     )
 
-    answer = login(agent).get(reverse("recovery:panel", args=[ticket_a.pk])).content.decode()
+    answer = login(agent).get(reverse("desk:recovery-panel", args=[ticket_a.pk])).content.decode()
 
     assert not recovery_panel_for_ticket(ticket=ticket_a).proposing
     assert RECOVERY_POLL.format(pk=ticket_a.pk) not in answer

@@ -371,7 +371,7 @@ def test_transcript_shows_message_posted_on_customers_behalf(
     )
     client.force_login(agent)
 
-    page = client.get(reverse("tickets:transcript", args=[ticket_a.pk]), HTTP_HX_REQUEST="true")
+    page = client.get(reverse("desk:ticket-transcript", args=[ticket_a.pk]), HTTP_HX_REQUEST="true")
 
     html = page.content.decode()
     assert html.count("on the customer's behalf") == 1

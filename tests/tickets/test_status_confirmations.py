@@ -17,7 +17,7 @@ HX = {"HTTP_HX_REQUEST": "true"}
 
 
 def _status(client: Client, ticket: Ticket, data: dict[str, str], **headers: str):
-    return client.post(reverse("tickets:status", args=[ticket.pk]), data, **headers)
+    return client.post(reverse("desk:ticket-status", args=[ticket.pk]), data, **headers)
 
 
 def test_closing_without_confirmation_changes_nothing(
@@ -76,7 +76,7 @@ def test_solving_offers_the_last_reply_and_takes_it_when_ticked(
         ticket=ticket_a, body="A new parcel is on its way.", author_kind="agent", author_user=agent
     )
     client = login(agent)
-    page = client.get(reverse("tickets:detail", args=[ticket_a.pk])).content.decode()
+    page = client.get(reverse("desk:ticket", args=[ticket_a.pk])).content.decode()
     assert 'name="use_last_reply"' in page
 
     response = _status(client, ticket_a, {"status": "solved", "use_last_reply": "on"}, **HX)

@@ -39,7 +39,7 @@ def refund(proposals: list[Recommendation]) -> Recommendation:
 def test_ticket_page_lists_proposals_with_their_reasons(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
-    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+    response = login(agent).get(reverse("desk:ticket", args=[ticket_a.pk]))
 
     html = response.content.decode()
     assert f'id="ticket-{ticket_a.pk}-recovery"' in html
@@ -60,7 +60,7 @@ def test_opt_out_is_shown_without_more_detail(
         note="private reason the agent must not see",
     )
 
-    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+    response = login(agent).get(reverse("desk:ticket", args=[ticket_a.pk]))
 
     assert b"this customer opted out of personalisation" in response.content
     assert b"private reason" not in response.content
@@ -70,7 +70,7 @@ def test_reject_with_htmx_updates_the_section_in_place(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
     recommendation = refund(proposals)
-    url = reverse("recovery:decide", args=[ticket_a.pk, recommendation.pk])
+    url = reverse("desk:recommendation-decide", args=[ticket_a.pk, recommendation.pk])
 
     response = login(agent).post(url, {"decision": "reject", "reason": XSS}, **HX)
 
@@ -86,7 +86,7 @@ def test_reject_without_reason_answers_422_and_changes_nothing(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
     recommendation = refund(proposals)
-    url = reverse("recovery:decide", args=[ticket_a.pk, recommendation.pk])
+    url = reverse("desk:recommendation-decide", args=[ticket_a.pk, recommendation.pk])
 
     response = login(agent).post(url, {"decision": "reject", "reason": ""}, **HX)
 
@@ -101,12 +101,12 @@ def test_approve_without_javascript_redirects_to_the_ticket(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
     recommendation = refund(proposals)
-    url = reverse("recovery:decide", args=[ticket_a.pk, recommendation.pk])
+    url = reverse("desk:recommendation-decide", args=[ticket_a.pk, recommendation.pk])
 
     response = login(agent).post(url, {"decision": "approve", "amount": "15.00"})
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("tickets:detail", args=[ticket_a.pk])
+    assert response["Location"] == reverse("desk:ticket", args=[ticket_a.pk])
     recommendation.refresh_from_db()
     assert recommendation.status == RecommendationStatus.APPROVED
 
@@ -115,7 +115,7 @@ def test_negative_amount_is_refused_in_place(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
     recommendation = refund(proposals)
-    url = reverse("recovery:decide", args=[ticket_a.pk, recommendation.pk])
+    url = reverse("desk:recommendation-decide", args=[ticket_a.pk, recommendation.pk])
 
     response = login(agent).post(url, {"decision": "approve", "amount": "-10", "reason": "x"}, **HX)
 
@@ -127,7 +127,7 @@ def test_add_an_action(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
 ) -> None:
     response = login(agent).post(
-        reverse("recovery:add", args=[ticket_a.pk]),
+        reverse("desk:recommendation-add", args=[ticket_a.pk]),
         {"action": "callback", "reason": "asked for a call"},
         **HX,
     )
@@ -147,7 +147,7 @@ def test_a_recommendation_of_another_ticket_cannot_be_decided_through_this_one(
     recommendation = refund(proposals)
 
     response = login(agent).post(
-        reverse("recovery:decide", args=[other.pk, recommendation.pk]),
+        reverse("desk:recommendation-decide", args=[other.pk, recommendation.pk]),
         {"decision": "approve"},
         **HX,
     )
@@ -170,7 +170,7 @@ def test_a_recommendation_of_another_ticket_cannot_be_coapproved_through_this_on
     events = AuditEvent.objects.count()
 
     response = login(supervisor).post(
-        reverse("recovery:coapprove", args=[other.pk, recommendation.pk]),
+        reverse("desk:recommendation-coapprove", args=[other.pk, recommendation.pk]),
         {"approve": "yes", "reason": "fine"},
         **HX,
     )
@@ -188,7 +188,7 @@ def test_panel_fragment_polls_while_an_approved_action_runs(
         status=RecommendationStatus.APPROVED
     )
 
-    response = login(agent).get(reverse("recovery:panel", args=[ticket_a.pk]), **HX)
+    response = login(agent).get(reverse("desk:recovery-panel", args=[ticket_a.pk]), **HX)
 
     assert response.status_code == 200
     assert b'hx-trigger="every 2s"' in response.content

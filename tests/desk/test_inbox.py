@@ -35,7 +35,7 @@ def test_inbox_shows_sentiment_and_intent(
     read_as(unsure, "neutral", "unsure")
     TicketFactory(team=team_a)  # not analysed yet
 
-    response = login(agent).get(reverse("tickets:inbox"), HTTP_HX_REQUEST="true")
+    response = login(agent).get(reverse("desk:inbox"), HTTP_HX_REQUEST="true")
 
     row = response.content.decode().split(f'id="ticket-{ticket_a.pk}-row"')[1].split("</tr>")[0]
     assert 'class="sentiment sentiment-negative">Negative' in row and "track_order" in row
@@ -58,7 +58,7 @@ def test_sort_by_urgency_puts_unhappy_then_priority_then_value_then_oldest(
         read_as(ticket, "negative")
     read_as(calm_urgent, "positive")
 
-    response = login(agent).get(reverse("tickets:inbox"), {"sort": "urgency"})
+    response = login(agent).get(reverse("desk:inbox"), {"sort": "urgency"})
 
     assert [t.pk for t in response.context["page"]] == [
         angry_normal_rich.pk,

@@ -5,6 +5,7 @@ from collections.abc import Callable
 import pytest
 from django.test import Client
 from django.urls import reverse
+from django.utils import timezone
 
 from accounts.models import Team, User
 from tests.factories import CustomerFactory, TicketFactory
@@ -20,8 +21,8 @@ def test_inbox_full_page_and_fragment(
 ) -> None:
     client = login(agent)
 
-    page = client.get(reverse("tickets:inbox"))
-    fragment = client.get(reverse("tickets:inbox"), **HX)
+    page = client.get(reverse("desk:inbox"))
+    fragment = client.get(reverse("desk:inbox"), **HX)
 
     assert page.status_code == fragment.status_code == 200
     assert b"<html" in page.content and b'id="inbox-results"' in page.content
@@ -46,7 +47,7 @@ def test_inbox_filters(login: Callable[[User], Client], agent: User, team_a: Tea
     client = login(agent)
 
     def shown(**params: str) -> set[int]:
-        response = client.get(reverse("tickets:inbox"), params)
+        response = client.get(reverse("desk:inbox"), params)
         return {t.pk for t in response.context["page"]}
 
     assert shown(priority="urgent") == {urgent.pk}
@@ -67,7 +68,7 @@ def test_inbox_query_count_does_not_grow_with_tickets(
 
     # session + user + groups + teams + count + page (with customer, team, assignee joined)
     with django_assert_max_num_queries(8):
-        response = client.get(reverse("tickets:inbox"), **HX)
+        response = client.get(reverse("desk:inbox"), **HX)
 
     assert response.content.count(b'<tr id="ticket-') == 30
 
@@ -79,7 +80,7 @@ def test_inbox_paginates(
     TicketFactory.create_batch(12, team=team_a)
     client = login(agent)
 
-    response = client.get(reverse("tickets:inbox"), {"page": 3})
+    response = client.get(reverse("desk:inbox"), {"page": 3})
 
     assert len(response.context["page"]) == 2
     assert b"Page 3 of 3" in response.content
@@ -88,7 +89,7 @@ def test_inbox_paginates(
 def test_ticket_page_shows_transcript_and_customer_card(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).get(reverse("tickets:detail", args=[ticket_a.pk]))
+    response = login(agent).get(reverse("desk:ticket", args=[ticket_a.pk]))
 
     assert response.status_code == 200
     assert f'id="ticket-{ticket_a.pk}-transcript"'.encode() in response.content
@@ -99,7 +100,7 @@ def test_ticket_page_shows_transcript_and_customer_card(
 def test_transcript_fragment(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).get(reverse("tickets:transcript", args=[ticket_a.pk]), **HX)
+    response = login(agent).get(reverse("desk:ticket-transcript", args=[ticket_a.pk]), **HX)
 
     assert response.content.lstrip().startswith(
         f'<ol id="ticket-{ticket_a.pk}-transcript"'.encode()
@@ -111,7 +112,7 @@ def test_reply_with_htmx_updates_transcript_in_place(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[ticket_a.pk]), {"body": "A courier is on the way."}, **HX
+        reverse("desk:ticket-reply", args=[ticket_a.pk]), {"body": "A courier is on the way."}, **HX
     )
 
     assert response.status_code == 200
@@ -131,10 +132,12 @@ def test_reply_with_htmx_updates_transcript_in_place(
 def test_reply_without_htmx_redirects_to_ticket(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
-    response = login(agent).post(reverse("tickets:reply", args=[ticket_a.pk]), {"body": "Hello"})
+    response = login(agent).post(
+        reverse("desk:ticket-reply", args=[ticket_a.pk]), {"body": "Hello"}
+    )
 
     assert response.status_code == 302
-    assert response["Location"] == reverse("tickets:detail", args=[ticket_a.pk])
+    assert response["Location"] == reverse("desk:ticket", args=[ticket_a.pk])
 
 
 @pytest.mark.parametrize("headers", [{}, HX])
@@ -142,7 +145,7 @@ def test_empty_reply_is_refused_and_nothing_changes(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, headers: dict[str, str]
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[ticket_a.pk]), {"body": "   "}, **headers
+        reverse("desk:ticket-reply", args=[ticket_a.pk]), {"body": "   "}, **headers
     )
 
     assert response.status_code == 422
@@ -158,7 +161,7 @@ def test_oversized_reply_is_refused(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket, settings
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:reply", args=[ticket_a.pk]),
+        reverse("desk:ticket-reply", args=[ticket_a.pk]),
         {"body": "x" * (settings.COPILOT_MESSAGE_MAX_CHARS + 1)},
         **HX,
     )
@@ -172,7 +175,7 @@ def test_status_change_in_place(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:status", args=[ticket_a.pk]), {"status": "pending"}, **HX
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "pending"}, **HX
     )
 
     assert response.status_code == 200
@@ -186,7 +189,7 @@ def test_forbidden_status_change_shows_error_and_changes_nothing(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:status", args=[ticket_a.pk]), {"status": "new"}, **HX
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "new"}, **HX
     )
 
     assert response.status_code == 422
@@ -199,7 +202,7 @@ def test_unknown_status_value_is_refused(
     login: Callable[[User], Client], agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:status", args=[ticket_a.pk]), {"status": "archived"}, **HX
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "archived"}, **HX
     )
 
     assert response.status_code == 422
@@ -210,7 +213,7 @@ def test_unknown_status_value_is_refused(
 
 def test_assign_in_place(login: Callable[[User], Client], agent: User, ticket_a: Ticket) -> None:
     response = login(agent).post(
-        reverse("tickets:assignee", args=[ticket_a.pk]), {"assignee": agent.pk}, **HX
+        reverse("desk:ticket-assignee", args=[ticket_a.pk]), {"assignee": agent.pk}, **HX
     )
 
     assert response.status_code == 200
@@ -222,7 +225,7 @@ def test_assign_to_non_member_is_refused(
     login: Callable[[User], Client], agent: User, other_agent: User, ticket_a: Ticket
 ) -> None:
     response = login(agent).post(
-        reverse("tickets:assignee", args=[ticket_a.pk]), {"assignee": other_agent.pk}, **HX
+        reverse("desk:ticket-assignee", args=[ticket_a.pk]), {"assignee": other_agent.pk}, **HX
     )
 
     assert response.status_code == 422
@@ -239,11 +242,11 @@ def test_hostile_text_is_rendered_escaped_everywhere(
     client = login(agent)
 
     pages = [
-        client.get(reverse("tickets:inbox")),
-        client.get(reverse("tickets:inbox"), **HX),
-        client.get(reverse("tickets:detail", args=[ticket.pk])),
-        client.get(reverse("tickets:transcript", args=[ticket.pk]), **HX),
-        client.post(reverse("tickets:reply", args=[ticket.pk]), {"body": XSS}, **HX),
+        client.get(reverse("desk:inbox")),
+        client.get(reverse("desk:inbox"), **HX),
+        client.get(reverse("desk:ticket", args=[ticket.pk])),
+        client.get(reverse("desk:ticket-transcript", args=[ticket.pk]), **HX),
+        client.post(reverse("desk:ticket-reply", args=[ticket.pk]), {"body": XSS}, **HX),
     ]
 
     for response in pages:
@@ -251,3 +254,68 @@ def test_hostile_text_is_rendered_escaped_everywhere(
         assert b"<script>alert" not in response.content
         assert b"<img src=x" not in response.content
         assert b"&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in response.content
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [
+        ("desk:ticket-transcript", '<ol id="ticket-{pk}-transcript"'),
+        ("desk:copilot-panel", '<section id="ticket-{pk}-analysis"'),
+        ("desk:recovery-panel", '<section id="ticket-{pk}-recovery"'),
+    ],
+)
+def test_each_fragment_is_the_whole_page_without_htmx(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket, name: str, fragment: str
+) -> None:
+    client = login(agent)
+    url = reverse(name, args=[ticket_a.pk])
+
+    page = client.get(url)
+    part = client.get(url, **HX)
+
+    start = fragment.format(pk=ticket_a.pk).encode()
+    assert page.status_code == part.status_code == 200
+    assert b"<html" in page.content and start in page.content
+    assert f'id="ticket-{ticket_a.pk}-reply"'.encode() in page.content
+    assert b"<html" not in part.content
+    assert part.content.lstrip().startswith(start)
+
+
+def test_status_change_without_htmx_redirects_to_the_ticket(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket
+) -> None:
+    response = login(agent).post(
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "pending"}
+    )
+
+    assert response.status_code == 302
+    assert response["Location"] == reverse("desk:ticket", args=[ticket_a.pk])
+    ticket_a.refresh_from_db()
+    assert ticket_a.status == Status.PENDING
+
+
+def test_refused_status_change_without_htmx_shows_the_page_with_the_error(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket
+) -> None:
+    response = login(agent).post(
+        reverse("desk:ticket-status", args=[ticket_a.pk]), {"status": "new"}
+    )
+
+    assert response.status_code == 422
+    assert b"<html" in response.content
+    assert b"The ticket is open; it cannot become new." in response.content
+    ticket_a.refresh_from_db()
+    assert ticket_a.status == Status.OPEN
+
+
+def test_closed_ticket_shows_no_reply_box(
+    login: Callable[[User], Client], agent: User, team_a: Team
+) -> None:
+    closed = TicketFactory(
+        team=team_a, status=Status.CLOSED, resolution="Done", solved_at=timezone.now()
+    )
+
+    response = login(agent).get(reverse("desk:ticket", args=[closed.pk]))
+
+    assert b"This ticket is closed" in response.content
+    assert b'name="body"' not in response.content

@@ -1,0 +1,47 @@
+from django.urls import path
+
+from desk import health, views
+
+app_name = "desk"
+urlpatterns = [
+    path("", views.inbox, name="inbox"),
+    path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
+    path("tickets/<id:ticket_id>/transcript/", views.ticket_transcript, name="ticket-transcript"),
+    path("tickets/<id:ticket_id>/reply/", views.ticket_reply, name="ticket-reply"),
+    path("tickets/<id:ticket_id>/status/", views.ticket_status, name="ticket-status"),
+    path("tickets/<id:ticket_id>/assignee/", views.ticket_assignee, name="ticket-assignee"),
+    path("tickets/<id:ticket_id>/copilot/", views.copilot_panel, name="copilot-panel"),
+    path(
+        "tickets/<id:ticket_id>/copilot/<id:analysis_id>/use/",
+        views.draft_use_view,
+        name="draft-use",
+    ),
+    path(
+        "tickets/<id:ticket_id>/copilot/<id:analysis_id>/edit/",
+        views.draft_edit_view,
+        name="draft-edit",
+    ),
+    path(
+        "tickets/<id:ticket_id>/copilot/<id:analysis_id>/discard/",
+        views.draft_discard_view,
+        name="draft-discard",
+    ),
+    path("tickets/<id:ticket_id>/recovery/", views.recovery_panel, name="recovery-panel"),
+    path(
+        "tickets/<id:ticket_id>/recovery/<id:recommendation_id>/decide/",
+        views.recommendation_decide,
+        name="recommendation-decide",
+    ),
+    path(
+        "tickets/<id:ticket_id>/recovery/<id:recommendation_id>/coapprove/",
+        views.recommendation_coapprove_view,
+        name="recommendation-coapprove",
+    ),
+    path(
+        "tickets/<id:ticket_id>/recovery/add/",
+        views.recommendation_add_view,
+        name="recommendation-add",
+    ),
+    # Among the supervisors' pages (recovery.supervisor_urls), but it reads the copilot too.
+    path("supervision/status/", health.copilot_status_page, name="copilot-status"),
+]
