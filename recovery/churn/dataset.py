@@ -16,9 +16,9 @@ from django.utils import timezone
 from copilot.models import AnalysisStatus, MessageAnalysis, Sentiment
 from recovery.churn.model import DAYS_SINCE_CAP, CustomerHistory
 from recovery.models import ExecutionStatus, RecoveryExecution
+from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.models import (
     AuthorKind,
-    ConsentPurpose,
     Customer,
     Message,
     Status,
@@ -26,7 +26,6 @@ from tickets.models import (
     TicketEvent,
     TicketEventKind,
 )
-from tickets.selectors import customer_ids_opted_out
 
 ACTIVE_DAYS = 365
 
