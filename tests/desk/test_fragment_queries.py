@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from accounts.models import Team, User
 from copilot.models import MessageAnalysis
-from copilot.services import draft_discard
+from copilot.services.drafts import draft_discard
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import RecommendationStatus
 from recovery.services import recommendation_approve, recommendations_propose
