@@ -56,7 +56,9 @@ class User(AbstractUser):
 class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
-    members = models.ManyToManyField(User, through="TeamMembership", related_name="teams")
+    members: "models.ManyToManyField[User, TeamMembership]" = models.ManyToManyField(
+        User, through="TeamMembership", related_name="teams"
+    )
 
     class Meta:
         ordering = ["name"]

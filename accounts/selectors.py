@@ -1,3 +1,4 @@
+import datetime as dt
 import math
 
 from axes.models import AccessAttempt
@@ -66,5 +67,5 @@ def login_account_lockout_seconds(*, username: str | None, ip_address: str) -> i
     ).aggregate(failures=Sum("failures_since_start"), last=Max("attempt_time"))
     if (recent["failures"] or 0) < settings.AXES_FAILURE_LIMIT:
         return None
-    remaining = recent["last"] + settings.AXES_COOLOFF_TIME - timezone.now()
+    remaining: dt.timedelta = recent["last"] + settings.AXES_COOLOFF_TIME - timezone.now()
     return max(1, math.ceil(remaining.total_seconds()))

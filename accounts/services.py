@@ -27,7 +27,7 @@ def roles_ensure() -> dict[Role, Group]:
     return groups
 
 
-TEAM_SLUG_MAX = Team._meta.get_field("slug").max_length
+TEAM_SLUG_MAX: int = Team._meta.get_field("slug").max_length or 100
 
 
 def team_get_or_create(*, name: str) -> Team:

@@ -4,7 +4,7 @@ from copilot.models import MessageAnalysis
 
 
 @admin.register(MessageAnalysis)
-class MessageAnalysisAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class MessageAnalysisAdmin(admin.ModelAdmin):
     list_display = ["ticket", "transcript_version", "status", "attempts", "requested_at"]
     list_filter = ["status"]
     raw_id_fields = ["ticket", "message"]

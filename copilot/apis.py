@@ -131,7 +131,7 @@ class SimilarCaseSearchApi(ApiAuthMixin, APIView):
     def post(self, request: Request) -> Response:
         data = SimilarCaseSearchInput(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        payload: dict[str, Any] = data.validated_data
         user = request.user
         teams = team_ids_for_user(user=user)  # type: ignore[arg-type]
         engine = get_engine()

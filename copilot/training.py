@@ -78,7 +78,7 @@ def intent_model_train(
     eligible = [i for i, label in enumerate(labels) if counts[label] >= HOLDOUT_MIN_PER_INTENT]
     eligible_labels = {labels[i] for i in eligible}
     if 0 < holdout < 1 and len(eligible_labels) >= 2:
-        from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+        from sklearn.model_selection import train_test_split
 
         size = max(len(eligible_labels), math.ceil(holdout * len(eligible)))
         _, test = train_test_split(

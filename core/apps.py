@@ -35,4 +35,4 @@ class CoreConfig(AppConfig):
             # kombu's file-system transport expects its folders to exist already.
             for key in ("data_folder_in", "processed_folder"):
                 folder = settings.CELERY_BROKER_TRANSPORT_OPTIONS[key]
-                Path(folder).mkdir(parents=True, exist_ok=True)
+                Path(str(folder)).mkdir(parents=True, exist_ok=True)

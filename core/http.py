@@ -9,8 +9,8 @@ class HtmxHttpRequest(HttpRequest):
     """The request type every view receives: django-htmx's details plus a logged-in user."""
 
     htmx: HtmxDetails
-    user: User | AnonymousUser  # type: ignore[assignment]
+    user: User | AnonymousUser
 
 
 class AuthedHttpRequest(HtmxHttpRequest):
-    user: User  # type: ignore[assignment]
+    user: User

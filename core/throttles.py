@@ -54,7 +54,7 @@ class _WindowThrottle(BaseThrottle):
         rate = api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
         if ident is None or rate is None:
             return True
-        limit, period = rate_parse(rate)
+        limit, period = rate_parse(str(rate))
         hits = rate_window_hit(key=f"{self.scope}:{ident}", period=period)
         if hits.count <= limit:
             return True
@@ -92,7 +92,7 @@ class TokenThrottle(_WindowThrottle):
     scope = "token"
 
     def ident(self, request: Request) -> str | None:
-        if not _by_token(request) or request.user.is_integration:
+        if not _by_token(request) or getattr(request.user, "is_integration", False):
             return None
         return _credential(request)
 

@@ -16,7 +16,7 @@ from recovery.models import (
 
 
 @admin.register(RecoveryAction)
-class RecoveryActionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class RecoveryActionAdmin(admin.ModelAdmin):
     """The catalogue: admins add, change and retire actions (retire, not delete: past
     recommendations keep pointing at them)."""
 
@@ -37,7 +37,7 @@ class RecoveryActionAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class ReadOnlyAdmin(admin.ModelAdmin):
     """Records the app writes itself: visible to admins, never edited or deleted here."""
 
     def has_add_permission(self, request: HttpRequest) -> bool:

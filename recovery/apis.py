@@ -91,7 +91,7 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
         ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
         data = self.AddInput(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        payload: dict[str, Any] = data.validated_data
         action = get_object_or_404(RecoveryAction, key=payload["action"], active=True)
         recommendation = recommendation_add(
             ticket=ticket,
@@ -127,7 +127,7 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         )
         data = self.DecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        payload: dict[str, Any] = data.validated_data
         if payload["decision"] == "approve":
             recommendation = recommendation_approve(
                 recommendation=recommendation,
@@ -164,7 +164,7 @@ class RecommendationCoapprovalApi(ApiAuthMixin, APIView):
         )
         data = self.CoapprovalInput(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        payload: dict[str, Any] = data.validated_data
         recommendation = recommendation_coapprove(
             recommendation=recommendation,
             supervisor=request.user,  # type: ignore[arg-type]
@@ -220,7 +220,7 @@ class AuditEventListApi(ApiAuthMixin, APIView):
             raise PermissionDenied("The audit trail is for supervisors and admins.")
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        params: dict[str, Any] = filters.validated_data  # type: ignore[assignment]
+        params: dict[str, Any] = filters.validated_data
         events = audit_event_filter(
             audit_event_qs_for_user(user=request.user),  # type: ignore[arg-type]
             kind=params["kind"],

@@ -17,11 +17,11 @@ exists outside a database).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from copilot.nlp.intent import UNSURE
 from recovery.asks import asks_detect
@@ -80,8 +80,8 @@ def catalogue_policies() -> list[ActionPolicy]:
                 monetary=bool(spec.get("monetary", False)),
                 default_amount=spec.get("default_amount"),  # type: ignore[arg-type]
                 max_amount=spec.get("max_amount"),  # type: ignore[arg-type]
-                intents=tuple(spec.get("intents", ())),  # type: ignore[call-overload]
-                segments=tuple(spec.get("segments", ())),  # type: ignore[call-overload]
+                intents=tuple(cast(Iterable[str], spec.get("intents", ()))),
+                segments=tuple(cast(Iterable[str], spec.get("segments", ()))),
                 negative_only=bool(spec.get("negative_only", False)),
             )
         )

@@ -55,3 +55,7 @@ def record_only(
     """The default: nothing outside is called; the execution is recorded for the agent to carry
     out by hand (and for the audit)."""
     return {"status": "recorded", "idempotency_key": idempotency_key}
+
+
+# The default must have the shape every hook is checked against.
+_default_conforms: ExecutionHook = record_only

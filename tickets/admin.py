@@ -7,7 +7,7 @@ from tickets.history import event_sentence
 from tickets.models import Customer, Message, Ticket, TicketEvent
 
 
-class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
+class ReadOnlyInline(admin.TabularInline):
     """Transcripts and events are append-only: the admin shows them but cannot change them."""
 
     extra = 0
@@ -22,7 +22,7 @@ class ReadOnlyInline(admin.TabularInline):  # type: ignore[type-arg]
 
 class MessageInline(ReadOnlyInline):
     model = Message
-    fields = [
+    fields = readonly_fields = (
         "sequence",
         "author_kind",
         "author_name",
@@ -30,14 +30,12 @@ class MessageInline(ReadOnlyInline):
         "posted_via",
         "body",
         "created_at",
-    ]
-    readonly_fields = fields
+    )
 
 
 class TicketEventInline(ReadOnlyInline):
     model = TicketEvent
-    fields = ["created_at", "kind", "actor", "details"]
-    readonly_fields = fields
+    fields = readonly_fields = ("created_at", "kind", "actor", "details")
 
     @admin.display(description="details")
     def details(self, obj: TicketEvent) -> str:
@@ -45,14 +43,14 @@ class TicketEventInline(ReadOnlyInline):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "external_id", "email", "segment", "lifetime_spend", "order_count"]
     list_filter = ["segment"]
     search_fields = ["name", "email", "external_id"]
 
 
 @admin.register(Ticket)
-class TicketAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+class TicketAdmin(admin.ModelAdmin):
     list_display = ["id", "subject", "customer", "team", "status", "priority", "last_message_at"]
     list_filter = ["status", "priority", "channel", "team"]
     search_fields = ["subject", "customer__name", "external_id"]

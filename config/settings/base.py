@@ -2,7 +2,10 @@
 
 from datetime import timedelta
 
-from config.env import BASE_DIR, VAR_DIR, env
+# Re-exported: the test settings and `settings.BASE_DIR` readers use them.
+from config.env import BASE_DIR as BASE_DIR
+from config.env import VAR_DIR as VAR_DIR
+from config.env import env
 
 DEBUG = env.bool("DJANGO_DEBUG", default=False)
 SECRET_KEY = env.str(

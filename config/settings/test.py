@@ -45,7 +45,7 @@ CELERY_TASK_DEFAULT_QUEUE = env.str(
     "CELERY_TASK_DEFAULT_QUEUE", default=f"copilot-test-{os.getpid()}"
 )
 # Every task to that one queue, consumed by the test's worker.
-CELERY_TASK_ROUTES: dict[str, dict[str, str]] = {}
+CELERY_TASK_ROUTES = {}
 CELERY_WORKER_QUEUES = [CELERY_TASK_DEFAULT_QUEUE]
 
 # Models and the index live in this run's own directories: a developer's trained intent model or

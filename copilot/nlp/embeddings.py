@@ -300,16 +300,18 @@ def _mean_pooled(model: SentenceTransformer) -> bool:
     True for all-MiniLM-L6-v2 and most sentence-transformers models; then one forward pass can
     give both the embedding and the sentiment head's layer features.
     """
-    names = [type(module).__name__ for module in model]
+    # sentence-transformers types its modules as tensors; they are nn.Modules.
+    modules: list[Any] = list(model)
+    names = [type(module).__name__ for module in modules]
     if names not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
         return False
-    config = model[1].get_config_dict()
+    config: dict[str, Any] = modules[1].get_config_dict()
     mode = config.get("pooling_mode")
     if mode is None:  # sentence-transformers < 6 spells it as flags
         return bool(config.get("pooling_mode_mean_tokens")) and not any(
             v for k, v in config.items() if k.startswith("pooling_mode_") and "mean" not in k
         )
-    return mode == "mean"
+    return bool(mode == "mean")
 
 
 def _max_seq_length(model: SentenceTransformer) -> int:

@@ -51,7 +51,7 @@ class ClassificationScores:
 
 
 def classification_scores(gold: Sequence[str], predicted: Sequence[str]) -> ClassificationScores:
-    from sklearn.metrics import accuracy_score, f1_score, recall_score  # type: ignore[import-untyped]
+    from sklearn.metrics import accuracy_score, f1_score, recall_score
 
     labels = sorted(set(gold))
     return ClassificationScores(
@@ -161,8 +161,8 @@ class IntentEvaluation:
 
 
 def evaluate_banking77(directory: Path, *, encoder: Encoder | None = None) -> IntentEvaluation:
-    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
-    from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
 
     encoder = encoder or get_encoder()
     train_texts, train_labels = load_banking77(directory, "train")
@@ -320,7 +320,7 @@ def bitext_split(
     rows: Sequence[BitextRow], seed: int = BITEXT_SPLIT_SEED
 ) -> tuple[list[int], list[int]]:
     """Stratified 80/20 split per intent (row indices), as the dataset README suggests."""
-    from sklearn.model_selection import train_test_split  # type: ignore[import-untyped]
+    from sklearn.model_selection import train_test_split
 
     indices = list(range(len(rows)))
     train, test = train_test_split(

@@ -79,7 +79,7 @@ class _Tfidf:
 
     @classmethod
     def fit(cls, texts: Sequence[str]) -> tuple[_Tfidf, Any]:
-        from scipy.sparse import hstack  # type: ignore[import-untyped]
+        from scipy.sparse import hstack
 
         # Character n-grams seen once are mostly typos; dropping them only pays once there is
         # enough data to see real variants twice.
@@ -109,7 +109,7 @@ class _Tfidf:
 
 
 def _word_vectorizer(vocabulary: Sequence[str] | None = None) -> Any:
-    from sklearn.feature_extraction.text import TfidfVectorizer  # type: ignore[import-untyped]
+    from sklearn.feature_extraction.text import TfidfVectorizer
 
     return TfidfVectorizer(
         ngram_range=(1, 2),
@@ -175,7 +175,7 @@ class IntentClassifier:
     ) -> IntentClassifier:
         """Learn from `texts` with their `labels`. `embeddings` may be passed if the caller
         already encoded `texts` with `encoder` (saves the encoding time)."""
-        from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]
+        from sklearn.linear_model import LogisticRegression
 
         if isinstance(texts, str) or isinstance(labels, str):
             raise TypeError("fit() takes sequences of texts and labels")

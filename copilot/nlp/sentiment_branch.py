@@ -245,5 +245,7 @@ def quantise_branch(branch: SentimentBranch) -> nn.Module | None:
         # Both deprecations point at torchao (pytorch/ao#2259, pytorch/pytorch#184982).
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.filterwarnings("ignore", message=".*quantize_per_tensor", category=UserWarning)
-        quantised: nn.Module = quantize_dynamic(branch, {nn.Linear}, dtype=torch.qint8)
+        quantised: nn.Module = quantize_dynamic(  # type: ignore[no-untyped-call]
+            branch, {nn.Linear}, dtype=torch.qint8
+        )
     return quantised

@@ -321,12 +321,15 @@ class SimilarCaseIndex:
 
     def _search_params(self, selector: Any) -> Any:
         """Search parameters carrying an id selector, keeping the kind's own tuning."""
+        # faiss's Python layer accepts these keyword arguments (and keeps the selector alive);
+        # its generated SWIG signatures do not list them.
+        wrapper: Any = faiss
         if self.kind == "ivf":
-            return faiss.SearchParametersIVF(sel=selector, nprobe=int(self._index.nprobe))
+            return wrapper.SearchParametersIVF(sel=selector, nprobe=int(self._index.nprobe))
         if self.kind == "hnsw":
             hnsw: Any = faiss.downcast_index(self._index.index)
-            return faiss.SearchParametersHNSW(sel=selector, efSearch=int(hnsw.hnsw.efSearch))
-        return faiss.SearchParameters(sel=selector)
+            return wrapper.SearchParametersHNSW(sel=selector, efSearch=int(hnsw.hnsw.efSearch))
+        return wrapper.SearchParameters(sel=selector)
 
     # --- (de)serialisation -----------------------------------------------------------
 
