@@ -9,16 +9,16 @@ from typing import Any
 from django.http import Http404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.apis import ApiAuthMixin
+from accounts.http import AuthedRequest
 from accounts.selectors import team_ids_for_user
 from copilot.engine import EngineError, get_engine
 from copilot.models import MessageAnalysis
 from copilot.nlp.index import IndexStoreError
 from copilot.selectors import analysis_get_for_ticket, similar_cases_for_user
-from core.apis import ApiAuthMixin
 from tickets.apis import BodyField
 from tickets.selectors import ticket_get_for_user
 
@@ -94,8 +94,8 @@ class TicketAnalysisApi(ApiAuthMixin, APIView):
             )
         ],
     )
-    def get(self, request: Request, ticket_id: int, version: int | None = None) -> Response:
-        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest, ticket_id: int, version: int | None = None) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
         raw = request.query_params.get("version") if version is None else str(version)
         if raw is not None and not raw.isdigit():
             return Response(
@@ -113,7 +113,7 @@ class TicketAnalysisVersionApi(TicketAnalysisApi):
         responses=AnalysisOutput,
         summary="The copilot's analysis of one transcript version of a ticket",
     )
-    def get(self, request: Request, ticket_id: int, version: int | None = None) -> Response:
+    def get(self, request: AuthedRequest, ticket_id: int, version: int | None = None) -> Response:
         return super().get(request, ticket_id, version)
 
 
@@ -128,12 +128,12 @@ class SimilarCaseSearchApi(ApiAuthMixin, APIView):
         responses={200: SimilarCaseSearchOutput, 503: None},
         summary="Solved cases most similar to a text, from the caller's teams",
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = SimilarCaseSearchInput(data=request.data)
         data.is_valid(raise_exception=True)
         payload: dict[str, Any] = data.validated_data
         user = request.user
-        teams = team_ids_for_user(user=user)  # type: ignore[arg-type]
+        teams = team_ids_for_user(user=user)
         engine = get_engine()
         try:
             vector = engine.encoder.encode([payload["text"]])[0]
@@ -144,7 +144,7 @@ class SimilarCaseSearchApi(ApiAuthMixin, APIView):
                 status=status.HTTP_503_SERVICE_UNAVAILABLE,
             )
         found = [{"ticket_id": h.id, "similarity": round(h.score, 4)} for h in hits]
-        cases = similar_cases_for_user(cases=found, user=user)  # type: ignore[arg-type]
+        cases = similar_cases_for_user(cases=found, user=user)
         results = [
             {
                 "ticket_id": c.ticket_id,

@@ -429,12 +429,12 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         allowed_names = [ticket.customer.name]
         if ticket.assignee is not None:
             allowed_names.append(f"{ticket.assignee.first_name} {ticket.assignee.last_name}")
-        check = {"allowed_text": allowed_text, "allowed_names": allowed_names, "known": known}
-        report.append(
-            DraftLeak(
-                ticket_id=ticket.pk,
-                stored=identifier_leaks(analysis.draft_reply, **check),
-                rebuilt=identifier_leaks(rebuilt.text, **check),
+
+        stored, built = (
+            identifier_leaks(
+                text, allowed_text=allowed_text, allowed_names=allowed_names, known=known
             )
+            for text in (analysis.draft_reply, rebuilt.text)
         )
+        report.append(DraftLeak(ticket_id=ticket.pk, stored=stored, rebuilt=built))
     return report

@@ -43,7 +43,7 @@ def record_solved_case(*, ticket_id: int) -> None:
 
 
 @shared_task(bind=True, **DURABLE)
-def sync_case_index(self) -> None:  # type: ignore[no-untyped-def]
+def sync_case_index(self) -> None:
     """Publish the cases added and removed since the last index generation.
 
     When another writer holds the index this run steps back and comes again in a moment; the

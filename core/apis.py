@@ -4,11 +4,9 @@ from typing import Any
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import exceptions, status
-from rest_framework.permissions import IsAuthenticated
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.permissions import HasStaffRole
 from core.errors import Conflict, DomainError, Forbidden, NotFound
 
 
@@ -26,13 +24,3 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         )
     return drf_exception_handler(exc, context)
-
-
-class ApiAuthMixin:
-    """Base of every API view: DRF authenticates (token or session) and enforces the role.
-
-    DRF views are exempt from Django's LoginRequiredMiddleware (it only knows session logins and
-    would redirect a token client to the HTML login page); these permission classes replace it.
-    """
-
-    permission_classes = [IsAuthenticated, HasStaffRole]

@@ -91,7 +91,7 @@ def _backlog() -> dict[str, Any]:
 
     waiting: dict[str, int | None] = {}
     with app.connection_for_read() as conn:
-        channel = conn.default_channel
+        channel: Any = conn.default_channel  # kombu types it as the abstract channel
         for queue in settings.CELERY_WORKER_QUEUES:
             try:
                 declared = channel.queue_declare(queue=queue, passive=True)

@@ -13,32 +13,39 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.apis import ApiAuthMixin
+from accounts.http import AuthedRequest
 from accounts.models import Team
 from accounts.selectors import team_ids_for_user
 from copilot.services.intake import message_receive, ticket_receive
-from core.apis import ApiAuthMixin
 from core.errors import DomainError
 from tickets.apis import (
-    CUSTOMER_EMAIL_MAX,
     MAX_BODY,
     BodyField,
     MessageOutput,
     TicketDetailOutput,
     TicketSummaryOutput,
 )
-from tickets.models import AuthorKind, Channel, PostedVia, Priority, Segment, Status
+from tickets.models import (
+    CUSTOMER_EMAIL_MAX,
+    AuthorKind,
+    Channel,
+    PostedVia,
+    Priority,
+    Segment,
+    Status,
+)
 from tickets.selectors import TicketFilters, ticket_get_for_user, ticket_list_for_user
 from tickets.services import customer_get_or_create_for_ticket
 
 
-def _posted_via(request: Request) -> str:
+def _posted_via(request: AuthedRequest) -> str:
     """The kind of credentials a request came with, recorded on the messages it posts."""
     user = request.user
-    if user.role is None and user.is_integration:  # type: ignore[union-attr]
+    if user.role is None and user.is_integration:
         return PostedVia.INTEGRATION
     return PostedVia.TOKEN if isinstance(request.auth, Token) else PostedVia.SESSION
 
@@ -65,12 +72,12 @@ class TicketListApi(ApiAuthMixin, APIView):
         responses=TicketSummaryOutput(many=True),
         summary="List tickets of your teams",
     )
-    def get(self, request: Request) -> Response:
+    def get(self, request: AuthedRequest) -> Response:
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         tickets = ticket_list_for_user(
             user=request.user, filters=TicketFilters(**filters.validated_data)
-        )  # type: ignore[arg-type]
+        )
         paginator = self.Pagination()
         page = paginator.paginate_queryset(tickets, request, view=self)
         return paginator.get_paginated_response(TicketSummaryOutput(page, many=True).data)
@@ -88,7 +95,7 @@ class TicketListApi(ApiAuthMixin, APIView):
                 max_digits=12,
                 decimal_places=2,
                 min_value=0,
-                required=False,  # type: ignore[arg-type]
+                required=False,
             )
             order_count = serializers.IntegerField(min_value=0, required=False)
 
@@ -114,19 +121,19 @@ class TicketListApi(ApiAuthMixin, APIView):
             "customer fields are used for a new customer only."
         ),
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthedRequest) -> Response:
         data = self.CreateInput(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        payload: dict[str, Any] = data.validated_data
         team = Team.objects.filter(
             slug=payload["team"],
-            id__in=team_ids_for_user(user=request.user),  # type: ignore[arg-type]
+            id__in=team_ids_for_user(user=request.user),
         ).first()
         if team is None:
             raise DomainError("No team of yours has this slug.", field="team", code="not_found")
         with transaction.atomic():
             customer = customer_get_or_create_for_ticket(
-                by=request.user,  # type: ignore[arg-type]
+                by=request.user,
                 **payload["customer"],
             )
             ticket = ticket_receive(
@@ -137,7 +144,7 @@ class TicketListApi(ApiAuthMixin, APIView):
                 priority=payload["priority"],
                 body=payload["message"]["body"],
                 author_name=payload["message"]["author_name"],
-                created_by=request.user,  # type: ignore[arg-type]
+                created_by=request.user,
                 posted_via=_posted_via(request),
             )
         return Response(TicketDetailOutput(ticket).data, status=status.HTTP_201_CREATED)
@@ -168,17 +175,17 @@ class MessageCreateApi(ApiAuthMixin, APIView):
             f"{MAX_BODY:,} characters; HTML is stored as given and always shown escaped."
         ),
     )
-    def post(self, request: Request, ticket_id: int) -> Response:
-        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+    def post(self, request: AuthedRequest, ticket_id: int) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        payload: dict[str, Any] = data.validated_data  # type: ignore[assignment]
+        payload: dict[str, Any] = data.validated_data
         message = message_receive(
             ticket=ticket,
             body=payload["body"],
             author_kind=payload["author_kind"],
             author_name=payload["author_name"],
-            by=request.user,  # type: ignore[arg-type]
+            by=request.user,
             via=_posted_via(request),
         )
         return Response(MessageOutput(message).data, status=status.HTTP_201_CREATED)

@@ -22,10 +22,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from accounts.decorators import role_required
+from accounts.http import AuthedHttpRequest
 from accounts.models import Role
 from copilot.engine import index_state
 from core.health import WORKER_CHECKS, Check, checks_run, health_answer
-from core.http import AuthedHttpRequest
 from recovery.selectors import execution_stuck_qs
 
 STATUS = "desk/copilot_status.html"

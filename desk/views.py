@@ -18,6 +18,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
+from accounts.http import AuthedHttpRequest
 from accounts.models import Role
 from accounts.selectors import team_list_for_user
 from copilot.models import MessageAnalysis
@@ -26,7 +27,6 @@ from copilot.selectors import analysis_get_by_id
 from copilot.services.drafts import draft_discard, draft_reply_send
 from copilot.services.intake import agent_reply_send, ticket_status_change
 from core.errors import DomainError
-from core.http import AuthedHttpRequest
 from desk.selectors import (
     ReplyBox,
     TicketHeader,
@@ -229,7 +229,7 @@ def ticket_status(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
     form = StatusForm(request.POST)
     if not form.is_valid():
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
         return _header_response(request, ticket_id, error=error, form=form)
     try:
         ticket_status_change(

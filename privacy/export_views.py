@@ -10,9 +10,9 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from accounts.decorators import role_required
+from accounts.http import AuthedHttpRequest
 from accounts.models import Role
 from core.errors import Conflict
-from core.http import AuthedHttpRequest
 from privacy.exports.selectors import export_get_for_user
 from privacy.exports.services import export_download, export_request
 from tickets.selectors import customer_get_for_user
@@ -50,7 +50,7 @@ def export_status(request: AuthedHttpRequest, export_id: int) -> HttpResponse:
 
 @require_GET
 @role_required(Role.ADMIN)
-def export_download_view(request: AuthedHttpRequest, export_id: int) -> HttpResponse:
+def export_download_view(request: AuthedHttpRequest, export_id: int) -> FileResponse:
     export = export_get_for_user(user=request.user, export_id=export_id)
     try:
         handle = export_download(export=export, by=request.user)

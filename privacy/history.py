@@ -47,7 +47,7 @@ def counts_sentence(counts: Mapping[str, object], *, none: str = "nothing") -> s
 
 def _purpose(value: object) -> str:
     try:
-        return str(ConsentPurpose(value).label)
+        return str(ConsentPurpose(str(value)).label)
     except ValueError:
         return humanise(str(value))
 

@@ -7,9 +7,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
+from accounts.http import AuthedHttpRequest
 from accounts.models import Role
 from core.errors import DomainError
-from core.http import AuthedHttpRequest
 from privacy.erasure import customer_erase
 from privacy.exports.selectors import export_list_for_customer
 from privacy.forms import ConsentForm, EraseForm
@@ -72,7 +72,7 @@ def consent_change(request: AuthedHttpRequest, customer_id: int) -> HttpResponse
         except DomainError as exc:
             error = exc.message
     else:
-        error = "; ".join(e for errors in form.errors.values() for e in errors)
+        error = "; ".join(str(e) for errors in form.errors.values() for e in errors)
     if not request.htmx:
         if error:
             return render(request, PAGE, _context(found, consent_error=error), status=422)

@@ -8,11 +8,11 @@ from drf_spectacular.utils import extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.apis import ApiAuthMixin
+from accounts.apis import ApiAuthMixin
+from accounts.http import AuthedRequest
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecoveryAction
 from recovery.selectors import (
     audit_event_filter,
@@ -28,11 +28,11 @@ from recovery.services import (
 )
 from tickets.selectors import ticket_get_for_user
 
-MONEY = {"max_digits": 10, "decimal_places": 2}
+MONEY: dict[str, Any] = {"max_digits": 10, "decimal_places": 2}
 
 
 class RecommendationOutput(serializers.ModelSerializer[Recommendation]):
-    action = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    action = serializers.SlugRelatedField[RecoveryAction](slug_field="key", read_only=True)
     action_name = serializers.CharField(source="action.name", read_only=True)
     decided_by = serializers.CharField(source="decided_by.username", default=None)
     added_by = serializers.CharField(source="added_by.username", default=None)
@@ -74,8 +74,8 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
         responses=RecommendationOutput(many=True),
         summary="Recovery actions proposed or taken on a ticket",
     )
-    def get(self, request: Request, ticket_id: int) -> Response:
-        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest, ticket_id: int) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
         return Response(
             RecommendationOutput(recommendation_list_for_ticket(ticket=ticket), many=True).data
         )
@@ -87,15 +87,15 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
         summary="Add (and approve) an action the copilot did not suggest; a reason is required",
         description="A closed ticket answers 409. The co-approval line applies as for an approval.",
     )
-    def post(self, request: Request, ticket_id: int) -> Response:
-        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+    def post(self, request: AuthedRequest, ticket_id: int) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
         data = self.AddInput(data=request.data)
         data.is_valid(raise_exception=True)
         payload: dict[str, Any] = data.validated_data
         action = get_object_or_404(RecoveryAction, key=payload["action"], active=True)
         recommendation = recommendation_add(
             ticket=ticket,
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             action=action,
             amount=payload.get("amount"),
             currency=payload["currency"],
@@ -120,9 +120,9 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         "is above the action's co-approval line waits for a supervisor. A second decision, or "
         "an approval on a closed ticket, answers 409.",
     )
-    def post(self, request: Request, recommendation_id: int) -> Response:
+    def post(self, request: AuthedRequest, recommendation_id: int) -> Response:
         recommendation = recommendation_get_for_user(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             recommendation_id=recommendation_id,
         )
         data = self.DecisionInput(data=request.data)
@@ -131,7 +131,7 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         if payload["decision"] == "approve":
             recommendation = recommendation_approve(
                 recommendation=recommendation,
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 amount=payload.get("amount"),
                 currency=payload["currency"],
                 reason=payload["reason"],
@@ -139,7 +139,7 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         else:
             recommendation = recommendation_reject(
                 recommendation=recommendation,
-                user=request.user,  # type: ignore[arg-type]
+                user=request.user,
                 reason=payload["reason"],
             )
         return Response(RecommendationOutput(recommendation).data)
@@ -155,11 +155,11 @@ class RecommendationCoapprovalApi(ApiAuthMixin, APIView):
         responses=RecommendationOutput,
         summary="A supervisor co-approves or refuses an amount above the co-approval line",
     )
-    def post(self, request: Request, recommendation_id: int) -> Response:
-        if not request.user.is_supervisor_role:  # type: ignore[union-attr]
+    def post(self, request: AuthedRequest, recommendation_id: int) -> Response:
+        if not request.user.is_supervisor_role:
             raise PermissionDenied("Only supervisors co-approve.")
         recommendation = recommendation_get_for_user(
-            user=request.user,  # type: ignore[arg-type]
+            user=request.user,
             recommendation_id=recommendation_id,
         )
         data = self.CoapprovalInput(data=request.data)
@@ -167,7 +167,7 @@ class RecommendationCoapprovalApi(ApiAuthMixin, APIView):
         payload: dict[str, Any] = data.validated_data
         recommendation = recommendation_coapprove(
             recommendation=recommendation,
-            supervisor=request.user,  # type: ignore[arg-type]
+            supervisor=request.user,
             approve=payload["approve"],
             reason=payload["reason"],
         )
@@ -215,14 +215,14 @@ class AuditEventListApi(ApiAuthMixin, APIView):
         responses=AuditEventOutput(many=True),
         summary="The audit trail of your teams (supervisors and admins)",
     )
-    def get(self, request: Request) -> Response:
-        if not request.user.is_supervisor_role:  # type: ignore[union-attr]
+    def get(self, request: AuthedRequest) -> Response:
+        if not request.user.is_supervisor_role:
             raise PermissionDenied("The audit trail is for supervisors and admins.")
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
         params: dict[str, Any] = filters.validated_data
         events = audit_event_filter(
-            audit_event_qs_for_user(user=request.user),  # type: ignore[arg-type]
+            audit_event_qs_for_user(user=request.user),
             kind=params["kind"],
             ticket_id=params.get("ticket"),
             overrides=params["overrides"],

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from core.textsearch import TextSearch, app_tables, rows_containing, rows_redact, tables_search
-from recovery.models import AuditEvent, CustomerSignals, Recommendation, RecoveryExecution
+from recovery.models import (
+    AuditEvent,
+    AuditEventQuerySet,
+    CustomerSignals,
+    Recommendation,
+    RecoveryExecution,
+)
 from tickets.customer_data import ERASED
 
 
@@ -113,9 +119,10 @@ def recovery_redact_copies(*, terms: tuple[str, ...], redact: Callable[[Any], An
         (RecoveryExecution, ("error", "result")),
     ):
         changed += rows_redact(rows_containing(model, fields, terms), fields, redact)
-    return changed + rows_containing(
-        AuditEvent, ("reason", "proposed", "final"), terms
-    ).redact_text_for_erasure(redact)
+    audit = cast(
+        AuditEventQuerySet, rows_containing(AuditEvent, ("reason", "proposed", "final"), terms)
+    )
+    return changed + audit.redact_text_for_erasure(redact)
 
 
 def recovery_rows_containing(*, terms: list[str]) -> TextSearch:

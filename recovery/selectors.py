@@ -54,7 +54,7 @@ def recommendation_get_for_user(*, user: User, recommendation_id: int) -> Recomm
 
 def recommendation_list_for_ticket(*, ticket: Ticket) -> list[Recommendation]:
     """What the ticket page shows: open ones first, then decided ones, newest first."""
-    open_first = {
+    open_first: dict[str, int] = {
         RecommendationStatus.PROPOSED: 0,
         RecommendationStatus.AWAITING_COAPPROVAL: 1,
     }

@@ -21,9 +21,9 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
+from accounts.http import AuthedHttpRequest
 from accounts.models import Role
 from core.errors import Conflict, DomainError, Forbidden, NotFound
-from core.http import AuthedHttpRequest
 from recovery.charts import bar_chart
 from recovery.fairness import fairness_report_for_user
 from recovery.override_rates import override_rates_for_user

@@ -13,13 +13,14 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.pagination import PageNumberPagination
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.apis import ApiAuthMixin
+from accounts.apis import ApiAuthMixin
+from accounts.http import AuthedRequest
 from core.errors import DomainError
 from tickets.models import (
+    CUSTOMER_EMAIL_MAX,
     Customer,
     Segment,
     Ticket,
@@ -34,8 +35,6 @@ from tickets.services import customer_update
 from tickets.text import text_clean
 
 MAX_BODY = settings.COPILOT_MESSAGE_MAX_CHARS
-# The column's own limit: a serializer allowing more lets the database refuse it (a 500).
-CUSTOMER_EMAIL_MAX = Customer._meta.get_field("email").max_length
 
 
 class BodyField(serializers.CharField):
@@ -108,8 +107,8 @@ class TicketDetailOutput(TicketSummaryOutput):
 
 class TicketDetailApi(ApiAuthMixin, APIView):
     @extend_schema(responses=TicketDetailOutput, summary="A ticket with its transcript")
-    def get(self, request: Request, ticket_id: int) -> Response:
-        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest, ticket_id: int) -> Response:
+        ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
         return Response(TicketDetailOutput(ticket).data)
 
 
@@ -124,11 +123,11 @@ class CustomerListApi(ApiAuthMixin, APIView):
         responses=CustomerOutput(many=True),
         summary="Customers who wrote to your teams",
     )
-    def get(self, request: Request) -> Response:
-        customers = customer_qs_for_user(user=request.user).order_by("name", "id")  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest) -> Response:
+        customers = customer_qs_for_user(user=request.user).order_by("name", "id")
         filters = self.FilterInput(data=request.query_params)
         filters.is_valid(raise_exception=True)
-        q = filters.validated_data["q"]  # type: ignore[index]
+        q = filters.validated_data["q"]
         if q:
             customers = customers.filter(name__icontains=q) | customers.filter(external_id=q)
         paginator = PageNumberPagination()
@@ -150,13 +149,13 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
             max_digits=12,
             decimal_places=2,
             min_value=0,
-            required=False,  # type: ignore[arg-type]
+            required=False,
         )
         order_count = serializers.IntegerField(min_value=0, required=False)
 
     @extend_schema(responses=CustomerOutput, summary="A customer")
-    def get(self, request: Request, customer_id: int) -> Response:
-        customer = customer_get_for_user(user=request.user, customer_id=customer_id)  # type: ignore[arg-type]
+    def get(self, request: AuthedRequest, customer_id: int) -> Response:
+        customer = customer_get_for_user(user=request.user, customer_id=customer_id)
         return Response(CustomerOutput(customer).data)
 
     @extend_schema(
@@ -170,8 +169,8 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
             "403 naming each such field, and nothing is changed."
         ),
     )
-    def patch(self, request: Request, customer_id: int) -> Response:
-        customer = customer_get_for_user(user=request.user, customer_id=customer_id)  # type: ignore[arg-type]
+    def patch(self, request: AuthedRequest, customer_id: int) -> Response:
+        customer = customer_get_for_user(user=request.user, customer_id=customer_id)
         data = self.UpdateInput(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
         unknown = set(request.data) - set(self.UpdateInput().fields)
@@ -180,7 +179,7 @@ class CustomerDetailApi(ApiAuthMixin, APIView):
             raise DomainError(f"{field!r} is not a field that can be changed.", field=field)
         customer = customer_update(
             customer=customer,
-            data=dict(data.validated_data),  # type: ignore[arg-type]
-            by=request.user,  # type: ignore[arg-type]
+            data=dict(data.validated_data),
+            by=request.user,
         )
         return Response(CustomerOutput(customer).data)

@@ -17,7 +17,7 @@ def humanise(key: str) -> str:
 
 def _status(value: object) -> str:
     try:
-        return str(Status(value).label)
+        return str(Status(str(value)).label)
     except ValueError:
         return humanise(str(value))
 

@@ -28,6 +28,7 @@ from accounts.services import team_get_or_create
 from core.parsers import json_loads_bounded
 from tickets.events import ticket_event_imported
 from tickets.models import (
+    CUSTOMER_EMAIL_MAX,
     DONE_STATUSES,
     AuthorKind,
     Channel,
@@ -45,7 +46,7 @@ class CustomerRecord(serializers.Serializer[Any]):
     external_id = serializers.CharField(max_length=100)
     name = serializers.CharField(max_length=200)
     email = serializers.EmailField(
-        max_length=Customer._meta.get_field("email").max_length,
+        max_length=CUSTOMER_EMAIL_MAX,
         required=False,
         allow_blank=True,
         default="",

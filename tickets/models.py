@@ -13,12 +13,17 @@ class Segment(models.TextChoices):
     AT_RISK = "at_risk", "At risk"
 
 
+# Django's default for an e-mail column, named so that serializers and imports check the same
+# limit before the database does (a longer value would be a 500, not a 400).
+CUSTOMER_EMAIL_MAX = 254
+
+
 class Customer(TimeStampedModel):
     """A shop's customer. Not a login: customers reach us through channels, not this app."""
 
     external_id = models.CharField(max_length=100, unique=True, help_text="The shop's own id.")
     name = models.CharField(max_length=200)
-    email = models.EmailField(blank=True)
+    email = models.EmailField(max_length=CUSTOMER_EMAIL_MAX, blank=True)
     segment = models.CharField(max_length=20, choices=Segment.choices, default=Segment.STANDARD)
     signup_date = models.DateField(null=True, blank=True)
     lifetime_spend = models.DecimalField(max_digits=12, decimal_places=2, default=0)

@@ -4,6 +4,7 @@ result, and re-sending those whose task was lost."""
 import datetime as dt
 import logging
 import time
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
@@ -245,7 +246,7 @@ def _analyses_run_batch(keys: list[tuple[int, int]]) -> int:
 
 def _analysis_fields(
     result: TextAnalysis, *, message: Message, ticket: Ticket, transcript_version: int
-) -> dict:
+) -> dict[str, Any]:
     """The stored result, the same for a single run and a batch: signals, the customer's state
     across the conversation, the similar cases still valid in the database, the draft."""
     cases = similar_case_resolutions(ids=[n.id for n in result.neighbours], team_id=ticket.team_id)
@@ -285,7 +286,7 @@ def _analysis_fields(
 
 def _conversation_fields(
     *, ticket: Ticket, transcript_version: int, sentiment_score: float, intent: str
-) -> dict:
+) -> dict[str, Any]:
     """The customer's state across the conversation: every message of theirs so far, with the
     sentiment each analysis stored, and their other recent tickets about the same issue."""
     state = conversation_state(
@@ -304,7 +305,7 @@ def _conversation_fields(
 
 
 @transaction.atomic
-def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields) -> MessageAnalysis:
+def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields: Any) -> MessageAnalysis:
     # The customer first, then the analysis: the order an erasure takes them in, so the two
     # serialise on the customer and cannot deadlock. What was read before the lock (the
     # message, the customer's name) may have been erased since: re-checked below.
@@ -342,7 +343,7 @@ CASE_WITHDRAWN = (
 )
 
 
-def _cases_still_there(fields: dict) -> dict:
+def _cases_still_there(fields: dict[str, Any]) -> dict[str, Any]:
     """The similar cases the draft was built from, re-checked under a lock held to commit.
 
     Another customer's erasure deletes their cases: one that did so after this run read them
