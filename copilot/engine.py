@@ -39,6 +39,7 @@ from copilot.nlp.sentiment import (
     SentimentResult,
     get_sentiment_analyzer,
 )
+from copilot.selectors import case_intents, solved_case_teams
 
 logger = logging.getLogger(__name__)
 
@@ -233,8 +234,6 @@ class Engine:
         """The ids of these teams' cases in this generation (one query per generation)."""
         cached = self._team_cases
         if cached is None or cached[0] != stored.generation:
-            from copilot.selectors import solved_case_teams
-
             by_team: dict[int, list[int]] = {}
             in_index = stored.index.ids()
             for case_id, case_team in solved_case_teams():
@@ -353,8 +352,6 @@ class Engine:
         neighbours: list[list[Neighbour]], intents: list[IntentPrediction], k: int
     ) -> list[list[Neighbour]]:
         """Cases of the intent the message most likely has move up (cosine orders within)."""
-        from copilot.selectors import case_intents
-
         labels = case_intents(ids={n.id for row in neighbours for n in row})
         out = []
         for row, prediction in zip(neighbours, intents, strict=True):

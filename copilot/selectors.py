@@ -16,7 +16,7 @@ from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_lea
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
 from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.models import AuthorKind, Customer, Message, Ticket
-from tickets.selectors import ticket_qs_for_user
+from tickets.selectors import ACTIVE_STATUSES, ticket_qs_for_user
 
 # What the encoder reads of a conversation. MiniLM stops at 256 word pieces (about 1,000
 # characters of English) anyway; the cap only bounds work on a pasted log file.
@@ -397,8 +397,6 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
     """For the newest finished analysis of every open ticket, the identifiers in its draft that
     come neither from this ticket (its messages, its customer) nor from its assignee: once for
     the draft as stored, once for the draft the current code builds from the same cases."""
-    from tickets.selectors import ACTIVE_STATUSES
-
     known = people_known_all()
     analyses = (
         MessageAnalysis.objects.filter(

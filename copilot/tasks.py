@@ -10,8 +10,8 @@ from celery.signals import worker_process_init, worker_ready
 
 from copilot.engine import get_engine, index_health
 from copilot.nlp.index import IndexBusy
-from copilot.services.analysis import analyses_requeue_stale, analyses_run_pending, analysis_run
-from copilot.services.cases import case_index_repair, case_index_sync, case_record
+from copilot.services import analysis as analysis
+from copilot.services import cases as cases
 from core.retry import retry_options
 
 logger = logging.getLogger(__name__)
@@ -26,19 +26,19 @@ DURABLE = retry_options(retry_backoff=2, max_retries=6)
 @shared_task(**{**DURABLE, "retry_backoff_max": 60})
 def analyse_message(*, ticket_id: int, transcript_version: int) -> None:
     """Analyse the customer message that brought a ticket to ``transcript_version``."""
-    analysis_run(ticket_id=ticket_id, transcript_version=transcript_version)
+    analysis.analysis_run(ticket_id=ticket_id, transcript_version=transcript_version)
 
 
 @shared_task(**{**DURABLE, "retry_backoff_max": 60})
 def analyse_pending() -> None:
     """Analyse every pending analysis in batches (after an import, the demo's seed)."""
-    analyses_run_pending()
+    analysis.analyses_run_pending()
 
 
 @shared_task(**DURABLE)
 def record_solved_case(*, ticket_id: int) -> None:
     """Embed a solved ticket as a case, then bring the index up to date."""
-    if case_record(ticket_id=ticket_id) is not None:
+    if cases.case_record(ticket_id=ticket_id) is not None:
         sync_case_index.delay()
 
 
@@ -51,7 +51,7 @@ def sync_case_index(self) -> None:
     one publish, not one each.
     """
     try:
-        case_index_sync(wait=False)
+        cases.case_index_sync(wait=False)
     except IndexBusy as exc:
         raise self.retry(countdown=2, max_retries=60, exc=exc) from exc
 
@@ -59,13 +59,13 @@ def sync_case_index(self) -> None:
 @shared_task(**DURABLE)
 def repair_case_index() -> None:
     """Rebuild the similar-case index from the database if no usable generation is published."""
-    case_index_repair()
+    cases.case_index_repair()
 
 
 @shared_task(ignore_result=True)
 def requeue_stale_analyses() -> None:
     """Every minute (beat): analyses whose task was lost are queued again."""
-    analyses_requeue_stale()
+    analysis.analyses_requeue_stale()
 
 
 @worker_ready.connect

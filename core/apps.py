@@ -28,9 +28,7 @@ class CoreConfig(AppConfig):
             except ValueError as exc:
                 raise ImproperlyConfigured(f"API_THROTTLE_{scope.upper()}: {exc}") from exc
 
-        from config.env import VAR_DIR
-
-        VAR_DIR.mkdir(parents=True, exist_ok=True)
+        Path(settings.VAR_DIR).mkdir(parents=True, exist_ok=True)
         if settings.CELERY_BROKER_URL.startswith("filesystem://"):
             # kombu's file-system transport expects its folders to exist already.
             for key in ("data_folder_in", "processed_folder"):

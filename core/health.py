@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from celery import current_app
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.core.cache import cache
@@ -57,9 +58,7 @@ WEB_CHECKS: dict[str, Check] = {"database": _database, "cache": _cache}
 
 
 def _broker() -> dict[str, Any]:
-    from config.celery import app
-
-    with app.connection_for_write() as conn:
+    with current_app.connection_for_write() as conn:
         conn.ensure_connection(max_retries=1, timeout=2)
     return {"ok": True}
 
@@ -87,10 +86,8 @@ def _backlog() -> dict[str, Any]:
     not failed: the workers' heartbeats say whether anyone consumes it."""
     from kombu.exceptions import ChannelError
 
-    from config.celery import app
-
     waiting: dict[str, int | None] = {}
-    with app.connection_for_read() as conn:
+    with current_app.connection_for_read() as conn:
         channel: Any = conn.default_channel  # kombu types it as the abstract channel
         for queue in settings.CELERY_WORKER_QUEUES:
             try:

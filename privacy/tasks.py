@@ -3,7 +3,7 @@
 from celery import shared_task
 
 from core.retry import retry_options
-from privacy.exports.services import export_build
+from privacy.exports import services as export_services
 from privacy.services import retention_enforce
 
 
@@ -16,4 +16,4 @@ def enforce_retention() -> None:
 @shared_task(**retry_options())
 def build_customer_export(*, export_id: int) -> None:
     """Build a customer's data package (requested by an admin); safe to run twice."""
-    export_build(export_id=export_id)
+    export_services.export_build(export_id=export_id)

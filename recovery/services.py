@@ -18,6 +18,7 @@ from django.utils.module_loading import import_string
 from accounts.models import User
 from copilot.models import AnalysisStatus, MessageAnalysis
 from core.errors import Conflict, DomainError
+from recovery import tasks as recovery_tasks
 from recovery.asks import asks_detect
 from recovery.customer_features import customer_signals_compute
 from recovery.events import (
@@ -50,7 +51,7 @@ from recovery.selectors import (
 )
 from tickets.consent import ConsentPurpose, consent_granted
 from tickets.customer_data import customer_is_erased, customer_lock_for_ticket
-from tickets.models import AuthorKind, Customer, Message, Ticket
+from tickets.models import AuthorKind, Customer, Message, Ticket, TicketEvent, TicketEventKind
 from tickets.services import system_note_append
 
 logger = logging.getLogger(__name__)
@@ -153,9 +154,7 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
     ticket = Ticket.objects.select_related("customer").get(pk=locked.ticket_id)
     # The customer wrote again: what followed their earlier recoveries, and their signals,
     # are brought up to date by a worker after this commits.
-    from recovery.tasks import refresh_customer
-
-    refresh_customer.delay_on_commit(customer_id=ticket.customer_id)
+    recovery_tasks.refresh_customer.delay_on_commit(customer_id=ticket.customer_id)
     actions = {a.key: a for a in RecoveryAction.objects.filter(active=True)}
     context = dataclasses.replace(
         customer_context(customer=ticket.customer),
@@ -527,8 +526,6 @@ def recommendation_coapprove(
 def _execution_create(recommendation: Recommendation, *, approved_by: User) -> RecoveryExecution:
     """Record the execution (unique per recommendation: the idempotency key) and run it after
     commit. A second call for the same recommendation finds the same row."""
-    from recovery.tasks import execute_recovery
-
     execution, _ = RecoveryExecution.objects.get_or_create(
         recommendation=recommendation,
         defaults={
@@ -538,7 +535,7 @@ def _execution_create(recommendation: Recommendation, *, approved_by: User) -> R
             "approved_by": approved_by,
         },
     )
-    execute_recovery.delay_on_commit(execution_id=execution.pk)
+    recovery_tasks.execute_recovery.delay_on_commit(execution_id=execution.pk)
     return execution
 
 
@@ -615,8 +612,6 @@ def executions_requeue_stale(*, older_than_seconds: int = 120) -> int:
     leaves it alone until the period has passed again; the task is safe to run twice anyway.
     After `EXECUTION_MAX_ATTEMPTS` runs it is left for a person (it is listed as stuck).
     """
-    from recovery.tasks import execute_recovery
-
     now = timezone.now()
     cutoff = now - dt.timedelta(seconds=older_than_seconds)
     run_cutoff = now - dt.timedelta(seconds=max(older_than_seconds, EXECUTION_STALE_SECONDS))
@@ -633,7 +628,7 @@ def executions_requeue_stale(*, older_than_seconds: int = 120) -> int:
         )
         RecoveryExecution.objects.filter(pk__in=ids).update(queued_at=now)
         for execution_id in ids:
-            execute_recovery.delay_on_commit(execution_id=execution_id)
+            recovery_tasks.execute_recovery.delay_on_commit(execution_id=execution_id)
     if ids:
         logger.warning("Re-queued %d recovery executions whose task was lost", len(ids))
     return len(ids)
@@ -730,9 +725,6 @@ def recovery_outcomes_update(
     was the ticket reopened, did the customer answer positively. These outcomes are what the
     ranking learns from (similar_case_outcomes). Returns how many executions changed.
     """
-    from copilot.models import MessageAnalysis
-    from tickets.models import TicketEvent, TicketEventKind
-
     now = now or timezone.now()
     executions = RecoveryExecution.objects.filter(
         status=ExecutionStatus.DONE, outcome_checked_at__isnull=True

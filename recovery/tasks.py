@@ -4,18 +4,13 @@ from celery import shared_task
 
 from copilot.models import MessageAnalysis
 from core.retry import TRANSIENT_ERRORS, retry_options
+from recovery import services as services
 from recovery.customer_features import (
     customer_signals_compute,
     customer_signals_refresh_all,
     customers_not_erased,
 )
 from recovery.hooks import HookTemporaryError
-from recovery.services import (
-    execution_run,
-    executions_requeue_stale,
-    recommendations_propose,
-    recovery_outcomes_update,
-)
 
 # Nightly or per message, and done again the next time: a few retries are enough.
 REFRESH = {"max_retries": 3}
@@ -24,7 +19,7 @@ REFRESH = {"max_retries": 3}
 @shared_task(**retry_options(autoretry_for=(*TRANSIENT_ERRORS, HookTemporaryError), max_retries=8))
 def execute_recovery(*, execution_id: int) -> None:
     """Carry out an approved recovery action (once: see execution_run)."""
-    execution_run(execution_id=execution_id)
+    services.execution_run(execution_id=execution_id)
 
 
 # Quick first retries: the agent is looking at the panel, waiting for its proposals.
@@ -37,19 +32,19 @@ def propose_recommendations(*, analysis_id: int) -> None:
     """
     analysis = MessageAnalysis.objects.filter(pk=analysis_id).first()
     if analysis is not None:
-        recommendations_propose(analysis=analysis)
+        services.recommendations_propose(analysis=analysis)
 
 
 @shared_task(ignore_result=True)
 def requeue_stale_executions() -> None:
     """Every minute (beat): approved actions whose task was lost are queued again."""
-    executions_requeue_stale()
+    services.executions_requeue_stale()
 
 
 @shared_task(**retry_options(**REFRESH, retry_backoff=30))
 def refresh_customer_signals() -> None:
     """Nightly: every customer's signals, and the outcomes of past recoveries."""
-    recovery_outcomes_update()
+    services.recovery_outcomes_update()
     customer_signals_refresh_all()
 
 
@@ -58,5 +53,5 @@ def refresh_customer(*, customer_id: int) -> None:
     """After a customer writes: the outcomes of their past recoveries, then their signals."""
     customer = customers_not_erased().filter(pk=customer_id).first()
     if customer is not None:
-        recovery_outcomes_update(customer=customer)
+        services.recovery_outcomes_update(customer=customer)
         customer_signals_compute(customer=customer)

@@ -10,6 +10,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
+from copilot import tasks as copilot_tasks
 from copilot.engine import EngineError, TextAnalysis, get_engine
 from copilot.models import (
     AnalysisStatus,
@@ -44,8 +45,6 @@ def analysis_request(*, message: Message, queue: bool = True) -> MessageAnalysis
     ticket are superseded: the agent needs the copilot's view of the conversation as it is now.
     With `queue` false no task is sent for it: a bulk run (analyses_run_pending) takes it.
     """
-    from copilot.tasks import analyse_message
-
     now = timezone.now()
     MessageAnalysis.objects.filter(
         ticket_id=message.ticket_id,
@@ -75,7 +74,7 @@ def analysis_request(*, message: Message, queue: bool = True) -> MessageAnalysis
             ]
         )
     if queue:
-        analyse_message.delay_on_commit(
+        copilot_tasks.analyse_message.delay_on_commit(
             ticket_id=message.ticket_id, transcript_version=message.sequence
         )
     return analysis
@@ -87,8 +86,6 @@ def analyses_queue_missing(*, retry_failed: bool = False, bulk: bool = False) ->
     message is often the agent's, and the customer's request before it is still the work), and
     optionally re-queue failed ones. Returns how many. With `bulk`, one task analyses them all
     in batches (analyses_run_pending) instead of one task each."""
-    from copilot.tasks import analyse_pending
-
     latest_customer = Message.objects.filter(
         ticket_id=OuterRef("pk"), author_kind=AuthorKind.CUSTOMER
     ).order_by("-sequence")
@@ -110,7 +107,7 @@ def analyses_queue_missing(*, retry_failed: bool = False, bulk: bool = False) ->
             analysis_request(message=message, queue=not bulk)
         queued += 1
     if bulk and queued:
-        analyse_pending.delay_on_commit()
+        copilot_tasks.analyse_pending.delay_on_commit()
     return queued
 
 
@@ -419,8 +416,6 @@ def analyses_requeue_stale() -> int:
     row first (a compare-and-set on its count), so two sweeps at once, or a sweep and a worker
     finishing the analysis, never send one analysis twice or fail a finished one.
     """
-    from copilot.tasks import analyse_message
-
     now = timezone.now()
     stale = (
         MessageAnalysis.objects.filter(status=AnalysisStatus.PENDING)
@@ -454,6 +449,8 @@ def analyses_requeue_stale() -> int:
         with transaction.atomic():
             if claim.update(requeues=requeues + 1, requeued_at=now) != 1:
                 continue  # another sweep sent it, or a worker finished it, meanwhile
-            analyse_message.delay_on_commit(ticket_id=ticket_id, transcript_version=version)
+            copilot_tasks.analyse_message.delay_on_commit(
+                ticket_id=ticket_id, transcript_version=version
+            )
         sent += 1
     return sent

@@ -24,6 +24,7 @@ import numpy as np
 from django.conf import settings
 from django.db import transaction
 
+from copilot import tasks as copilot_tasks
 from copilot.engine import get_engine, index_health, index_store
 from copilot.models import SolvedCase
 from copilot.nlp.index import IndexMissing, IndexWriter, Manifest, SimilarCaseIndex
@@ -80,13 +81,11 @@ def case_on_status_change(*, ticket: Ticket, old: str, new: str) -> None:
     Solved: embed it and index it once the transaction commits. Reopened: drop the case now, so
     no draft is built from a resolution that turned out not to solve the problem.
     """
-    from copilot.tasks import record_solved_case, sync_case_index
-
     was_done, is_done = old in DONE_STATUSES, new in DONE_STATUSES
     if is_done and not was_done:
-        record_solved_case.delay_on_commit(ticket_id=ticket.pk)
+        copilot_tasks.record_solved_case.delay_on_commit(ticket_id=ticket.pk)
     elif was_done and not is_done and case_forget(ticket=ticket):
-        sync_case_index.delay_on_commit()
+        copilot_tasks.sync_case_index.delay_on_commit()
 
 
 def _vectors(rows: list[tuple[int, bytes]], dim: int) -> tuple[np.ndarray, np.ndarray]:

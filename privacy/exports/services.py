@@ -33,6 +33,7 @@ from accounts.models import User
 from copilot.customer_data import copilot_export_for_customer
 from core.errors import Conflict
 from core.retry import TRANSIENT_ERRORS
+from privacy import tasks as privacy_tasks
 from privacy.events import privacy_event
 from privacy.exports.csv_format import csv_write
 from privacy.exports.readme import readme_text
@@ -56,8 +57,6 @@ FORMAT_VERSION = 1
 def export_request(*, customer: Customer, by: User | None) -> DataExport:
     """Queue a new data package for the customer; a worker builds it after commit."""
     # Within this app: the task module imports this one to run the build.
-    from privacy.tasks import build_customer_export
-
     with transaction.atomic():
         export = DataExport.objects.create(customer=customer, requested_by=by)
         privacy_event(
@@ -66,7 +65,7 @@ def export_request(*, customer: Customer, by: User | None) -> DataExport:
             actor=by,
             data={"export_id": export.pk},
         )
-        build_customer_export.delay_on_commit(export_id=export.pk)
+        privacy_tasks.build_customer_export.delay_on_commit(export_id=export.pk)
     return export
 
 

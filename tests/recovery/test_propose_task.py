@@ -96,7 +96,7 @@ def test_failing_propose_task_leaves_the_analysis_done(
     def broken(**kwargs: object) -> None:
         raise RuntimeError("ranking broke")
 
-    monkeypatch.setattr(tasks, "recommendations_propose", broken)
+    monkeypatch.setattr(tasks.services, "recommendations_propose", broken)
     analysis = pending(ticket_a)
 
     with django_capture_on_commit_callbacks(execute=True):
