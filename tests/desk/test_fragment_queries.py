@@ -76,10 +76,11 @@ def busy_ticket(ticket: Ticket, agent: User, team: Team, *, messages: int) -> Ti
 
 # session, user, groups, teams, ticket; the analyses (latest, shown), similar cases (tickets,
 # their customers, staff names, their messages' names), the decision with its agent, the
-# customer's last message; the recovery panel's recommendations, consent and actions.
-COPILOT_PANEL_QUERIES = 16
-# session, user, groups, teams, ticket; recommendations, consent, actions.
-RECOVERY_PANEL_QUERIES = 8
+# customer's last message; the recovery panel's recommendations, consent, actions, and whether
+# a finished analysis still awaits its proposals (then the section keeps polling).
+COPILOT_PANEL_QUERIES = 17
+# session, user, groups, teams, ticket; recommendations, consent, actions, proposals awaited.
+RECOVERY_PANEL_QUERIES = 9
 
 
 @pytest.mark.parametrize("messages", [6, 60])
