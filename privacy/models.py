@@ -117,3 +117,13 @@ class DataExport(models.Model):
 
     def __str__(self) -> str:
         return f"export {self.pk} of customer {self.customer_id} ({self.status})"
+
+    @property
+    def is_in_progress(self) -> bool:
+        """Still being built: the page polls for its progress."""
+        return self.status in (ExportStatus.PENDING, ExportStatus.RUNNING)
+
+    @property
+    def can_download(self) -> bool:
+        """Built and on disk: an admin may download it (each download is recorded)."""
+        return self.status == ExportStatus.DONE

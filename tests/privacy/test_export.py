@@ -762,3 +762,20 @@ def test_download_of_a_done_export_whose_file_is_gone_is_404(
 
     assert response.status_code == 404
     assert not PrivacyEvent.objects.filter(kind=PrivacyEventKind.EXPORT_DOWNLOADED).exists()
+
+
+@pytest.mark.parametrize(
+    ("status", "in_progress", "downloadable"),
+    [
+        (ExportStatus.PENDING, True, False),
+        (ExportStatus.RUNNING, True, False),
+        (ExportStatus.DONE, False, True),
+        (ExportStatus.FAILED, False, False),
+    ],
+)
+def test_export_states_the_page_asks_for(
+    status: str, in_progress: bool, downloadable: bool
+) -> None:
+    export = DataExport(status=status)
+
+    assert (export.is_in_progress, export.can_download) == (in_progress, downloadable)
