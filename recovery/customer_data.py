@@ -4,7 +4,8 @@ and where their identifiers were copied into other customers' records.
 The privacy app runs these across the apps; this is the recovery app's part of them, so no
 other app reads or writes recovery's tables for it. What stays after an erasure, and why:
 recommendations and executions (action, amount, currency, status: a refund that was paid must
-stay on the books) and the audit trail of who decided what, their texts redacted.
+stay on the books) and the audit trail of who decided what, their texts redacted. A proposal
+run (`ProposalRun`: an analysis id, times and counts) holds nothing personal and stays too.
 """
 
 from __future__ import annotations

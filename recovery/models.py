@@ -227,6 +227,42 @@ class Recommendation(models.Model):
         return self.status != RecommendationStatus.PROPOSED
 
 
+# Beat re-sends the proposal task of a done analysis whose run is not recorded (the task was
+# lost: the broker was down when the analysis committed, or it dropped the message): first this
+# long after the analysis finished, so it does not race the task queued on commit (which runs
+# within seconds), then twice as long after each re-send, at most PROPOSAL_REQUEUE_MAX_SECONDS
+# apart, for analyses requested within the last PROPOSAL_REQUEUE_WINDOW_HOURS (past that the
+# conversation has moved on), at most PROPOSAL_REQUEUE_BATCH per sweep.
+PROPOSAL_REQUEUE_SECONDS = 60
+PROPOSAL_REQUEUE_MAX_SECONDS = 30 * 60
+PROPOSAL_REQUEUE_WINDOW_HOURS = 24
+PROPOSAL_REQUEUE_BATCH = 200
+
+
+class ProposalRun(models.Model):
+    """That the copilot's proposals for a done analysis were made, and how many. None is an
+    answer too (the catalogue had nothing for the message, or its customer was erased before
+    the task ran): the panel stops waiting, and beat does not send the task again.
+
+    Written by `recommendations_propose` in the transaction of its proposals. A row without
+    `ran_at` is beat's count of re-sends for an analysis whose task was lost
+    (`proposal_runs_requeue_missing`): the run is still owed. Holds nothing personal.
+    """
+
+    analysis = models.OneToOneField(
+        MessageAnalysis, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    ran_at = models.DateTimeField(null=True, blank=True)
+    proposed = models.PositiveSmallIntegerField(default=0)
+    requeues = models.PositiveSmallIntegerField(default=0)
+    requeued_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        state = f"{self.proposed} proposed" if self.ran_at else f"owed, {self.requeues} re-sends"
+        return f"proposals for analysis {self.analysis_id} ({state})"
+
+
 class ExecutionStatus(models.TextChoices):
     PENDING = "pending", "Pending"
     RUNNING = "running", "In progress"

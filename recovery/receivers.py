@@ -11,7 +11,9 @@ from recovery.tasks import propose_recommendations
 
 
 def analysis_completed_propose(*, analysis_id: int, **kwargs: Any) -> None:
-    """Sent after the analysis committed: its proposals are computed by their own task."""
+    """Sent after the analysis committed: its proposals are computed by their own task. If it
+    cannot be queued (the broker down), the error is logged by `send_robust` and beat sends it
+    later: the analysis has no recorded proposal run (`requeue_missing_proposals`)."""
     propose_recommendations.delay(analysis_id=analysis_id)
 
 

@@ -17,9 +17,11 @@ from accounts.selectors import team_ids_for_user
 from copilot.models import AnalysisStatus, MessageAnalysis
 from recovery.models import (
     EXECUTION_STALE_SECONDS,
+    PROPOSAL_REQUEUE_SECONDS,
     AuditEvent,
     AuditKind,
     ExecutionStatus,
+    ProposalRun,
     Recommendation,
     RecommendationStatus,
     RecoveryAction,
@@ -219,10 +221,13 @@ def audit_event_filter(
     return qs
 
 
-# How long after an analysis finished the panel waits for its proposals, polling: their task
-# is queued when the analysis commits and runs behind other work on the fast queue. Bounded, so
-# an analysis for which the catalogue has nothing (or whose task was lost) stops the polling.
-PROPOSALS_WAIT_SECONDS = 60
+# How long after an analysis finished the panel waits for its proposal run, polling: its task
+# is queued when the analysis commits and runs behind other work on the fast queue; a lost one
+# is sent again by beat PROPOSAL_REQUEUE_SECONDS after the analysis finished, on the next sweep
+# (one a minute), which this covers. Bounded beyond that: with no worker or broker the polling
+# (every 2 s) would only load the server; the agent sees the proposals when they open the
+# ticket again. A run that proposed nothing is recorded, and stops the polling at once.
+PROPOSALS_WAIT_SECONDS = PROPOSAL_REQUEUE_SECONDS + 120
 
 
 @dataclass(frozen=True)
@@ -237,10 +242,10 @@ class RecoveryPanel:
 
 
 def recommendations_awaited(*, ticket: Ticket) -> bool:
-    """Whether an analysis of the ticket finished within PROPOSALS_WAIT_SECONDS and has no
-    proposals yet (their task has not run)."""
+    """Whether an analysis of the ticket finished within PROPOSALS_WAIT_SECONDS and its
+    proposal run is not recorded yet (its task has not run)."""
     since = timezone.now() - timedelta(seconds=PROPOSALS_WAIT_SECONDS)
-    proposed = Recommendation.objects.filter(analysis=OuterRef("pk"), added_by__isnull=True)
+    proposed = ProposalRun.objects.filter(analysis=OuterRef("pk"), ran_at__isnull=False)
     return (
         MessageAnalysis.objects.filter(
             ticket=ticket, status=AnalysisStatus.DONE, finished_at__gte=since

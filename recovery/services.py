@@ -11,7 +11,8 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, transaction
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
@@ -33,9 +34,14 @@ from recovery.hooks import ExecutionHook, HookPermanentError, HookTemporaryError
 from recovery.models import (
     EXECUTION_MAX_ATTEMPTS,
     EXECUTION_STALE_SECONDS,
+    PROPOSAL_REQUEUE_BATCH,
+    PROPOSAL_REQUEUE_MAX_SECONDS,
+    PROPOSAL_REQUEUE_SECONDS,
+    PROPOSAL_REQUEUE_WINDOW_HOURS,
     RECOMMENDATION_TRANSITIONS,
     CustomerSignals,
     ExecutionStatus,
+    ProposalRun,
     Recommendation,
     RecommendationStatus,
     RecoveryAction,
@@ -143,13 +149,24 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
     analysis that is not done. Idempotent: a second call for the same analysis returns what
     the first one proposed (read under the analysis's lock; one proposal per action and
     analysis is also a unique constraint).
+
+    Each run of a done analysis is recorded (`ProposalRun`) with its proposals, also when it
+    proposes nothing or the customer was erased: the panel stops waiting, beat stops re-sending.
+    One for an analysis not done is not a run: nothing was decided, and beat only sends done
+    ones (an analysis that becomes done is announced again).
     """
     # The customer first, then the analysis: the order an erasure locks them in, so the two
     # serialise and an erasure that came first is seen here.
     customer = customer_lock_for_ticket(ticket_id=analysis.ticket_id)
     locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
     existing = list(locked.recommendations.filter(added_by__isnull=True).order_by("rank"))
-    if existing or locked.status != AnalysisStatus.DONE or customer_is_erased(customer=customer):
+    if locked.status != AnalysisStatus.DONE:
+        return existing
+    if ProposalRun.objects.filter(analysis=locked, ran_at__isnull=False).exists():
+        return existing
+    if existing or customer_is_erased(customer=customer):
+        # Proposed before runs were recorded, or nothing may be proposed for this customer.
+        _proposal_run_record(analysis=locked, proposed=len(existing))
         return existing
     ticket = Ticket.objects.select_related("customer").get(pk=locked.ticket_id)
     # The customer wrote again: what followed their earlier recoveries, and their signals,
@@ -190,7 +207,85 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
         )
         audit_recommendation_shown(recommendation=recommendation)
         created.append(recommendation)
+    _proposal_run_record(analysis=locked, proposed=len(created))
     return created
+
+
+def _proposal_run_record(*, analysis: MessageAnalysis, proposed: int) -> None:
+    """Under the analysis's lock. The row may be there already, written by beat for the
+    re-sends (`proposal_runs_requeue_missing`): it becomes the record of the run."""
+    ProposalRun.objects.update_or_create(
+        analysis=analysis, defaults={"ran_at": timezone.now(), "proposed": proposed}
+    )
+
+
+def proposal_requeue_backoff(*, requeues: int) -> dt.timedelta:
+    """How long after an analysis finished (``requeues`` 0), or after its last re-send, beat
+    waits before sending its proposal task (again)."""
+    seconds = PROPOSAL_REQUEUE_SECONDS * 2 ** min(requeues, 16)
+    return dt.timedelta(seconds=min(seconds, PROPOSAL_REQUEUE_MAX_SECONDS))
+
+
+def _proposal_requeue_due(now: dt.datetime) -> Q:
+    """Rows of owed runs whose last re-send is older than the back-off it earned (a row no sweep
+    has sent yet, `requeues` 0, is due: its analysis was filtered on `finished_at`)."""
+    due = Q(requeues=0)
+    requeues = 1
+    while proposal_requeue_backoff(requeues=requeues).total_seconds() < (
+        PROPOSAL_REQUEUE_MAX_SECONDS
+    ):
+        cutoff = now - proposal_requeue_backoff(requeues=requeues)
+        due |= Q(requeues=requeues, requeued_at__lt=cutoff)
+        requeues += 1
+    return due | Q(
+        requeues__gte=requeues,
+        requeued_at__lt=now - dt.timedelta(seconds=PROPOSAL_REQUEUE_MAX_SECONDS),
+    )
+
+
+def proposal_runs_requeue_missing() -> int:
+    """Send again the proposal task of done analyses whose run is not recorded: it was lost
+    (the broker was down when the analysis committed, a message dropped, a worker died), as
+    `analyses_requeue_stale` does for analyses. The database is the truth, the broker only a
+    delivery. Returns how many were sent.
+
+    Only analyses requested within PROPOSAL_REQUEUE_WINDOW_HOURS (the range the analyses'
+    `(status, requested_at)` index serves), finished PROPOSAL_REQUEUE_SECONDS ago or more,
+    newest first (an agent may be waiting on them), PROPOSAL_REQUEUE_BATCH at most; each
+    re-send backs off (`proposal_requeue_backoff`). A re-send is claimed on the analysis's
+    `ProposalRun` row first (a compare-and-set on its count, which the run itself also ends
+    by setting `ran_at`), so two sweeps at once, or a sweep and the run, send it once.
+    """
+    now = timezone.now()
+    runs = ProposalRun.objects.filter(analysis=OuterRef("pk"))
+    owed = list(
+        MessageAnalysis.objects.filter(
+            status=AnalysisStatus.DONE,
+            requested_at__gte=now - dt.timedelta(hours=PROPOSAL_REQUEUE_WINDOW_HOURS),
+            finished_at__lt=now - proposal_requeue_backoff(requeues=0),
+        )
+        .filter(~Exists(runs) | Exists(runs.filter(_proposal_requeue_due(now), ran_at=None)))
+        .annotate(proposal_requeues=Coalesce(Subquery(runs.values("requeues")[:1]), 0))
+        .order_by("-finished_at", "-pk")
+        .values_list("pk", "proposal_requeues")[:PROPOSAL_REQUEUE_BATCH]
+    )
+    # The rows that count the re-sends; one written meanwhile (by the run) is left as it is.
+    ProposalRun.objects.bulk_create(
+        [ProposalRun(analysis_id=pk) for pk, _ in owed], ignore_conflicts=True
+    )
+    sent = 0
+    for analysis_id, requeues in owed:
+        with transaction.atomic():
+            claim = ProposalRun.objects.filter(
+                analysis_id=analysis_id, ran_at=None, requeues=requeues
+            )
+            if claim.update(requeues=requeues + 1, requeued_at=now) != 1:
+                continue  # another sweep sent it, or it ran, meanwhile
+            recovery_tasks.propose_recommendations.delay_on_commit(analysis_id=analysis_id)
+        sent += 1
+    if sent:
+        logger.warning("Re-queued the proposals of %d analyses whose task was lost", sent)
+    return sent
 
 
 # --- deciding ----------------------------------------------------------------------------------

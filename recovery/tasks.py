@@ -27,12 +27,19 @@ def execute_recovery(*, execution_id: int) -> None:
 def propose_recommendations(*, analysis_id: int) -> None:
     """Propose recovery actions for an analysis that finished (queued when it committed).
 
-    Safe to run twice or late: a second run finds the proposals made and adds none; an analysis
-    gone meanwhile, or a customer erased, gets none (see recommendations_propose).
+    Safe to run twice or late: a second run finds its run recorded and adds none; an analysis
+    gone meanwhile, or a customer erased, gets none (see recommendations_propose). Sent again
+    by beat while no run is recorded (requeue_missing_proposals).
     """
     analysis = MessageAnalysis.objects.filter(pk=analysis_id).first()
     if analysis is not None:
         services.recommendations_propose(analysis=analysis)
+
+
+@shared_task(ignore_result=True)
+def requeue_missing_proposals() -> None:
+    """Every minute (beat): done analyses whose proposal task was lost are sent again."""
+    services.proposal_runs_requeue_missing()
 
 
 @shared_task(ignore_result=True)

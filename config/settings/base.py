@@ -315,6 +315,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 60.0,
         "options": {"expires": 55},
     },
+    "requeue-missing-proposals": {
+        "task": "recovery.tasks.requeue_missing_proposals",
+        "schedule": 60.0,
+        "options": {"expires": 55},
+    },
     "requeue-stale-executions": {
         "task": "recovery.tasks.requeue_stale_executions",
         "schedule": 60.0,
