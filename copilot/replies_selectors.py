@@ -43,9 +43,7 @@ def past_replies_for_library(*, team_ids: list[int] | None = None) -> Iterator[P
     messages = (
         Message.objects.filter(ticket__status__in=DONE_STATUSES)
         .exclude(author_kind=AuthorKind.SYSTEM)
-        .exclude(
-            ticket__customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING)
-        )
+        .exclude(ticket__customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING))
         .exclude(ticket__customer_id__in=customer_ids_erased())
         .order_by("ticket_id", "sequence")
     )

@@ -35,7 +35,7 @@ from accounts.models import Team, User
 from copilot.engine import get_engine
 from copilot.models import ReplyEntry, ReplySource
 from copilot.nlp.deid import SLOTS, KnownPeople, deidentify, identifier_leaks
-from copilot.replies_selectors import people_known_for_library, past_replies_for_library
+from copilot.replies_selectors import past_replies_for_library, people_known_for_library
 from core.errors import DomainError
 
 logger = logging.getLogger(__name__)
@@ -52,12 +52,67 @@ MIN_WORDS = 4
 MAX_EXAMPLES = 5
 # Greeting, thanks and sign-off words: a reply made only of these (and slots) is no answer.
 _COURTESY = frozenset(
-    """
-    hi hello hey heya hiya dear there good morning afternoon evening day thanks thank you so
-    much very many thx ty cheers regards kind best warm wishes sincerely yours take care all the
-    welcome youre you're your are np no problem anytime any time glad to help happy great
-    awesome ok okay sure have a nice wonderful lovely weekend
-    """.split()
+    [
+        "hi",
+        "hello",
+        "hey",
+        "heya",
+        "hiya",
+        "dear",
+        "there",
+        "good",
+        "morning",
+        "afternoon",
+        "evening",
+        "day",
+        "thanks",
+        "thank",
+        "you",
+        "so",
+        "much",
+        "very",
+        "many",
+        "thx",
+        "ty",
+        "cheers",
+        "regards",
+        "kind",
+        "best",
+        "warm",
+        "wishes",
+        "sincerely",
+        "yours",
+        "take",
+        "care",
+        "all",
+        "the",
+        "welcome",
+        "youre",
+        "you're",
+        "your",
+        "are",
+        "np",
+        "no",
+        "problem",
+        "anytime",
+        "any",
+        "time",
+        "glad",
+        "to",
+        "help",
+        "happy",
+        "great",
+        "awesome",
+        "ok",
+        "okay",
+        "sure",
+        "have",
+        "a",
+        "nice",
+        "wonderful",
+        "lovely",
+        "weekend",
+    ]
 )
 _WORD = re.compile(r"[A-Za-z][A-Za-z'\u2019]*")
 _SLOT_ANY = re.compile(r"\{[a-z][a-z_]{0,40}\}")
@@ -199,9 +254,11 @@ def reply_library_build(
     """Build the teams' history entries from their past replies (every team when None)."""
     started = time.monotonic()
     built_at = timezone.now()
-    build_id = built_at.strftime("%Y%m%dT%H%M%S") + "-" + hashlib.sha256(
-        str(time.time_ns()).encode()
-    ).hexdigest()[:6]
+    build_id = (
+        built_at.strftime("%Y%m%dT%H%M%S")
+        + "-"
+        + hashlib.sha256(str(time.time_ns()).encode()).hexdigest()[:6]
+    )
     known = people_known_for_library()
     teams = Team.objects.all() if team_ids is None else Team.objects.filter(pk__in=team_ids)
     reports = {team.pk: TeamBuild(team=team.slug) for team in teams.order_by("name")}
@@ -221,7 +278,9 @@ def reply_library_build(
         key = reply_key(text)
         group = groups[reply.team_id].get(key)
         if group is None:
-            groups[reply.team_id][key] = _Group(text=text, key=key, count=1, examples=[reply.ticket_id])
+            groups[reply.team_id][key] = _Group(
+                text=text, key=key, count=1, examples=[reply.ticket_id]
+            )
             continue
         group.count += 1
         report.collapsed_exact += 1
@@ -371,7 +430,9 @@ def reply_text_clean(*, text: str) -> str:
             code="identifier",
         )
     if not cleaned:
-        raise DomainError("Nothing is left of the reply once names and numbers are taken out.", field="text")
+        raise DomainError(
+            "Nothing is left of the reply once names and numbers are taken out.", field="text"
+        )
     return cleaned
 
 
