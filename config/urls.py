@@ -19,6 +19,7 @@ urlpatterns = [
     path("supervision/", include("recovery.supervisor_urls")),
     path("privacy/", include("privacy.urls")),
     path("privacy/exports/", include("privacy.export_urls")),
+    path("replies/", include("copilot.urls")),
     path("login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),

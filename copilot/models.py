@@ -192,3 +192,64 @@ class TicketInsight(models.Model):
 
     def __str__(self) -> str:
         return f"insight on {self.ticket_id}"
+
+
+class ReplySource(models.TextChoices):
+    HISTORY = "history", "Past replies"
+    ADMIN = "admin", "Saved reply"
+
+
+class ReplyEntry(models.Model):
+    """One reply the copilot may suggest to a team: de-identified text with typed slots.
+
+    History entries are built from the team's own agent replies (`reply_library_build`); one
+    entry stands for every reply that said the same thing (`count`, a few `examples`). Admin
+    entries are the organisation's saved replies. The text never holds an identifier: slots are
+    filled at send time from the ticket at hand and its agent only.
+    """
+
+    team = models.ForeignKey(
+        "accounts.Team", on_delete=models.CASCADE, related_name="reply_entries"
+    )
+    text = models.TextField()
+    # sha256 of the normalised de-identified text as built: a rebuild finds the entry again by
+    # it (an admin's edit changes `text`, not `key`, so the edit and a disable survive).
+    key = models.CharField(max_length=64)
+    count = models.PositiveIntegerField(default=1)  # agent replies collapsed into this entry
+    examples = models.JSONField(default=list, blank=True)  # a few source ticket ids
+    source = models.CharField(max_length=10, choices=ReplySource.choices)
+    active = models.BooleanField(default=True)
+    # An admin edited or disabled this history entry: a rebuild keeps their text and switch,
+    # and keeps the entry (as a tombstone with no count) even when no reply yields it any more.
+    curated = models.BooleanField(default=False)
+    embedding = models.BinaryField()  # float32 unit vector of `text`, from the base encoder
+    model_version = models.CharField(max_length=100)
+    # Which library build last wrote the entry (history entries), and when.
+    build_id = models.CharField(max_length=40, blank=True)
+    built_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "reply entries"
+        ordering = ["team", "-count", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["team", "key"],
+                condition=Q(source="history"),
+                name="replyentry_history_key_unique",
+            ),
+            models.CheckConstraint(
+                condition=Q(source__in=ReplySource.values), name="replyentry_source_valid"
+            ),
+        ]
+        indexes = [models.Index(fields=["team", "active"], name="replyentry_team_active_idx")]
+
+    def __str__(self) -> str:
+        return f"reply {self.pk} of team {self.team_id} ({self.source})"

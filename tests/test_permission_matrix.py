@@ -28,6 +28,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
+from copilot.services.replies import reply_entry_create
 from privacy.models import DataExport, ExportStatus
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
@@ -95,6 +96,11 @@ RULES: dict[str, Rule] = {
     "exports:export-status": Rule(ADMIN, htmx=True),
     "exports:export-download": Rule(ADMIN),
     "admin:index": Rule(ADMIN, kind="admin"),
+    # The reply library: admins, who see every team's entries.
+    "replies:list": Rule(ADMIN),
+    "replies:add": Rule(ADMIN, ("GET", "POST")),
+    "replies:edit": Rule(ADMIN, ("GET", "POST")),
+    "replies:toggle": Rule(ADMIN, POST, htmx=True),
     # The REST API and its schema; the docs page is for people, so it is a page.
     # A shop integration opens tickets and posts customers' messages in every team, and keeps
     # customers and their consent in step with the shop; it reads no transcript or analysis.
@@ -196,7 +202,9 @@ def other_team_supervisor(team_b: Team) -> User:
 
 
 @pytest.fixture
-def url_kwargs(settings: Settings, tmp_path: Path, ticket_a: Ticket, agent: User) -> dict[str, int]:
+def url_kwargs(
+    settings: Settings, tmp_path: Path, ticket_a: Ticket, agent: User, admin_user: User
+) -> dict[str, int]:
     """Ids of team A's objects, by the name the URL patterns give them."""
     analysis = MessageAnalysisFactory(
         ticket=ticket_a,
@@ -213,7 +221,9 @@ def url_kwargs(settings: Settings, tmp_path: Path, ticket_a: Ticket, agent: User
     export = DataExport.objects.create(
         customer=ticket_a.customer, status=ExportStatus.DONE, progress=100, file="ready.zip"
     )
+    reply = reply_entry_create(team=ticket_a.team, text="We re-sent it.", by=admin_user)
     return {
+        "entry_id": reply.pk,
         "ticket_id": ticket_a.pk,
         "customer_id": ticket_a.customer_id,
         "analysis_id": analysis.pk,

@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team, User
+from copilot.models import ReplyEntry, ReplySource
 from privacy.services import consent_record
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import RecoveryAction
@@ -76,3 +77,32 @@ def test_hostile_text_is_escaped_in_every_page_and_fragment(
                 assert ESCAPED in html, url
     # The privacy log holds no free text at all (ids, purposes, states).
     assert "alert(" not in client.get(reverse("privacy:log")).content.decode()
+
+
+def test_hostile_reply_text_is_stored_as_written_and_shown_escaped(
+    client: Client, team_a: Team, admin_user: User
+) -> None:
+    # Through the admin's form (stored safely: the text is kept, never run) and as a built entry.
+    client.force_login(admin_user)
+    client.post(reverse("replies:add"), {"team": team_a.pk, "text": f"Sorry {XSS} {{url}}"})
+    added = ReplyEntry.objects.get()
+    assert "<script>alert(1)</script>" in added.text
+    Team.objects.filter(pk=team_a.pk).update(name=f"Orders {XSS}")
+    built = ReplyEntry.objects.create(
+        team=team_a, text=XSS, key="k", source=ReplySource.HISTORY, embedding=b"", examples=[1]
+    )
+
+    for url in (
+        reverse("replies:list"),
+        reverse("replies:edit", args=[added.pk]),
+        reverse("replies:edit", args=[built.pk]),
+    ):
+        for headers in ({}, {"HTTP_HX_REQUEST": "true"}):
+            html = client.get(url, **headers).content.decode()
+            assert "<script>alert(1)" not in html, url
+            assert "<img src=x onerror" not in html, url
+            assert ESCAPED in html, url
+    toggled = client.post(
+        reverse("replies:toggle", args=[built.pk]), {"active": "no"}, HTTP_HX_REQUEST="true"
+    ).content.decode()
+    assert "<script>alert(1)" not in toggled and ESCAPED in toggled

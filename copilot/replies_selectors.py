@@ -1,0 +1,167 @@
+"""Reads of the reply library: what it is built from, what admins list, what ranking reads.
+
+Kept apart from copilot/selectors.py (cases, analyses, drafts) so each stays one subject.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+from django.db.models import Count, Max, Q, QuerySet
+
+from copilot.models import ReplyEntry, ReplySource
+from copilot.nlp.deid import KnownPeople
+from copilot.selectors import people_known_all
+from tickets.consent import ConsentPurpose, customer_ids_opted_out
+from tickets.customer_data import customer_ids_erased
+from tickets.models import DONE_STATUSES, AuthorKind, Message
+
+# An imported agent's display name with a space is a person ("Jill W."); without one it is a
+# brand's handle ("AppleSupport", "Delta"), which must stay in the text as the company's name.
+_PERSON_AUTHOR = re.compile(r"\S\s+\S")
+
+
+@dataclass(frozen=True)
+class PastReply:
+    """An agent's reply to a customer message, in a solved or closed ticket."""
+
+    ticket_id: int
+    team_id: int
+    body: str
+
+
+def past_replies_for_library(*, team_ids: list[int] | None = None) -> Iterator[PastReply]:
+    """Every agent message that directly follows a customer message in a solved or closed
+    ticket, oldest ticket first. A customer who opted out of training or was erased
+    contributes nothing (their whole tickets are skipped, agents' replies included: those
+    replies answer them)."""
+    messages = (
+        Message.objects.filter(ticket__status__in=DONE_STATUSES)
+        .exclude(author_kind=AuthorKind.SYSTEM)
+        .exclude(ticket__customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING))
+        .exclude(ticket__customer_id__in=customer_ids_erased())
+        .order_by("ticket_id", "sequence")
+    )
+    if team_ids is not None:
+        messages = messages.filter(ticket__team_id__in=team_ids)
+    previous: tuple[int, str] | None = None
+    rows = messages.values_list("ticket_id", "ticket__team_id", "author_kind", "body")
+    for ticket_id, team_id, kind, body in rows.iterator(chunk_size=2000):
+        follows_customer = previous == (ticket_id, AuthorKind.CUSTOMER)
+        previous = (ticket_id, kind)
+        if kind == AuthorKind.AGENT and follows_customer:
+            yield PastReply(ticket_id=ticket_id, team_id=team_id, body=body)
+
+
+def people_known_for_library() -> KnownPeople:
+    """Everyone the database can name: every customer and staff account (`people_known_all`)
+    plus the imported agents' display names that are a person's name."""
+    everyone = people_known_all()
+    authors = (
+        Message.objects.filter(author_kind=AuthorKind.AGENT)
+        .exclude(author_name="")
+        .values_list("author_name", flat=True)
+        .distinct()
+    )
+    agents = KnownPeople.from_records(
+        full_names=[name for name in authors if _PERSON_AUTHOR.search(name)]
+    )
+    return KnownPeople(names=everyone.names | agents.names, handles=everyone.handles)
+
+
+def reply_entry_list(
+    *,
+    q: str = "",
+    team_id: int | None = None,
+    source: str = "",
+    active: bool | None = None,
+) -> QuerySet[ReplyEntry]:
+    """Entries for the admins' list (admins see every team), most used first."""
+    qs = ReplyEntry.objects.select_related("team").order_by("team__name", "-count", "pk")
+    if q:
+        qs = qs.filter(text__icontains=q)
+    if team_id is not None:
+        qs = qs.filter(team_id=team_id)
+    if source in ReplySource.values:
+        qs = qs.filter(source=source)
+    if active is not None:
+        qs = qs.filter(active=active)
+    return qs
+
+
+def reply_entry_get(*, entry_id: int) -> ReplyEntry:
+    """One entry by id (admins only reach this; they see every team). Raises DoesNotExist."""
+    return ReplyEntry.objects.select_related("team").get(pk=entry_id)
+
+
+# --- For ranking ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TeamReplies:
+    entries: list[ReplyEntry]  # active entries of the team, in `vectors` row order
+    vectors: npt.NDArray[np.float32]  # (len(entries), dim) unit rows: `vectors @ q` is cosine
+
+
+# Per process: team id -> (stamp, replies). The stamp is read from the database on every call
+# (one indexed aggregate), so a change made by any process (a rebuild, an admin's edit) is seen
+# at once, without a cache server to invalidate; every write sets `updated_at` (bulk updates
+# set it explicitly, since queryset.update() skips auto_now).
+_team_cache: dict[int, tuple[tuple[object, ...], TeamReplies]] = {}
+_team_cache_lock = threading.Lock()
+
+
+def _team_stamp(team_id: int) -> tuple[object, ...]:
+    agg = ReplyEntry.objects.filter(team_id=team_id).aggregate(
+        n=Count("pk"),
+        n_active=Count("pk", filter=Q(active=True)),
+        changed=Max("updated_at"),
+        last=Max("pk"),
+    )
+    return (agg["n"], agg["n_active"], agg["changed"], agg["last"])
+
+
+def reply_entries_for_team(*, team_id: int) -> tuple[list[ReplyEntry], npt.NDArray[np.float32]]:
+    """The team's active entries and their embeddings as one float32 matrix (a row per entry,
+    same order), for ranking as a matrix product. Cached per team in the process and
+    re-read when any entry of the team was added, changed, disabled or deleted."""
+    stamp = _team_stamp(team_id)
+    with _team_cache_lock:
+        cached = _team_cache.get(team_id)
+    if cached is not None and cached[0] == stamp:
+        return cached[1].entries, cached[1].vectors
+    entries = list(
+        ReplyEntry.objects.filter(team_id=team_id, active=True)
+        .defer("embedding")
+        .order_by("-count", "pk")
+    )
+    blobs = dict(
+        ReplyEntry.objects.filter(pk__in=[e.pk for e in entries]).values_list("pk", "embedding")
+    )
+    vectors = reply_vectors([bytes(blobs[e.pk]) for e in entries])
+    replies = TeamReplies(entries=entries, vectors=vectors)
+    with _team_cache_lock:
+        _team_cache[team_id] = (stamp, replies)
+    return replies.entries, replies.vectors
+
+
+def reply_vectors(blobs: list[bytes]) -> npt.NDArray[np.float32]:
+    """Stored embeddings as a (n, dim) float32 matrix (n = 0: a (0, 0) matrix)."""
+    if not blobs:
+        return np.zeros((0, 0), dtype=np.float32)
+    return np.stack([np.frombuffer(blob, dtype=np.float32) for blob in blobs])
+
+
+# Any slot the de-identifier can write, not only the common ones (a template placeholder of an
+# imported reply becomes a slot of its own name).
+_SLOT_IN_TEXT = re.compile(r"(\{[a-z][a-z_]{0,40}\})")
+
+
+def reply_text_pieces(*, text: str) -> list[tuple[str, bool]]:
+    """The entry's text cut into pieces, each marked True when it is a slot (to highlight)."""
+    return [(piece, i % 2 == 1) for i, piece in enumerate(_SLOT_IN_TEXT.split(text)) if piece]
