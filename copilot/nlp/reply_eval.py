@@ -163,28 +163,29 @@ class CandidateSets:
 
 
 def candidate_sets(
-    pairs: Sequence[ReplyPair], queries: Sequence[int], *, seed: int = 0
+    pairs: Sequence[ReplyPair], queries: Sequence[int], *, seed: int = 0, size: int = CANDIDATES
 ) -> CandidateSets:
-    """99 distractors per query from the replies (train and test) of the same company whose
-    text differs from the true reply; from the whole source where the company has too few."""
+    """`size - 1` distractors per query from the replies (train and test) of the same company
+    whose text differs from the true reply; from the whole source where the company has too
+    few. `size` must not exceed the source's distinct replies."""
     rng = np.random.default_rng(seed)
     by_company: dict[tuple[str, str], list[int]] = {}
     by_source: dict[str, list[int]] = {}
     for i, pair in enumerate(pairs):
         by_company.setdefault((pair.source, pair.company), []).append(i)
         by_source.setdefault(pair.source, []).append(i)
-    rows = np.zeros((len(queries), CANDIDATES), dtype=np.int64)
+    rows = np.zeros((len(queries), size), dtype=np.int64)
     whole = np.zeros(len(queries), dtype=bool)
     for q, i in enumerate(queries):
         truth = pairs[i]
         pool = [
             j for j in by_company[(truth.source, truth.company)] if pairs[j].reply != truth.reply
         ]
-        if len(pool) < CANDIDATES - 1:
+        if len(pool) < size - 1:
             pool = [j for j in by_source[truth.source] if pairs[j].reply != truth.reply]
             whole[q] = True
         rows[q, 0] = i
-        rows[q, 1:] = rng.choice(np.asarray(pool), size=CANDIDATES - 1, replace=False)
+        rows[q, 1:] = rng.choice(np.asarray(pool), size=size - 1, replace=False)
     return CandidateSets(rows=rows, whole_set=whole)
 
 
