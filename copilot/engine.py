@@ -32,6 +32,8 @@ from copilot.nlp.index import (
     rerank_by_intent,
 )
 from copilot.nlp.intent import UNSURE, IntentClassifier, IntentPrediction
+from copilot.nlp.selector import MODEL_JSON as SELECTOR_JSON
+from copilot.nlp.selector import ResponseSelector
 from copilot.nlp.sentiment import (
     BranchSentimentAnalyzer,
     HeadSentimentAnalyzer,
@@ -78,6 +80,12 @@ def intent_model_dir() -> Path | None:
         if (candidate / "intent_model.json").is_file():
             return candidate
     return None
+
+
+def selector_model_dir() -> Path | None:
+    """The organisation's response selector, if `train_intent` has trained one."""
+    candidate = Path(settings.COPILOT_SELECTOR_MODEL_DIR)
+    return candidate if (candidate / SELECTOR_JSON).is_file() else None
 
 
 def index_health(*, verify: bool) -> tuple[bool, str]:
@@ -159,6 +167,8 @@ class Engine:
         self._index_lock = threading.Lock()
         self._intent: IntentClassifier | None = None
         self._intent_loaded = False
+        self._selector: ResponseSelector | None = None
+        self._selector_loaded = False
         self._held: StoredIndex | None = None
         self._held_root: Path | None = None
         # generation -> {team id: sorted case ids}; rebuilt when the generation changes.
@@ -203,6 +213,32 @@ class Engine:
                         self._intent = model
                     self._intent_loaded = True
         return self._intent
+
+    @property
+    def selector(self) -> ResponseSelector | None:
+        """The trained response selector, or None (no model trained, or trained on another
+        encoder): then suggestions are ranked by the encoder's cosine."""
+        if not self._selector_loaded:
+            with self._lock:
+                if not self._selector_loaded:
+                    directory = selector_model_dir()
+                    if directory is not None:
+                        try:
+                            model = ResponseSelector.load(directory)
+                        except (OSError, ValueError) as exc:
+                            raise EngineError(f"Response selector in {directory}: {exc}") from exc
+                        if model.encoder_version == self.encoder.version:
+                            self._selector = model
+                        else:
+                            logger.warning(
+                                "Response selector %s was trained on encoder %s, not %s; "
+                                "ranking replies by cosine until train_intent runs again",
+                                model.version,
+                                model.encoder_version,
+                                self.encoder.version,
+                            )
+                    self._selector_loaded = True
+        return self._selector
 
     # --- similar-case index -------------------------------------------------------------
 
@@ -395,6 +431,12 @@ def get_engine() -> Engine:
     return _engine
 
 
+def get_selector() -> ResponseSelector | None:
+    """The process's response selector, or None when none is trained (rank by cosine then).
+    Every suggestion records `selector.version`."""
+    return get_engine().selector
+
+
 def reset_engine() -> None:
     """Forget the process's engine (tests that change model settings)."""
     global _engine
@@ -402,4 +444,12 @@ def reset_engine() -> None:
         _engine = None
 
 
-__all__ = ["UNSURE", "Engine", "EngineError", "TextAnalysis", "get_engine", "index_store"]
+__all__ = [
+    "UNSURE",
+    "Engine",
+    "EngineError",
+    "TextAnalysis",
+    "get_engine",
+    "get_selector",
+    "index_store",
+]

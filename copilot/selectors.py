@@ -14,6 +14,7 @@ from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
+from copilot.nlp.reply_eval import conversation_pairs
 from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.models import AuthorKind, Customer, Message, Ticket
 from tickets.selectors import ACTIVE_STATUSES, ticket_qs_for_user
@@ -277,6 +278,36 @@ def case_intents(*, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(Ticket.objects.filter(pk__in=ids).exclude(intent="").values_list("pk", "intent"))
+
+
+@dataclass(frozen=True)
+class ReplyTrainingPair:
+    ticket_id: int
+    team_id: int
+    request: str  # the customer's turns since the previous agent reply
+    reply: str  # the agent reply that followed, de-identified as the reply library stores it
+
+
+def reply_training_pairs() -> list[ReplyTrainingPair]:
+    """Every (customer request, agent reply that followed) of every ticket, for the response
+    selector; customers who said no to training are left out. Replies are de-identified with
+    the names and handles of the people on those tickets, as the reply library does."""
+    tickets = list(
+        Ticket.objects.exclude(
+            customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING)
+        )
+        .order_by("pk")
+        .prefetch_related("messages")
+    )
+    known = people_known_for_cases(case_ids=[t.pk for t in tickets])
+    out = []
+    for ticket in tickets:
+        turns = [(m.author_kind, m.body) for m in ticket.messages.all()]
+        for request, reply in conversation_pairs(turns):
+            text = " ".join(deidentify(reply, known=known).text.split())
+            if text:
+                out.append(ReplyTrainingPair(ticket.pk, ticket.team_id, request, text))
+    return out
 
 
 def _handle_of(external_id: str) -> str:

@@ -1,4 +1,5 @@
-"""Training the organisation's own intent model from its labelled tickets."""
+"""Training the organisation's own intent model from its labelled tickets, and its response
+selector from the replies its agents sent."""
 
 from __future__ import annotations
 
@@ -10,7 +11,15 @@ from django.conf import settings
 
 from copilot.engine import get_engine, intent_model_dir
 from copilot.nlp.intent import Calibration, IntentClassifier, threshold_calibrate
-from copilot.selectors import intent_training_examples
+from copilot.nlp.reply_eval import (
+    CANDIDATES,
+    ReplyPair,
+    candidate_sets,
+    split_for_calibration,
+    trigger_calibrate,
+)
+from copilot.nlp.selector import ResponseSelector
+from copilot.selectors import intent_training_examples, reply_training_pairs
 from core.errors import DomainError
 
 # Intents with fewer labelled tickets than this are trained on all of them and kept out of the
@@ -144,4 +153,103 @@ def intent_model_train(
         accuracy=accuracy,
         calibration=calibration,
         previous_accuracy=previous,
+    )
+
+
+# Fewer (request, reply) pairs than this teach a selector nothing worth its file.
+SELECTOR_MIN_PAIRS = 20
+# Below this many distinct replies there is no honest ranking test to choose a threshold on.
+SELECTOR_MIN_CANDIDATES = 10
+
+
+@dataclass(frozen=True)
+class SelectorTrainingResult:
+    version: str
+    path: Path
+    n_pairs: int
+    n_tickets: int
+    threshold: float
+    # On the held-out tickets (None without any): the calibration of the trigger and the
+    # candidate-set size it was measured with (100, or fewer when the history is small).
+    calibration: Calibration | None
+    candidates: int
+    holdout_pairs: int
+
+
+def selector_model_train(
+    *,
+    output: Path | None = None,
+    holdout: float = 0.1,
+    target_precision: float | None = None,
+    seed: int = 0,
+) -> SelectorTrainingResult:
+    """Train the response selector on every (request, agent reply) pair of the tickets.
+
+    A seeded `holdout` share of the tickets chooses the trigger: a selector fitted on the rest
+    ranks each held-out request's true reply among 99 others of the same team, and the lowest
+    top score at which `target_precision` of the requests it lets through have the true reply
+    among the three shown becomes the threshold. The saved selector is fitted on every pair.
+    """
+    target = (
+        settings.COPILOT_REPLY_TARGET_PRECISION if target_precision is None else target_precision
+    )
+    if not 0.0 < target <= 1.0:
+        raise DomainError("The target precision must be above 0 and at most 1.", field="target")
+    found = reply_training_pairs()
+    if len(found) < SELECTOR_MIN_PAIRS:
+        raise DomainError(
+            f"Need at least {SELECTOR_MIN_PAIRS} customer requests answered by an agent to "
+            f"train the response selector; found {len(found)}.",
+            field="replies",
+        )
+    pairs = [
+        ReplyPair(
+            source="org",
+            company=str(p.team_id),
+            ticket=str(p.ticket_id),
+            request=p.request,
+            reply=p.reply,
+            split="train",
+        )
+        for p in found
+    ]
+    encoder = get_engine().encoder
+    requests = encoder.encode([p.request for p in pairs])
+    replies = encoder.encode([p.reply for p in pairs])
+    keys = [p.reply for p in pairs]
+    size = min(CANDIDATES, len(set(keys)))
+    calibration = None
+    held: list[int] = []
+    if 0 < holdout < 1 and size >= SELECTOR_MIN_CANDIDATES:
+        fit, held = split_for_calibration(pairs, range(len(pairs)), seed=seed, share=holdout)
+        if len(fit) >= 2 and held:
+            first = ResponseSelector.fit(
+                requests[fit],
+                replies[fit],
+                encoder_version=encoder.version,
+                reply_keys=[keys[i] for i in fit],
+            )
+            sets = candidate_sets(pairs, held, seed=seed, size=size)
+            mapped = first.replies_map(replies)[sets.rows]
+            scores = (mapped @ first.requests_map(requests[held])[:, :, None])[:, :, 0]
+            calibration = trigger_calibrate(scores, target_precision=target)
+    threshold = calibration.chosen.threshold if calibration else 0.0
+    model = ResponseSelector.fit(
+        requests,
+        replies,
+        encoder_version=encoder.version,
+        reply_keys=keys,
+        threshold=threshold,
+    )
+    target_dir = output or Path(settings.COPILOT_SELECTOR_MODEL_DIR)
+    version = model.save(target_dir)
+    return SelectorTrainingResult(
+        version=version,
+        path=target_dir,
+        n_pairs=len(pairs),
+        n_tickets=len({p.ticket for p in pairs}),
+        threshold=threshold,
+        calibration=calibration,
+        candidates=size,
+        holdout_pairs=len(held),
     )

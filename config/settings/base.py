@@ -370,6 +370,14 @@ COPILOT_INTENT_THRESHOLD = env.float("COPILOT_INTENT_THRESHOLD", default=None)
 # `train_intent` picks the lowest threshold at which this share of the intents it still
 # answers on held-out tickets are right.
 COPILOT_INTENT_TARGET_PRECISION = env.float("COPILOT_INTENT_TARGET_PRECISION", default=0.9)
+# Where `train_intent` writes the response selector (which past reply fits a request); without
+# one, suggested replies are ranked by the encoder's cosine.
+COPILOT_SELECTOR_MODEL_DIR = env.str(
+    "COPILOT_SELECTOR_MODEL_DIR", default=str(VAR_DIR / "selector")
+)
+# `train_intent` picks the lowest top-score threshold at which, on held-out tickets, this share
+# of the requests that get suggestions have the agent's real reply among the three shown.
+COPILOT_REPLY_TARGET_PRECISION = env.float("COPILOT_REPLY_TARGET_PRECISION", default=0.8)
 COPILOT_INDEX_DIR = env.str("COPILOT_INDEX_DIR", default=str(VAR_DIR / "index"))
 # "flat" (exact, the default), "hnsw" or "ivf" (approximate, for large histories).
 COPILOT_INDEX_KIND = env.str("COPILOT_INDEX_KIND", default="flat")

@@ -32,7 +32,15 @@ class Command(BaseCommand):
             help="Only intent on BANKING77 few-shot (10 per intent to train, 5 more to choose "
             "the 'unsure' threshold for --target-precision), tested on the 3,080 test requests.",
         )
-        parser.add_argument("--target-precision", type=float, default=0.9)
+        parser.add_argument(
+            "--replies",
+            action="store_true",
+            help="Only the response selector: 1-of-100 R@1/R@3 on held-out Twitter (demo "
+            "TWCS threads), IBM customer care and Bitext requests, next to BM25, the encoder's "
+            "cosine and the nearest case's reply. --target-precision defaults to "
+            "COPILOT_REPLY_TARGET_PRECISION here.",
+        )
+        parser.add_argument("--target-precision", type=float, default=None)
         parser.add_argument(
             "--sentiment-only",
             action="store_true",
@@ -46,11 +54,34 @@ class Command(BaseCommand):
         data: Path,
         conversation: bool = False,
         intent_few_shot: bool = False,
-        target_precision: float = 0.9,
+        target_precision: float | None = None,
         seed: int = 0,
         sentiment_only: bool = False,
+        replies: bool = False,
         **options: Any,
     ) -> None:
+        if replies:
+            from copilot.nlp.reply_eval import evaluate_replies, format_replies
+
+            target = (
+                settings.COPILOT_REPLY_TARGET_PRECISION
+                if target_precision is None
+                else target_precision
+            )
+            if not 0.0 < target <= 1.0:
+                raise CommandError("--target-precision must be above 0 and at most 1")
+            measured = evaluate_replies(
+                tickets_jsonl=Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl",
+                data_dir=data,
+                encoder=get_engine().encoder,
+                # Embeddings of the evaluation texts, so a second run skips the encoder.
+                cache_dir=Path(settings.VAR_DIR) / "cache" / "reply-eval",
+                target_precision=target,
+                seed=seed,
+            )
+            self.stdout.write(format_replies(measured))
+            return
+        target_precision = 0.9 if target_precision is None else target_precision
         if intent_few_shot:
             from copilot.nlp.intent_eval import evaluate_banking77_few_shot, format_few_shot
 

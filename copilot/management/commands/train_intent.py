@@ -4,7 +4,7 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from copilot.training import HOLDOUT_MIN_PER_INTENT, intent_model_train
+from copilot.training import HOLDOUT_MIN_PER_INTENT, intent_model_train, selector_model_train
 from core.errors import DomainError
 
 
@@ -12,7 +12,8 @@ class Command(BaseCommand):
     help = (
         "Train the intent classifier on the organisation's own labelled tickets (Ticket.intent) "
         "and save it where the workers load it from. A stratified held-out share of the tickets "
-        "picks the 'unsure' threshold for the target precision and reports the accuracy."
+        "picks the 'unsure' threshold for the target precision and reports the accuracy. Then "
+        "train the response selector on the agents' replies (COPILOT_SELECTOR_MODEL_DIR)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -46,6 +47,18 @@ class Command(BaseCommand):
             f"{settings.COPILOT_INTENT_TARGET_PRECISION}).",
         )
         parser.add_argument("--seed", type=int, default=0, help="Seed of the held-out split.")
+        parser.add_argument(
+            "--selector-output",
+            type=Path,
+            default=None,
+            help=f"Response selector directory (default COPILOT_SELECTOR_MODEL_DIR: "
+            f"{settings.COPILOT_SELECTOR_MODEL_DIR}).",
+        )
+        parser.add_argument(
+            "--no-replies",
+            action="store_true",
+            help="Train the intent classifier only, not the response selector.",
+        )
 
     def handle(
         self,
@@ -55,6 +68,8 @@ class Command(BaseCommand):
         holdout: float,
         target_precision: float | None = None,
         seed: int = 0,
+        selector_output: Path | None = None,
+        no_replies: bool = False,
         **options: Any,
     ) -> None:
         try:
@@ -127,6 +142,40 @@ class Command(BaseCommand):
             self.style.SUCCESS(
                 f"Saved intent model {result.version} ({len(result.labels)} intents, "
                 f"{result.n_examples} tickets, threshold {result.threshold:.2f}) to "
+                f"{result.path}. Restart the workers to use it."
+            )
+        )
+        if not no_replies:
+            self._train_selector(output=selector_output, seed=seed)
+
+    def _train_selector(self, *, output: Path | None, seed: int) -> None:
+        try:
+            result = selector_model_train(output=output, seed=seed)
+        except DomainError as exc:
+            self.stdout.write(self.style.WARNING(f"Response selector not trained: {exc.message}"))
+            return
+        calibration = result.calibration
+        if calibration is None:
+            self.stdout.write(
+                self.style.WARNING(
+                    "Too few replies to choose the suggestion threshold on held-out tickets: "
+                    "every request gets suggestions (threshold 0.00)."
+                )
+            )
+        else:
+            chosen = calibration.chosen
+            goal = f"{100 * calibration.target_precision:.0f}%"
+            self.stdout.write(
+                f"Suggestion threshold {chosen.threshold:.2f} on {result.holdout_pairs} held-out "
+                f"requests, 1 of {result.candidates} (target: true reply among the three shown "
+                f"for {goal}): {chosen.coverage:.0f}% get suggestions, {chosen.precision:.1f}% "
+                "of those have the true reply among them"
+                + ("" if calibration.reached else " (target not reached: the most precise one)")
+            )
+        self.stdout.write(
+            self.style.SUCCESS(
+                f"Saved response selector {result.version} ({result.n_pairs} replies of "
+                f"{result.n_tickets} tickets, threshold {result.threshold:.2f}) to "
                 f"{result.path}. Restart the workers to use it."
             )
         )
