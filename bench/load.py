@@ -1,4 +1,5 @@
-"""Load on loopback: 20 agents browsing, opening tickets and replying while customers write.
+"""Load on loopback: 20 agents browsing, opening tickets and replying (their open ticket pages
+polling for changes) while customers write.
 
 Fills the database like bench/analysis.py (the demo's real tickets plus synthetic solved ones
 up to --cases indexed cases), starts gunicorn and a Celery worker on Redis (production
@@ -7,7 +8,7 @@ locust headless (bench/locustfile.py) and prints requests/s, p50/p95/p99 per end
 error ratio, the delay from a customer message to its analysis, and the CPU each part used.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/copilot_bench \\
-        .venv/bin/python bench/load.py --cases 100000 --users 22 --seconds 90
+        .venv/bin/python bench/load.py --cases 100000 --users 42 --seconds 90
 """
 
 from __future__ import annotations
@@ -35,7 +36,12 @@ PASSWORD = "load-bench"  # noqa: S105 (a throwaway benchmark database)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cases", type=int, default=100_000)
-    parser.add_argument("--users", type=int, default=22, help="20 agents + 2 customers")
+    parser.add_argument(
+        "--users",
+        type=int,
+        default=42,
+        help="20 agents, the 20 ticket pages they have open (polling), 2 customers",
+    )
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--web-workers", type=int, default=3, help="gunicorn worker processes")
     parser.add_argument(
@@ -62,7 +68,8 @@ def main() -> None:
         "DJANGO_SETTINGS_MODULE": "config.settings.base",
         "DJANGO_SECRET_KEY": "load-bench-" + "x" * 40,
         "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
+        # Flushed before the run: a Redis database of its own.
+        "CELERY_BROKER_URL": os.environ.get("LOAD_BROKER_URL", "redis://127.0.0.1:6379/14"),
         "COPILOT_INDEX_DIR": str(work / "index"),
         "LOG_LEVEL": "WARNING",
         # Loopback has no TLS: cookies marked secure would never come back.

@@ -1,21 +1,28 @@
 """Agents and customers for bench/load.py (locust).
 
-Agents, already logged in, browse the inbox, open tickets and reply. Customers write on open tickets
+Agents, already logged in, browse the inbox, open tickets and reply, and the ticket page each has
+open asks every 3 s whether anything changed (the live poll, reported as "live poll": mostly a
+204). Customers write on open tickets
 through the API and wait until the copilot's analysis of their message is visible; that wait
 is reported as the request "message -> analysis".
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import random
+import re
 import time
 
-from locust import HttpUser, between, events, task
+from locust import HttpUser, between, constant, events, task
 
 TICKETS = [int(t) for t in os.environ["LOAD_TICKETS"].split(",")]
 TOKEN = os.environ["LOAD_TOKEN"]
 SESSIONS = iter(os.environ["LOAD_SESSIONS"].split(","))
+# The open pages are the same agents' (their second tab on the same session).
+TAB_SESSIONS = itertools.cycle(os.environ["LOAD_SESSIONS"].split(","))
+STAMP = re.compile(r'data-live="(\w+)" data-live-version="([^"]*)"')
 
 
 class Agent(HttpUser):
@@ -43,6 +50,31 @@ class Agent(HttpUser):
             headers={"X-CSRFToken": self.client.cookies.get("csrftoken", ""), "HX-Request": "true"},
             name="reply (htmx)",
         )
+
+
+class OpenTicketPage(HttpUser):
+    """The ticket page an agent has open: polls every 3 s (desk/templates/desk/ticket.html) with
+    the stamps of its fragments, and keeps the ones a changed answer brings."""
+
+    weight = 20
+    wait_time = constant(3)
+
+    def on_start(self) -> None:
+        self.client.cookies.set("sessionid", next(TAB_SESSIONS))
+        self.ticket = random.choice(TICKETS)
+        page = self.client.get(f"/tickets/{self.ticket}/", name="ticket page (tab)")
+        self.stamps = dict(STAMP.findall(page.text))
+
+    @task
+    def live(self) -> None:
+        answer = self.client.get(
+            f"/tickets/{self.ticket}/live/",
+            params=self.stamps,
+            headers={"HX-Request": "true"},
+            name="live poll",
+        )
+        if answer.status_code == 200:
+            self.stamps.update(STAMP.findall(answer.text))
 
 
 class Customer(HttpUser):

@@ -7,10 +7,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import models
-from django.db.models import Q
+from django.db.models import Count, OuterRef, Q, Subquery
 
 from accounts.models import User
-from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
+from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
 from copilot.nlp.draft import Draft, SimilarCase, draft_reply
@@ -100,6 +100,25 @@ def analysis_panel_for_ticket(*, ticket: Ticket, user: User) -> AnalysisPanel:
         has_customer_message=last_customer is not None,
         answered_since=answered_since,
     )
+
+
+def analysis_stamp_expressions(*, ticket_id: OuterRef) -> dict[str, Subquery]:
+    """Subqueries, on the ticket `ticket_id` refers to, that change whenever its copilot panel
+    would: the newest analysis, its status, and how many draft decisions were recorded. For a
+    page that asks in one cheap query whether to render the panel again."""
+    newest = MessageAnalysis.objects.filter(ticket_id=ticket_id).order_by("-transcript_version")
+    decisions = (
+        DraftDecisionEvent.objects.filter(analysis__ticket_id=ticket_id)
+        .order_by()
+        .values("analysis__ticket_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return {
+        "analysis": Subquery(newest.values("pk")[:1]),
+        "status": Subquery(newest.values("status")[:1]),
+        "decisions": Subquery(decisions[:1]),
+    }
 
 
 def similar_cases_for_user(*, cases: list[dict[str, Any]], user: User) -> list[SimilarCaseView]:

@@ -3,7 +3,9 @@ what its fragment shows, and the page's selector composing them.
 
 The fragments that htmx asks for on their own (the copilot panel polls every 2 s while an
 analysis runs, the recovery panel while an approved action is carried out) must stay cheap: the
-transcript, the customer card and the assignable staff are read for the page only.
+transcript, the customer card and the assignable staff are read for the page only. The open page
+asks every few seconds whether anything changed (`ticket_live_versions_for_user`): one query,
+so that the usual answer, nothing, costs next to nothing.
 """
 
 from __future__ import annotations
@@ -11,17 +13,30 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.db.models import OuterRef
+from django.http import Http404
+
 from accounts.models import User
 from accounts.selectors import user_list_assignable
 from copilot.models import MessageAnalysis
-from copilot.selectors import AnalysisPanel, analysis_panel_for_ticket, draft_text_for_agent
-from recovery.selectors import RecoveryPanel, recovery_panel_for_ticket
+from copilot.selectors import (
+    AnalysisPanel,
+    analysis_panel_for_ticket,
+    analysis_stamp_expressions,
+    draft_text_for_agent,
+)
+from recovery.selectors import (
+    RecoveryPanel,
+    recovery_panel_for_ticket,
+    recovery_stamp_expressions,
+)
 from tickets.consent import ConsentPurpose, consent_states
 from tickets.models import Customer, Message, Ticket
 from tickets.selectors import (
     customer_recent_tickets,
     message_last_from_agent,
     message_list_for_ticket,
+    ticket_qs_for_user,
 )
 
 
@@ -126,4 +141,62 @@ def ticket_page_get(
         copilot=ticket_page_copilot_panel(ticket=ticket, user=user),
         recovery=ticket_page_recovery_panel(ticket=ticket, consent=consent),
         customer=ticket_page_customer_card(ticket=ticket, user=user, consent=consent),
+    )
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveVersions:
+    """A stamp per fragment of the ticket page that refreshes by itself: a fragment whose stamp
+    moved is sent again. Opaque strings, compared for equality only."""
+
+    header: str
+    transcript: str
+    copilot: str
+    recovery: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "header": self.header,
+            "transcript": self.transcript,
+            "copilot": self.copilot,
+            "recovery": self.recovery,
+        }
+
+
+def ticket_live_versions_for_user(*, user: User, ticket_id: int) -> LiveVersions:
+    """The stamps of the ticket's live fragments, in one query on the ticket row (404 like
+    `ticket_get_for_user` for a ticket the user may not see).
+
+    Each stamp moves with what its fragment shows: the header with the ticket row (`updated_at`
+    moves with every message, status and assignee change), the transcript with its version, the
+    copilot panel with the newest analysis and its status and the draft decisions, the recovery
+    panel with its append-only audit trail (a proposal shown, every decision, an execution) and
+    the recorded proposal runs (a run that proposed nothing ends the panel's wait too).
+    """
+    copilot = analysis_stamp_expressions(ticket_id=OuterRef("pk"))
+    recovery = recovery_stamp_expressions(ticket_id=OuterRef("pk"))
+    row = (
+        ticket_qs_for_user(user=user)
+        .filter(pk=ticket_id)
+        .annotate(**{f"copilot_{k}": v for k, v in copilot.items()})
+        .annotate(**{f"recovery_{k}": v for k, v in recovery.items()})
+        .values(
+            "updated_at",
+            "transcript_version",
+            *(f"copilot_{k}" for k in copilot),
+            *(f"recovery_{k}" for k in recovery),
+        )
+        .first()
+    )
+    if row is None:
+        raise Http404("No such ticket.")
+    version = row["transcript_version"]
+    updated = row["updated_at"]
+    return LiveVersions(
+        # As desk/ticket.html writes it on the header: epoch seconds, then microseconds.
+        header=f"{int(updated.timestamp())}{updated.microsecond:06d}",
+        transcript=str(version),
+        # The panel also says whether an agent replied since the analysed request.
+        copilot=".".join([*(str(row[f"copilot_{k}"]) for k in copilot), str(version)]),
+        recovery=".".join(str(row[f"recovery_{k}"]) for k in recovery),
     )

@@ -6,6 +6,7 @@ app_name = "desk"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
     path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
+    path("tickets/<id:ticket_id>/live/", views.ticket_live, name="ticket-live"),
     path("tickets/<id:ticket_id>/transcript/", views.ticket_transcript, name="ticket-transcript"),
     path("tickets/<id:ticket_id>/reply/", views.ticket_reply, name="ticket-reply"),
     path("tickets/<id:ticket_id>/status/", views.ticket_status, name="ticket-status"),

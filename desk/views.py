@@ -31,6 +31,7 @@ from desk.selectors import (
     ReplyBox,
     TicketHeader,
     TicketPage,
+    ticket_live_versions_for_user,
     ticket_page_copilot_panel,
     ticket_page_get,
     ticket_page_header,
@@ -134,7 +135,8 @@ def _page_response(
 ) -> HttpResponse:
     """The whole ticket page (without JavaScript: a form with errors comes back in it)."""
     page = ticket_page_get(ticket=ticket, user=request.user)
-    return render(request, PAGE, _page(page, **context), status=status)
+    live = ticket_live_versions_for_user(user=request.user, ticket_id=ticket.pk)
+    return render(request, PAGE, {**_page(page, **context), "live": live}, status=status)
 
 
 # --- the ticket page and its own fragments ----------------------------------------------------
@@ -150,7 +152,40 @@ def ticket_detail(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
         analysis_get_by_id(ticket=ticket, analysis_id=int(draft_id)) if draft_id.isdigit() else None
     )
     page = ticket_page_get(ticket=ticket, user=request.user, draft=draft)
-    return render(request, PAGE, _page(page))
+    # Read before the page, so a change made while it renders is sent by the first live poll.
+    live = ticket_live_versions_for_user(user=request.user, ticket_id=ticket.pk)
+    return render(request, PAGE, {**_page(page), "live": live})
+
+
+# The fragments the open page refreshes by itself, as the live poll names them.
+LIVE_FRAGMENTS = ("header", "transcript", "copilot", "recovery")
+
+
+@require_GET
+@role_required(Role.AGENT)
+def ticket_live(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
+    """The open ticket page asks every few seconds, with the stamp of each live fragment it
+    shows (``?header=…&transcript=…``), whether any moved: 204 and one query when none did;
+    else the fragments that moved, out of band. Never the reply box: only the agent changes it.
+    """
+    live = ticket_live_versions_for_user(user=request.user, ticket_id=ticket_id)
+    current = live.as_dict()
+    changed = {name for name in LIVE_FRAGMENTS if request.GET.get(name) != current[name]}
+    if request.htmx and not changed:
+        return HttpResponse(status=204)
+    ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
+    if not request.htmx:
+        return _page_response(request, ticket)
+    context: Context = {"ticket": ticket, "live": live, "changed": changed, "oob": True}
+    if "header" in changed:
+        context.update(_header(ticket_page_header(ticket=ticket)))
+    if "transcript" in changed:
+        context["transcript"] = ticket_page_transcript(ticket=ticket)
+    if "copilot" in changed:
+        context["panel"] = ticket_page_copilot_panel(ticket=ticket, user=request.user)
+    if "recovery" in changed:
+        context["recovery"] = ticket_page_recovery_panel(ticket=ticket)
+    return render(request, f"{PAGE}#live-refresh", context)
 
 
 @require_GET

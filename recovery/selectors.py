@@ -8,7 +8,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, OuterRef, Q, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -253,6 +253,28 @@ def recommendations_awaited(*, ticket: Ticket) -> bool:
         .filter(~Exists(proposed))
         .exists()
     )
+
+
+def recovery_stamp_expressions(*, ticket_id: OuterRef) -> dict[str, Subquery]:
+    """Subqueries, on the ticket `ticket_id` refers to, that change whenever its recovery panel
+    would: the newest of its append-only audit events (a proposal shown, every decision, an
+    execution) and how many proposal runs were recorded (a run that proposed nothing ends the
+    panel's wait too). For a page that asks in one cheap query whether to render it again."""
+    audit = (
+        AuditEvent.objects.filter(ticket_id=ticket_id)
+        .order_by()
+        .values("ticket_id")
+        .annotate(newest=Max("pk"))
+        .values("newest")
+    )
+    runs = (
+        ProposalRun.objects.filter(analysis__ticket_id=ticket_id, ran_at__isnull=False)
+        .order_by()
+        .values("analysis__ticket_id")
+        .annotate(count=Count("pk"))
+        .values("count")
+    )
+    return {"audit": Subquery(audit[:1]), "runs": Subquery(runs[:1])}
 
 
 def recovery_panel_for_ticket(

@@ -68,6 +68,7 @@ RULES: dict[str, Rule] = {
     # The agent's pages and fragments.
     "desk:inbox": Rule(AGENT),
     "desk:ticket": Rule(AGENT, team=True),
+    "desk:ticket-live": Rule(AGENT, team=True, htmx=True),
     "desk:ticket-transcript": Rule(AGENT, team=True, htmx=True),
     "desk:ticket-reply": Rule(AGENT, POST, team=True, htmx=True),
     "desk:ticket-status": Rule(AGENT, POST, team=True, htmx=True),
