@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from django.shortcuts import get_object_or_404
+
 from accounts.models import User
 from accounts.selectors import user_list_assignable
 from copilot.models import MessageAnalysis
 from copilot.selectors import AnalysisPanel, analysis_panel_for_ticket, draft_text_for_agent
+from desk.models import SavedView
 from recovery.selectors import RecoveryPanel, recovery_panel_for_ticket
 from tickets.consent import ConsentPurpose, consent_states
 from tickets.models import Customer, Message, Ticket
@@ -127,3 +130,16 @@ def ticket_page_get(
         recovery=ticket_page_recovery_panel(ticket=ticket, consent=consent),
         customer=ticket_page_customer_card(ticket=ticket, user=user, consent=consent),
     )
+
+
+# --- the inbox's saved views -----------------------------------------------------------------
+
+
+def saved_view_list_for_user(*, user: User) -> list[SavedView]:
+    """The user's own views, by name: nobody sees another's."""
+    return list(SavedView.objects.filter(owner=user).order_by("name", "id"))
+
+
+def saved_view_get_for_user(*, user: User, view_id: int) -> SavedView:
+    """One of the user's own views, or 404 (another's view answers the same as a missing one)."""
+    return get_object_or_404(SavedView.objects.select_related("owner"), pk=view_id, owner=user)
