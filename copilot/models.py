@@ -253,3 +253,18 @@ class ReplyEntry(models.Model):
 
     def __str__(self) -> str:
         return f"reply {self.pk} of team {self.team_id} ({self.source})"
+
+
+class IntentLabel(models.Model):
+    """What people call an intent: the models speak in keys (`track_order`), the screens in the
+    words a team chose ("Where is my order"). An intent without a row reads as its key made
+    into words ("Track order"); admins add rows in the Django admin to rename one."""
+
+    key = models.CharField(max_length=100, unique=True)
+    label = models.CharField(max_length=100)
+
+    class Meta:
+        ordering = ["key"]
+
+    def __str__(self) -> str:
+        return f"{self.key} → {self.label}"

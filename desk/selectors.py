@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from django.db.models import OuterRef
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 
 from accounts.models import User
 from accounts.selectors import user_list_assignable
@@ -25,6 +26,7 @@ from copilot.selectors import (
     analysis_stamp_expressions,
     draft_text_for_agent,
 )
+from desk.models import SavedView
 from recovery.selectors import (
     RecoveryPanel,
     recovery_panel_for_ticket,
@@ -200,3 +202,16 @@ def ticket_live_versions_for_user(*, user: User, ticket_id: int) -> LiveVersions
         copilot=".".join([*(str(row[f"copilot_{k}"]) for k in copilot), str(version)]),
         recovery=".".join(str(row[f"recovery_{k}"]) for k in recovery),
     )
+
+
+# --- the inbox's saved views -----------------------------------------------------------------
+
+
+def saved_view_list_for_user(*, user: User) -> list[SavedView]:
+    """The user's own views, by name: nobody sees another's."""
+    return list(SavedView.objects.filter(owner=user).order_by("name", "id"))
+
+
+def saved_view_get_for_user(*, user: User, view_id: int) -> SavedView:
+    """One of the user's own views, or 404 (another's view answers the same as a missing one)."""
+    return get_object_or_404(SavedView.objects.select_related("owner"), pk=view_id, owner=user)

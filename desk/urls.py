@@ -5,6 +5,14 @@ from desk import health, views
 app_name = "desk"
 urlpatterns = [
     path("", views.inbox, name="inbox"),
+    path("inbox/new/", views.inbox_new_count, name="inbox-new"),
+    path("inbox/views/", views.saved_view_create_view, name="saved-view-create"),
+    path(
+        "inbox/views/<id:view_id>/rename/", views.saved_view_rename_view, name="saved-view-rename"
+    ),
+    path(
+        "inbox/views/<id:view_id>/delete/", views.saved_view_delete_view, name="saved-view-delete"
+    ),
     path("tickets/<id:ticket_id>/", views.ticket_detail, name="ticket"),
     path("tickets/<id:ticket_id>/live/", views.ticket_live, name="ticket-live"),
     path("tickets/<id:ticket_id>/transcript/", views.ticket_transcript, name="ticket-transcript"),

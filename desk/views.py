@@ -8,13 +8,17 @@ view answers with just the fragments that changed (partials of desk/ticket.html)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
+from django import forms
 from django.conf import settings
 from django.core.paginator import Paginator
-from django.http import Http404, HttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from accounts.decorators import role_required
@@ -27,10 +31,14 @@ from copilot.selectors import analysis_get_by_id
 from copilot.services.drafts import draft_discard, draft_reply_send
 from copilot.services.intake import agent_reply_send, ticket_status_change
 from core.errors import DomainError
+from desk.forms import SavedViewForm, SavedViewRenameForm
+from desk.inbox_views import inbox_query_normalise, inbox_views_for_user
 from desk.selectors import (
     ReplyBox,
     TicketHeader,
     TicketPage,
+    saved_view_get_for_user,
+    saved_view_list_for_user,
     ticket_live_versions_for_user,
     ticket_page_copilot_panel,
     ticket_page_get,
@@ -38,6 +46,12 @@ from desk.selectors import (
     ticket_page_recovery_panel,
     ticket_page_reply_box,
     ticket_page_transcript,
+)
+from desk.services import (
+    SAVED_VIEWS_MAX,
+    saved_view_create,
+    saved_view_delete,
+    saved_view_rename,
 )
 from recovery.forms import AddActionForm, CoapprovalForm, DecisionForm
 from recovery.models import Recommendation, RecoveryAction
@@ -50,7 +64,11 @@ from recovery.services import (
 )
 from tickets.forms import AssignForm, InboxFilterForm, ReplyForm, StatusForm
 from tickets.models import Ticket
-from tickets.selectors import ticket_get_for_user, ticket_list_for_user
+from tickets.selectors import (
+    ticket_count_new_for_user,
+    ticket_get_for_user,
+    ticket_list_for_user,
+)
 from tickets.services import ticket_assign
 
 INBOX = "desk/inbox.html"
@@ -62,20 +80,134 @@ Context = dict[str, Any]
 # --- the inbox ---------------------------------------------------------------------------
 
 
+def _inbox_context(
+    request: AuthedHttpRequest, params: QueryDict, *, save_form: SavedViewForm | None = None
+) -> Context:
+    """The inbox for these filters (`params`: a query string's), with the agent's views."""
+    teams = [(t.slug, t.name) for t in team_list_for_user(user=request.user)]
+    form = InboxFilterForm(params or None, teams=teams)
+    tickets = ticket_list_for_user(user=request.user, filters=form.to_filters())
+    page = Paginator(tickets, settings.COPILOT_INBOX_PAGE_SIZE).get_page(params.get("page"))
+    query = params.copy()
+    query.pop("page", None)
+    current = inbox_query_normalise(params=params)
+    # New tickets are counted from this moment on (the page's poll sends it back).
+    since = {"since": str(int(timezone.now().timestamp() * 1000))}
+    return {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "new_query": f"{current}&{urlencode(since)}" if current else urlencode(since),
+        "views": inbox_views_for_user(saved=saved_view_list_for_user(user=request.user)),
+        "current_view": current,
+        "save_form": save_form or SavedViewForm(initial={"query": current}),
+        "saved_views_max": SAVED_VIEWS_MAX,
+    }
+
+
 @require_GET
 @role_required(Role.AGENT)
 def inbox(request: AuthedHttpRequest) -> HttpResponse:
-    teams = [(t.slug, t.name) for t in team_list_for_user(user=request.user)]
-    form = InboxFilterForm(request.GET or None, teams=teams)
-    tickets = ticket_list_for_user(user=request.user, filters=form.to_filters())
-    page = Paginator(tickets, settings.COPILOT_INBOX_PAGE_SIZE).get_page(request.GET.get("page"))
-    query = request.GET.copy()
-    query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode()}
-    # A filter change from htmx swaps only the results; a history restore needs the whole page.
+    context = _inbox_context(request, request.GET)
+    # A filter change from htmx swaps only the results (and marks the view it now shows);
+    # a history restore needs the whole page.
     if request.htmx and not request.htmx.history_restore_request:
-        return render(request, f"{INBOX}#inbox-results", context)
+        return render(request, f"{INBOX}#inbox-update", context)
     return render(request, INBOX, context)
+
+
+def _since(value: str) -> datetime:
+    """The page's load time, as it sent it (milliseconds since the epoch); now if unreadable,
+    so a bad value counts nothing rather than everything."""
+    if value.isdigit() and len(value) <= 15:
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    return timezone.now()
+
+
+@require_GET
+@role_required(Role.AGENT)
+def inbox_new_count(request: AuthedHttpRequest) -> HttpResponse:
+    """How many tickets the inbox's filters would gain since the page loaded (htmx polls it)."""
+    params = request.GET.copy()
+    since = params.pop("since", [""])[-1]
+    if not request.htmx:
+        return redirect(f"{reverse('desk:inbox')}?{inbox_query_normalise(params=params)}")
+    teams = [(t.slug, t.name) for t in team_list_for_user(user=request.user)]
+    filters = InboxFilterForm(params or None, teams=teams).to_filters()
+    current = inbox_query_normalise(params=params)
+    context = {
+        "new_count": ticket_count_new_for_user(
+            user=request.user, filters=filters, since=_since(since)
+        ),
+        "query": current,
+        "new_query": request.GET.urlencode(),
+    }
+    return render(request, f"{INBOX}#inbox-new", context)
+
+
+def _views_answer(
+    request: AuthedHttpRequest,
+    query: str,
+    *,
+    form: SavedViewForm | None = None,
+    error: str = "",
+) -> HttpResponse:
+    """After a change to the agent's views: with htmx the views list in place (422 with the
+    errors); without, the inbox showing `query` (the whole page, 422, on errors)."""
+    status = 422 if error or (form is not None and form.errors) else 200
+    if not request.htmx and status == 200:
+        return redirect(f"{reverse('desk:inbox')}?{query}" if query else reverse("desk:inbox"))
+    params = QueryDict(query)
+    context = {**_inbox_context(request, params, save_form=form), "views_error": error}
+    template = f"{INBOX}#inbox-views" if request.htmx else INBOX
+    return render(request, template, context, status=status)
+
+
+@require_POST
+@role_required(Role.AGENT)
+def saved_view_create_view(request: AuthedHttpRequest) -> HttpResponse:
+    """Save the inbox's current filters as a view of the agent's own."""
+    form = SavedViewForm(request.POST)
+    query = inbox_query_normalise(params=QueryDict(request.POST.get("query", "")))
+    if form.is_valid():
+        try:
+            saved_view_create(owner=request.user, name=form.cleaned_data["name"], query=query)
+        except DomainError as exc:
+            form.add_error(exc.field or None, exc.message)
+    return _views_answer(request, query, form=form if form.errors else None)
+
+
+@require_POST
+@role_required(Role.AGENT)
+def saved_view_rename_view(request: AuthedHttpRequest, view_id: int) -> HttpResponse:
+    view = saved_view_get_for_user(user=request.user, view_id=view_id)
+    form = SavedViewRenameForm(request.POST)
+    if form.is_valid():
+        try:
+            saved_view_rename(view=view, name=form.cleaned_data["name"])
+        except DomainError as exc:
+            form.add_error(exc.field or None, exc.message)
+    if form.errors:
+        error = f"Renaming “{view.name}”: {_form_errors(form)}"
+        return _views_answer(request, view.query, error=error)
+    return _views_answer(request, view.query)
+
+
+@require_POST
+@role_required(Role.AGENT)
+def saved_view_delete_view(request: AuthedHttpRequest, view_id: int) -> HttpResponse:
+    view = saved_view_get_for_user(user=request.user, view_id=view_id)
+    saved_view_delete(view=view)
+    return _views_answer(request, "")
+
+
+def _form_errors(form: forms.Form) -> str:
+    """Every error of a form, each after the label of its field ("New name: ...")."""
+    return "; ".join(
+        f"{form.fields[name].label if name in form.fields else 'Form'}: {error}"
+        for name, errors in form.errors.items()
+        for error in errors
+    )
 
 
 # --- each fragment's context, from its selector -------------------------------------------

@@ -28,6 +28,7 @@ from django.db.models.functions import Coalesce, NullIf
 
 from accounts.models import User
 from accounts.selectors import team_ids_for_supervisor
+from copilot.labels import intent_label
 from copilot.models import ConversationLevel, Sentiment
 from recovery.fairness_stats import Comparison, means_compare, proportions_compare
 from recovery.models import AuditEvent, Recommendation, RecommendationStatus
@@ -303,7 +304,7 @@ def fairness_report_for_user(*, user: User, since: datetime | None = None) -> Fa
         intents.append(
             FairnessIntent(
                 intent=intent,
-                label=intent or "(no intent)",
+                label=intent_label(key=intent) or "(no intent)",
                 severity=severity,
                 severity_label=_SEVERITY_LABELS.get(severity, severity) or "Unknown",
                 overall=_figures("", "All segments", everyone),

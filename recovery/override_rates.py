@@ -13,6 +13,7 @@ from django.db.models.functions import TruncWeek
 
 from accounts.models import User
 from accounts.selectors import team_ids_for_supervisor
+from copilot.labels import intent_label
 from recovery.models import AuditEvent, AuditKind, RecoveryAction
 
 DRAFT_ACTION_KEY = "reply_draft"
@@ -121,7 +122,7 @@ def override_rates_for_user(*, user: User, since: datetime | None = None) -> Ove
         for row in action_rows
     ]
     by_intent = [
-        _rate(row["intent"], row["intent"] or "(no intent)", row)
+        _rate(row["intent"], intent_label(key=row["intent"]) or "(no intent)", row)
         for row in qs.values("intent").annotate(**_COUNTS).order_by("-decisions", "intent")
     ]
     by_week = [

@@ -33,7 +33,7 @@ alone, and the explanation says "no history" rather than showing a default churn
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -221,6 +221,8 @@ def rank_actions(
     customer: CustomerContext,
     outcomes: Mapping[str, Outcome],
     currency: str,
+    money: Callable[[Decimal, str], str] | None = None,
+    intent_name: str = "",
     limit: int = 3,
     asks: CustomerAsks | None = None,
     team: TeamEvidence | None = None,
@@ -228,7 +230,9 @@ def rank_actions(
     """The `limit` best eligible actions, best first, each with its reasons.
 
     `asks` None ranks without reading what the customer asked for (as before it was read);
-    `team` None leaves the team's evidence out."""
+    `team` None leaves the team's evidence out. `intent_name` is the intent as people read it
+    ("Track order"), `money` writes an amount for people ("1,514 EUR"); both are given by the
+    services (Django's labels and localisation), and default to the key and a plain figure."""
     want = desired_weight(sentiment=sentiment, sentiment_score=sentiment_score, customer=customer)
     ranked: list[Ranked] = []
     refused: dict[str, list[str]] = {}
@@ -246,7 +250,7 @@ def rank_actions(
         reasons: list[str] = []
         relevance = 1.0 if policy.intents else 0.5
         if policy.intents:
-            reasons.append(f"suits the intent “{intent}”")
+            reasons.append(f"suits the intent “{intent_name or intent}”")
         weight = WEIGHT.get(policy.kind, 2)
         fit = -FIT_PENALTY * abs(weight - want)
         outcome = outcomes.get(policy.key)
@@ -289,7 +293,7 @@ def rank_actions(
         )
     ranked.sort(key=lambda r: (-r.score, WEIGHT.get(r.action.kind, 2), r.action.key))
     shown = ranked[:limit]
-    context = _context_reasons(sentiment, sentiment_score, customer, currency)
+    context = _context_reasons(sentiment, sentiment_score, customer, currency, money)
     if asks is not None:
         context = (*_unmet_reasons(asks, shown, refused), *context)
     return [
@@ -357,7 +361,11 @@ def _team_reason(given: int, cases: int) -> str:
 
 
 def _context_reasons(
-    sentiment: str, sentiment_score: float, customer: CustomerContext, currency: str
+    sentiment: str,
+    sentiment_score: float,
+    customer: CustomerContext,
+    currency: str,
+    money: Callable[[Decimal, str], str] | None = None,
 ) -> tuple[str, ...]:
     reasons = []
     if sentiment == "negative":
@@ -369,7 +377,12 @@ def _context_reasons(
         reasons.append("no history: a first contact, so no value or churn risk is used")
         return tuple(reasons)
     if customer.lifetime_value is not None and customer.lifetime_value >= HIGH_VALUE:
-        reasons.append(f"high-value customer ({customer.lifetime_value:,.0f} {currency} spent)")
+        spent = (
+            money(customer.lifetime_value, currency)
+            if money is not None
+            else f"{customer.lifetime_value:,.0f} {currency.upper()}"
+        )
+        reasons.append(f"high-value customer ({spent} spent)")
     if customer.churn_risk is not None and customer.churn_risk >= 0.5:
         reasons.append(f"high churn risk ({customer.churn_risk:.0%})")
     if customer.repeat_issue:

@@ -8,7 +8,19 @@ from datetime import timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce, Concat, NullIf, Trim
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -54,6 +66,17 @@ def recommendation_get_for_user(*, user: User, recommendation_id: int) -> Recomm
     )
 
 
+def _coapprover_name() -> Subquery:
+    """The supervisor who co-approved a recommendation, by name ("Sam Supervisor", else their
+    username), read from its audit trail in the same query: no column repeats the event."""
+    actor = AuditEvent.objects.filter(
+        recommendation=OuterRef("pk"), kind=AuditKind.COAPPROVED
+    ).order_by("-created_at")
+    full_name = Trim(Concat("actor__first_name", Value(" "), "actor__last_name"))
+    name = Coalesce(NullIf(full_name, Value("")), "actor__username", output_field=CharField())
+    return Subquery(actor.annotate(name=name).values("name")[:1], output_field=CharField())
+
+
 def recommendation_list_for_ticket(*, ticket: Ticket) -> list[Recommendation]:
     """What the ticket page shows: open ones first, then decided ones, newest first."""
     open_first: dict[str, int] = {
@@ -62,9 +85,9 @@ def recommendation_list_for_ticket(*, ticket: Ticket) -> list[Recommendation]:
     }
     recommendations = list(
         # Through the ticket's manager: each row knows its ticket without a query (can_decide).
-        ticket.recommendations.select_related(
-            "action", "decided_by", "added_by", "execution"
-        ).order_by("-created_at", "rank")[:20]
+        ticket.recommendations.select_related("action", "decided_by", "added_by", "execution")
+        .annotate(coapproved_by_name=_coapprover_name())
+        .order_by("-created_at", "rank")[:20]
     )
     return sorted(recommendations, key=lambda r: (open_first.get(r.status, 2), r.rank))
 

@@ -17,8 +17,10 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from accounts.models import User
+from copilot.labels import intent_label
 from copilot.models import AnalysisStatus, MessageAnalysis
 from core.errors import Conflict, DomainError
+from core.money import money_format, money_format_whole
 from recovery import tasks as recovery_tasks
 from recovery.asks import asks_detect
 from recovery.customer_features import customer_signals_compute
@@ -187,6 +189,8 @@ def recommendations_propose(*, analysis: MessageAnalysis) -> list[Recommendation
         customer=context,
         outcomes=similar_case_outcomes(ticket_ids=case_ids),
         currency=settings.RECOVERY_CURRENCY,
+        money=money_format_whole,
+        intent_name=intent_label(key=locked.intent),
         limit=MAX_RECOMMENDATIONS,
         asks=asks_detect(text=_customer_words(locked), intent=locked.intent),
         team=similar_case_given_for_team(ticket_ids=case_ids, team_id=ticket.team_id),
@@ -328,14 +332,16 @@ def _check_money(
         raise DomainError("The amount cannot be negative.", field="amount")
     if action.max_amount is not None and amount > action.max_amount:
         raise DomainError(
-            f"{action.name} is limited to {action.max_amount} {settings.RECOVERY_CURRENCY}.",
+            f"{action.name} is limited to "
+            f"{money_format(amount=action.max_amount, currency=settings.RECOVERY_CURRENCY)}.",
             field="amount",
         )
     _check_allowance(action=action, customer=customer, amount=amount, exclude=exclude)
     limit = approval_limit_for(user=approver)
     if limit is not None and amount > limit:
         raise DomainError(
-            f"{amount} {settings.RECOVERY_CURRENCY} is above your approval limit of {limit:.2f}.",
+            f"{money_format(amount=amount, currency=settings.RECOVERY_CURRENCY)} is above your "
+            f"approval limit of {money_format(amount=limit, currency='')}.",
             field="amount",
             code="over_limit",
         )
@@ -357,9 +363,10 @@ def _check_allowance(
     if committed + amount > action.customer_limit:
         left = max(Decimal(0), action.customer_limit - committed)
         raise DomainError(
-            f"This customer can receive at most {action.customer_limit} "
-            f"{settings.RECOVERY_CURRENCY} of {action.name.lower()} per "
-            f"{action.customer_limit_days} days; {left} is left.",
+            "This customer can receive at most "
+            f"{money_format(amount=action.customer_limit, currency=settings.RECOVERY_CURRENCY)} "
+            f"of {action.name.lower()} per {action.customer_limit_days} days; "
+            f"{money_format(amount=left, currency=settings.RECOVERY_CURRENCY)} is left.",
             field="amount",
         )
 
@@ -591,10 +598,11 @@ def recommendation_coapprove(
     reason = reason.strip()
     if approve:
         limit = approval_limit_for(user=supervisor)
-        if limit is not None and (locked.final_amount or 0) > limit:
+        amount = locked.final_amount or Decimal(0)
+        if limit is not None and amount > limit:
             raise DomainError(
-                f"{locked.final_amount} {settings.RECOVERY_CURRENCY} is above your approval "
-                f"limit of {limit:.2f}.",
+                f"{money_format(amount=amount, currency=settings.RECOVERY_CURRENCY)} is above "
+                f"your approval limit of {money_format(amount=limit, currency='')}.",
                 field="amount",
                 code="over_limit",
             )

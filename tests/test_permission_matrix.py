@@ -29,6 +29,7 @@ from rest_framework.test import APIClient
 
 from accounts.models import Role, Team, User
 from copilot.services.replies import reply_entry_create
+from desk.models import SavedView
 from privacy.models import DataExport, ExportStatus
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, Recommendation, RecoveryAction
@@ -55,6 +56,7 @@ class Rule:
     kind: str = "page"  # "page", "api" (401/403, never a redirect) or "admin" (Django's admin)
     htmx: bool = False  # a fragment the page asks for with htmx: requested with HX-Request
     integration: tuple[str, ...] = ()  # methods a shop integration may use (with its token)
+    owner: bool = False  # the URL names the agent's own object: anyone else gets a 404
 
 
 RULES: dict[str, Rule] = {
@@ -67,6 +69,10 @@ RULES: dict[str, Rule] = {
     "logout": Rule(LOGIN, POST),
     # The agent's pages and fragments.
     "desk:inbox": Rule(AGENT),
+    "desk:inbox-new": Rule(AGENT, htmx=True),
+    "desk:saved-view-create": Rule(AGENT, POST, htmx=True),
+    "desk:saved-view-rename": Rule(AGENT, POST, htmx=True, owner=True),
+    "desk:saved-view-delete": Rule(AGENT, POST, htmx=True, owner=True),
     "desk:ticket": Rule(AGENT, team=True),
     "desk:ticket-live": Rule(AGENT, team=True, htmx=True),
     "desk:ticket-transcript": Rule(AGENT, team=True, htmx=True),
@@ -172,6 +178,8 @@ def expected_outcome(rule: Rule, who: str, method: str) -> str:
         return "login" if who == "anonymous" else "refused"
     if rule.team and team == "B":
         return "not found"
+    if rule.owner and who != "agent":
+        return "not found"
     return "allowed"
 
 
@@ -232,6 +240,7 @@ def url_kwargs(
         "recommendation_id": proposed.pk,
         "event_id": AuditEvent.objects.get(recommendation=overridden, is_override=True).pk,
         "export_id": export.pk,
+        "view_id": SavedView.objects.create(owner=agent, name="Mine", query="mine=on").pk,
     }
 
 

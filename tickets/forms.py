@@ -9,15 +9,33 @@ class InboxFilterForm(forms.Form):
     status = forms.ChoiceField(
         required=False,
         choices=[("", "Active"), ("all", "All"), *Status.choices],
+        label="Status",
     )
-    priority = forms.ChoiceField(required=False, choices=[("", "Any priority"), *Priority.choices])
-    team = forms.ChoiceField(required=False, choices=[("", "All my teams")])
-    channel = forms.ChoiceField(required=False, choices=[("", "Any channel"), *Channel.choices])
+    priority = forms.ChoiceField(
+        required=False, choices=[("", "Any priority"), *Priority.choices], label="Priority"
+    )
+    team = forms.ChoiceField(required=False, choices=[("", "All my teams")], label="Team")
+    channel = forms.ChoiceField(
+        required=False, choices=[("", "Any channel"), *Channel.choices], label="Channel"
+    )
     mine = forms.BooleanField(required=False, label="Mine")
-    q = forms.CharField(required=False, max_length=200, label="Search")
+    unassigned = forms.BooleanField(required=False, label="Unassigned")
+    q = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Search",
+        widget=forms.TextInput(
+            attrs={
+                "type": "search",
+                "placeholder": "Subject, customer name, e-mail or #number",
+                "aria-describedby": "inbox-search-help",
+            }
+        ),
+    )
     sort = forms.ChoiceField(
         required=False,
         choices=[("recent", "Newest activity"), ("urgency", "Most urgent")],
+        label="Sort",
     )
 
     def __init__(self, *args: object, teams: list[tuple[str, str]], **kwargs: object) -> None:
@@ -33,6 +51,7 @@ class InboxFilterForm(forms.Form):
             team=data.get("team", ""),
             channel=data.get("channel", ""),
             mine=bool(data.get("mine", False)),
+            unassigned=bool(data.get("unassigned", False)),
             q=(data.get("q") or "").strip(),
             sort=data.get("sort") or "recent",
         )

@@ -53,7 +53,7 @@ def test_a_customer_leaving_after_a_polite_last_line_is_first_by_urgency_with_th
     page.goto(f"{live_server.url}/?sort=urgency")
 
     first = page.locator("table.tickets tbody tr").first
-    expect(first).to_have_id(f"ticket-{ticket_a.pk}-row")
+    expect(first).to_have_id(f"ticket-row-{ticket_a.pk}")
     expect(first.locator(".conversation")).to_have_text("At risk of leaving")
     # The newest threat is the reason shown.
     expect(first.locator(".reason")).to_have_text(

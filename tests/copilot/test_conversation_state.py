@@ -119,7 +119,7 @@ def test_urgency_sort_puts_a_conversation_at_risk_before_a_calm_one(
         calm_urgent.pk,
     ]
     html = response.content.decode()
-    row = html.split(f'id="ticket-{leaving.pk}-row"')[1].split("</tr>")[0]
+    row = html.split(f'id="ticket-row-{leaving.pk}"')[1].split("</tr>")[0]
     assert 'class="conversation conversation-at_risk"' in row
     assert "At risk of leaving" in row
     assert "threatens to leave or escalate: &quot;Bye AA&quot;" in row

@@ -42,7 +42,7 @@ def test_ticket_page_shows_panel_with_signals_and_draft(
 
     content = response.content.decode()
     assert f'id="ticket-{analysis.ticket_id}-analysis"' in content
-    assert "Negative" in content and "track_order" in content and "82%" in content
+    assert "Negative" in content and "Track order" in content and "82%" in content
     assert "Your parcel 4411 has been re-sent." in content
     panel_tag = content.split(f'id="ticket-{analysis.ticket_id}-analysis"', 1)[1].split(">", 1)[0]
     assert "every 2s" not in panel_tag  # finished: the copilot panel does not poll

@@ -37,10 +37,10 @@ def test_inbox_shows_sentiment_and_intent(
 
     response = login(agent).get(reverse("desk:inbox"), HTTP_HX_REQUEST="true")
 
-    row = response.content.decode().split(f'id="ticket-{ticket_a.pk}-row"')[1].split("</tr>")[0]
-    assert 'class="sentiment sentiment-negative">Negative' in row and "track_order" in row
-    other = response.content.decode().split(f'id="ticket-{unsure.pk}-row"')[1].split("</tr>")[0]
-    assert ">unsure<" in other
+    row = response.content.decode().split(f'id="ticket-row-{ticket_a.pk}"')[1].split("</tr>")[0]
+    assert 'class="sentiment sentiment-negative">Negative' in row and ">Track order<" in row
+    other = response.content.decode().split(f'id="ticket-row-{unsure.pk}"')[1].split("</tr>")[0]
+    assert ">Unsure<" in other
 
 
 def test_sort_by_urgency_puts_unhappy_then_priority_then_value_then_oldest(

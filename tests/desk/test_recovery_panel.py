@@ -1,6 +1,7 @@
 """Recovery actions on the ticket page: full page and htmx fragments, errors in place."""
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -10,7 +11,11 @@ from accounts.models import User
 from privacy.models import ConsentRecord
 from recovery.catalogue import action_catalogue_ensure
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecommendationStatus
-from recovery.services import recommendations_propose
+from recovery.services import (
+    recommendation_approve,
+    recommendation_coapprove,
+    recommendations_propose,
+)
 from tests.factories import MessageAnalysisFactory
 from tickets.consent import ConsentPurpose
 from tickets.models import Ticket
@@ -192,3 +197,47 @@ def test_panel_fragment_polls_while_an_approved_action_runs(
 
     assert response.status_code == 200
     assert b'hx-trigger="every 2s"' in response.content
+
+
+def test_a_changed_amount_heads_the_card_with_the_proposed_one_beside_it(
+    login: Callable[[User], Client], agent: User, ticket_a: Ticket, proposals: list
+) -> None:
+    partial = refund(proposals)
+    proposed = partial.amount
+    recommendation_approve(recommendation=partial, user=agent, amount="12", reason="half")
+
+    response = login(agent).get(reverse("desk:recovery-panel", args=[ticket_a.pk]), **HX)
+
+    card = response.content.decode().split(f'id="recommendation-{partial.pk}"')[1]
+    header = card.split("</h3>")[0]
+    assert '<span class="amount">12.00 EUR</span>' in header
+    assert f"(proposed {proposed:.2f} EUR)" in header
+
+
+def test_a_coapproved_action_names_the_supervisor_who_coapproved_it(
+    login: Callable[[User], Client],
+    agent: User,
+    supervisor: User,
+    ticket_a: Ticket,
+    proposals: list,
+    django_capture_on_commit_callbacks: Callable[..., Any],
+) -> None:
+    User.objects.filter(pk=supervisor.pk).update(first_name="Sam", last_name="Supervisor")
+    supervisor.refresh_from_db()
+    partial = refund(proposals)
+    recommendation_approve(recommendation=partial, user=agent, amount="90", reason="twice late")
+    with django_capture_on_commit_callbacks(execute=True):
+        recommendation_coapprove(recommendation=partial, supervisor=supervisor, approve=True)
+
+    response = login(agent).get(reverse("desk:recovery-panel", args=[ticket_a.pk]), **HX)
+
+    card = response.content.decode().split(f'id="recommendation-{partial.pk}"')[1]
+    assert "Co-approved by Sam Supervisor" in card.split("</article>")[0]
+    assert "90.00 EUR" in card.split("</h3>")[0]
+
+
+def test_explanations_name_the_intent_as_people_read_it(proposals: list) -> None:
+    explanations = " ".join(r.explanation for r in proposals)
+
+    assert "suits the intent “Get refund”" in explanations
+    assert "get_refund" not in explanations

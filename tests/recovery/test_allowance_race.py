@@ -88,7 +88,8 @@ def test_allowance_race_six_parallel_additions_on_six_tickets_of_one_customer(
 
     assert outcomes.count("ok") == 2
     refusal = (
-        "This customer can receive at most 200.00 EUR of partial refund per 90 days; 60.00 is left."
+        "This customer can receive at most 200.00 EUR of partial refund per 90 days; "
+        "60.00 EUR is left."
     )
     assert outcomes.count(refusal) == 4
     assert committed(customer, partial_refund) == [Decimal("70.00"), Decimal("70.00")]
@@ -128,7 +129,7 @@ def test_allowance_race_two_approvals_on_top_of_what_was_given(
 
     assert sorted(outcomes) == [
         "This customer can receive at most 200.00 EUR of partial refund per 90 days; "
-        "20.00 is left.",
+        "20.00 EUR is left.",
         "ok",
     ]
     assert committed(customer, partial_refund) == [

@@ -2,12 +2,15 @@
 asks for their money back, the copilot analyses and proposes, an agent approves, it runs once."""
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.management import call_command
 from django.db import transaction
+from django.db.models import Max
+from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import team_get_or_create
@@ -16,7 +19,7 @@ from copilot.services.intake import customer_message_receive
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecommendationStatus
 from recovery.services import recommendation_approve
 from tests.factories import UserFactory
-from tickets.models import AuthorKind, Ticket
+from tickets.models import AuthorKind, Message, Ticket
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("copilot_dirs", "eager_tasks")]
 DEMO = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
@@ -37,6 +40,9 @@ def test_refund_request_is_analysed_proposed_approved_and_executed_once(
     billing_history: Path, django_capture_on_commit_callbacks
 ) -> None:
     call_command("seed_demo", file=billing_history, no_progress=True, stdout=None)
+    # The demo reads as recent: its newest message a few minutes old, not years.
+    newest = Message.objects.aggregate(newest=Max("created_at"))["newest"]
+    assert timezone.now() - timedelta(minutes=10) < newest < timezone.now()
     team = team_get_or_create(name="Billing & Payments")
     agent: User = UserFactory(username="bea", role="agent", teams=[team])
     ticket = Ticket.objects.filter(team=team, status="new").order_by("pk").first()

@@ -252,8 +252,9 @@ def test_queue_page_query_count_does_not_grow_with_rows(
     client = login(supervisor)
 
     # session + user + groups + teams + count + the page (ticket, customer, team, actor,
-    # recommendation and action joined in) + the count of stuck executions
-    with django_assert_max_num_queries(7):
+    # recommendation and action joined in) + the count of stuck executions + the intent
+    # labels (read once, then cached)
+    with django_assert_max_num_queries(8):
         response = client.get(reverse("supervision:overrides"))
 
     assert response.content.count(b'<li id="override-') == 24
@@ -732,8 +733,8 @@ def test_override_rates_on_a_crafted_set(
         ("Apology", 2, 1, 1, 1, 0, 0),
     ]
     assert [_counts(r) for r in rates.by_intent] == [
-        ("damaged_item", 4, 1, 3, 2, 1, 1),
-        ("late_delivery", 4, 2, 2, 1, 1, 0),
+        ("Damaged item", 4, 1, 3, 2, 1, 1),
+        ("Late delivery", 4, 2, 2, 1, 1, 0),
     ]
     alice_week, carol_week = (crafted_rates[n].isocalendar() for n in ("alice", "carol"))
     assert [_counts(r) for r in rates.by_week] == [
@@ -764,7 +765,8 @@ def test_override_rates_queries_do_not_grow_with_events(
     django_assert_max_num_queries: Callable[..., object],
 ) -> None:
     supervisor.has_role(Role.SUPERVISOR)  # the role lookup is the view's, not the selector's
-    with django_assert_max_num_queries(7):  # teams + total + 4 groupings + action names
+    # teams + total + 4 groupings + action names + intent labels (then cached)
+    with django_assert_max_num_queries(8):
         override_rates_for_user(user=supervisor)
 
 
@@ -1041,7 +1043,7 @@ def test_fairness_page_shows_each_test_in_words_and_no_bare_percentage(
     assert "3 segments flagged." in content  # new and VIP get less, standard more
     assert content.count("Flagged: offer rate") == 3
     assert content.count("Flagged: mean amount") == 0
-    assert "Intent: late_delivery · severity: Frustrated" in content
+    assert "Intent: Late delivery · severity: Frustrated" in content
     assert (
         "Offered money in 4 of 20 cases (20%) against 31 of 50 (62%) in the other segments; "
         "difference -42 points, 95% CI -59 to -16; unlikely to be chance, p = 0.001."

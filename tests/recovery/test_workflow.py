@@ -199,7 +199,9 @@ def test_per_customer_limit_counts_what_was_already_given(ticket_a: Ticket, agen
     with pytest.raises(DomainError) as refused:
         recommendation_add(ticket=ticket_a, user=agent, action=credit, amount="30", reason="more")
 
-    assert "at most 100.00 EUR of store credit per 90 days; 20.00 is left" in refused.value.message
+    assert (
+        "at most 100.00 EUR of store credit per 90 days; 20.00 EUR is left" in refused.value.message
+    )
 
 
 def test_above_the_coapproval_line_it_waits_for_a_second_person(
@@ -383,7 +385,8 @@ def test_coapproval_checks_the_allowance_again(
         recommendation_coapprove(recommendation=recommendation, supervisor=supervisor, approve=True)
 
     assert refused.value.message == (
-        "This customer can receive at most 50.00 EUR of partial refund per 90 days; 50.00 is left."
+        "This customer can receive at most 50.00 EUR of partial refund per 90 days; "
+        "50.00 EUR is left."
     )
     recommendation.refresh_from_db()
     assert recommendation.status == RecommendationStatus.AWAITING_COAPPROVAL

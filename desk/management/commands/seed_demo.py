@@ -1,14 +1,17 @@
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
+from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.services import team_get_or_create, user_create
 from copilot.services.cases import case_vectors_load
 from copilot.services.replies import reply_library_build
+from desk.demo import demo_file_shift
 from recovery.catalogue import action_catalogue_ensure
 from recovery.customer_features import customer_signals_refresh_all
 
@@ -43,9 +46,19 @@ class Command(BaseCommand):
         self, *args: Any, file: Path, vectors: Path, no_progress: bool, **options: Any
     ) -> None:
         teams = [team_get_or_create(name=name) for name in TEAMS]
-        call_command(
-            "import_tickets", str(file), source="demo", no_progress=no_progress, stdout=self.stdout
-        )
+        # The conversations date from 2016-2017: moved as one block so the newest message is a
+        # few minutes old, the inbox reads "4 minutes ago", not "9 years ago".
+        with tempfile.TemporaryDirectory() as folder:
+            recent = Path(folder) / file.name
+            offset = demo_file_shift(source=file, target=recent, now=timezone.now())
+            self.stdout.write(f"Demo dates moved forward by {offset.days} days.")
+            call_command(
+                "import_tickets",
+                str(recent),
+                source="demo",
+                no_progress=no_progress,
+                stdout=self.stdout,
+            )
         # The copilot's evidence: the solved demo tickets become the similar-case index, and
         # the open ones are queued for the worker, so their analyses fill in as the demo runs.
         # Their vectors ship with the data; only what the file lacks is embedded here.
