@@ -130,11 +130,11 @@
   }
 
   function inboxRows() {
-    return Array.prototype.slice.call(document.querySelectorAll("#inbox-results tbody tr[id$='-row']"));
+    return Array.prototype.slice.call(document.querySelectorAll("#inbox-results tbody tr[id^='ticket-row-']"));
   }
 
   function rowTicketId(row) {
-    return row.id.replace(/^ticket-/, "").replace(/-row$/, "");
+    return row.id.replace(/^ticket-row-/, "");
   }
 
   // The inbox remembers its order (the page as shown, filters and sort included) for "j"/"k"
