@@ -13,7 +13,7 @@ from accounts.models import User
 from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
-from copilot.nlp.draft import Draft, SimilarCase, draft_reply
+from copilot.nlp.draft import Draft, SimilarCase, draft_reply, slot_values
 from copilot.nlp.reply_eval import conversation_pairs
 from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.models import AuthorKind, Customer, Message, Ticket
@@ -406,6 +406,28 @@ def draft_text_for_agent(*, analysis: MessageAnalysis, agent: User) -> str:
         agent_name=agent_sign_name(agent=agent),
         filled_name=staff_first_name(user_id=analysis.ticket.assignee_id),
     )
+
+
+def suggestion_texts_for_agent(*, analysis: MessageAnalysis, agent: User) -> list[str]:
+    """The analysis's suggestions as `agent` would send them: slots filled from this ticket
+    (its customer's first name, the reference and amount in their messages up to the analysed
+    one) and this agent only, signed with the agent's name; a slot nothing fills stays visible
+    as `[order number]` (the reply box refuses to send it). One query, for all of them."""
+    if not analysis.suggestions:
+        return []
+    ticket = analysis.ticket
+    sign = agent_sign_name(agent=agent)
+    values = slot_values(
+        customer_first_name=(ticket.customer.name.split() or [""])[0],
+        customer_text=customer_messages_text(
+            ticket_id=ticket.pk, up_to_sequence=analysis.transcript_version
+        ),
+        agent_name=sign,
+    )
+    return [
+        draft_sign(slots_fill(str(s["text"]), values=values)[0], agent_name=sign)
+        for s in analysis.suggestions
+    ]
 
 
 def draft_for_ticket(
