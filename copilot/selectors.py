@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -413,10 +414,13 @@ def suggestion_texts_for_agent(*, analysis: MessageAnalysis, agent: User) -> lis
     (its customer's first name, the reference and amount in their messages up to the analysed
     one) and this agent only, signed with the agent's name; a slot nothing fills stays visible
     as `[order number]` (the reply box refuses to send it). One query, for all of them."""
+    return _suggestion_texts(analysis=analysis, sign=agent_sign_name(agent=agent))
+
+
+def _suggestion_texts(*, analysis: MessageAnalysis, sign: str) -> list[str]:
     if not analysis.suggestions:
         return []
     ticket = analysis.ticket
-    sign = agent_sign_name(agent=agent)
     values = slot_values(
         customer_first_name=(ticket.customer.name.split() or [""])[0],
         customer_text=customer_messages_text(
@@ -463,12 +467,15 @@ class DraftLeak:
     ticket_id: int
     stored: tuple[str, ...]  # identifiers of other people in the draft as stored
     rebuilt: tuple[str, ...]  # ... in the draft built now from the same similar cases
+    # ... in the stored suggestions, their slots filled from this ticket and its assignee
+    suggested: tuple[str, ...] = ()
 
 
 def draft_leaks_for_open_tickets() -> list[DraftLeak]:
     """For the newest finished analysis of every open ticket, the identifiers in its draft that
     come neither from this ticket (its messages, its customer) nor from its assignee: once for
-    the draft as stored, once for the draft the current code builds from the same cases."""
+    the draft as stored, once for the draft the current code builds from the same cases; and
+    in its suggestions from the reply library, filled as the assignee's "Use" fills them."""
     known = people_known_all()
     analyses = (
         MessageAnalysis.objects.filter(
@@ -476,7 +483,7 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
             ticket__status__in=ACTIVE_STATUSES,
             ticket__insight__analysis_id=models.F("pk"),
         )
-        .exclude(draft_reply="")
+        .exclude(Q(draft_reply="") & Q(suggestions=[]))
         .select_related("ticket__customer", "ticket__assignee", "message")
         .order_by("ticket_id")
     )
@@ -485,13 +492,18 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         ticket = analysis.ticket
         similar = [(int(c["ticket_id"]), float(c["similarity"])) for c in analysis.similar_cases]
         cases = similar_case_resolutions(ids=[i for i, _ in similar], team_id=ticket.team_id)
-        rebuilt = draft_for_ticket(
-            ticket=ticket,
-            message=analysis.message,
-            sentiment=analysis.sentiment,
-            similar=similar,
-            cases=cases,
+        rebuilt_text = (
+            draft_for_ticket(
+                ticket=ticket,
+                message=analysis.message,
+                sentiment=analysis.sentiment,
+                similar=similar,
+                cases=cases,
+            ).text
+            if analysis.draft_reply
+            else ""
         )
+        sign = agent_sign_name(agent=ticket.assignee) if ticket.assignee is not None else ""
         transcript = Message.objects.filter(
             ticket_id=ticket.pk, sequence__lte=analysis.transcript_version
         ).values_list("body", flat=True)
@@ -499,12 +511,21 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         allowed_names = [ticket.customer.name]
         if ticket.assignee is not None:
             allowed_names.append(f"{ticket.assignee.first_name} {ticket.assignee.last_name}")
+            allowed_names.append(sign)
 
-        stored, built = (
-            identifier_leaks(
-                text, allowed_text=allowed_text, allowed_names=allowed_names, known=known
-            )
-            for text in (analysis.draft_reply, rebuilt.text)
+        leaks = functools.partial(
+            identifier_leaks, allowed_text=allowed_text, allowed_names=allowed_names, known=known
         )
-        report.append(DraftLeak(ticket_id=ticket.pk, stored=stored, rebuilt=built))
+
+        suggested = [
+            leak for text in _suggestion_texts(analysis=analysis, sign=sign) for leak in leaks(text)
+        ]
+        report.append(
+            DraftLeak(
+                ticket_id=ticket.pk,
+                stored=leaks(analysis.draft_reply),
+                rebuilt=leaks(rebuilt_text),
+                suggested=tuple(suggested),
+            )
+        )
     return report
