@@ -162,7 +162,7 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     print(
         f"  of which ranking {len(entries)} library entries ({ranker}): "
         f"p50 {percentile(rank_ms, 50):.2f} ms, p95 {percentile(rank_ms, 95):.2f} ms "
-        f"(with the library's change check); {suggested.count()} of {len(timings)} messages "
+        f"(with the library's change check); {suggested.count()} of {len(open_tickets)} messages "
         "got suggestions"
     )
 
