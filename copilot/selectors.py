@@ -414,10 +414,12 @@ def suggestion_texts_for_agent(*, analysis: MessageAnalysis, agent: User) -> lis
     (its customer's first name, the reference and amount in their messages up to the analysed
     one) and this agent only, signed with the agent's name; a slot nothing fills stays visible
     as `[order number]` (the reply box refuses to send it). One query, for all of them."""
-    return _suggestion_texts(analysis=analysis, sign=agent_sign_name(agent=agent))
+    return suggestion_texts_signed(analysis=analysis, sign=agent_sign_name(agent=agent))
 
 
-def _suggestion_texts(*, analysis: MessageAnalysis, sign: str) -> list[str]:
+def suggestion_texts_signed(*, analysis: MessageAnalysis, sign: str) -> list[str]:
+    """The suggestions filled from the analysis's ticket, signed `sign` (empty: unsigned, the
+    agent's slot left marked)."""
     if not analysis.suggestions:
         return []
     ticket = analysis.ticket
@@ -518,7 +520,9 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         )
 
         suggested = [
-            leak for text in _suggestion_texts(analysis=analysis, sign=sign) for leak in leaks(text)
+            leak
+            for text in suggestion_texts_signed(analysis=analysis, sign=sign)
+            for leak in leaks(text)
         ]
         report.append(
             DraftLeak(

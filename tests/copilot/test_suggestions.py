@@ -14,11 +14,12 @@ from pytest_django.fixtures import Settings
 from accounts.models import Team, User
 from copilot import replies_selectors
 from copilot.engine import get_engine, reset_engine
-from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis
+from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis, ReplyEntry
 from copilot.nlp.selector import ResponseSelector
 from copilot.selectors import draft_leaks_for_open_tickets, suggestion_texts_for_agent
 from copilot.services.analysis import analyses_run_pending, analysis_request, analysis_run
 from copilot.services.intake import customer_message_receive
+from copilot.services.replay import replay_report_html, replay_run
 from copilot.services.replies import reply_entry_create, reply_library_build
 from tests.copilot.test_reply_library import LEAKY_REPLIES, solved_ticket
 from tests.factories import CustomerFactory, TicketFactory, UserFactory
@@ -228,3 +229,33 @@ def test_suggestions_made_from_a_library_full_of_identifiers_leak_nothing(
     assert [r.suggested for r in report if r.suggested] == []
     call_command("draft_leaks")
     assert "Drafts suggested (slots filled): 0 of" in capsys.readouterr().out
+
+
+def test_replay_holds_each_tickets_own_reply_out_and_counts_no_leaks(
+    team_a: Team, tmp_path: Path
+) -> None:
+    shared = "We have re-sent your parcel by express post; it arrives within two days."
+    first = solved_ticket(team_a, "Ann Lee", shared)
+    solved_ticket(team_a, "Bo Chan", shared)
+    alone = solved_ticket(team_a, "Cy Dunn", "Your refund of the duplicate charge is on its way.")
+    for body in LEAKY_REPLIES:
+        solved_ticket(team_a, "Margaret Thornton", body)
+    reply_library_build()
+
+    report = replay_run()
+    replay_report_html(report=report, path=tmp_path / "replay.html")
+
+    assert report.total.requests == 8
+    assert report.leaks == 0
+    assert report.total.hits >= 2  # both parcel tickets find the reply the other one gave
+    assert report.selector_version == "cosine"
+    assert "Sent reply among them" in (tmp_path / "replay.html").read_text()
+    own = ReplyEntry.objects.get(examples=[alone.pk])
+    ranked, _ = replies_selectors.reply_suggestions_rank(
+        team_id=team_a.pk,
+        request_vecs=get_engine().encoder.encode(["Your refund of the duplicate charge"]),
+        selector=None,
+        exclude_ticket_ids=[alone.pk],
+    )
+    assert own.pk not in [s.entry_id for s in ranked[0]]
+    assert first.pk  # the shared entry's examples are both parcel tickets
