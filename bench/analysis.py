@@ -63,9 +63,10 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     from django.utils import timezone
 
     from accounts.models import Team
-    from copilot.engine import get_engine
+    from copilot.engine import get_engine, get_selector
     from copilot.models import AnalysisStatus, MessageAnalysis, SolvedCase
     from copilot.nlp.draft import SimilarCase, draft_reply
+    from copilot.replies_selectors import reply_entries_for_team, reply_suggestions_rank
     from copilot.selectors import case_text, customer_text_for_version
     from copilot.services.analysis import analysis_run
     from copilot.services.cases import case_index_rebuild
@@ -146,6 +147,23 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
     print(
         f"  of which team-scoped search of {len(allowed)} cases: "
         f"p50 {percentile(search_ms, 50):.1f} ms, p95 {percentile(search_ms, 95):.1f} ms"
+    )
+    # The suggestions' share: ranking the team's reply library (mapped once per process).
+    rank_ms = []
+    team_id = Team.objects.first().pk  # type: ignore[union-attr]
+    selector = get_selector()
+    for v in vectors:
+        started = time.perf_counter()
+        reply_suggestions_rank(team_id=team_id, request_vecs=v.reshape(1, -1), selector=selector)
+        rank_ms.append((time.perf_counter() - started) * 1000)
+    entries, _ = reply_entries_for_team(team_id=team_id)
+    suggested = MessageAnalysis.objects.filter(status=AnalysisStatus.DONE).exclude(suggestions=[])
+    ranker = selector.version if selector else "cosine"
+    print(
+        f"  of which ranking {len(entries)} library entries ({ranker}): "
+        f"p50 {percentile(rank_ms, 50):.2f} ms, p95 {percentile(rank_ms, 95):.2f} ms "
+        f"(with the library's change check); {suggested.count()} of {len(open_tickets)} messages "
+        "got suggestions"
     )
 
     # 2. Bulk: analyse and index a history vs the bare encoder on the same texts.

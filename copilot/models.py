@@ -64,6 +64,12 @@ class MessageAnalysis(models.Model):
     similar_cases = models.JSONField(default=list, blank=True)  # [{"ticket_id", "similarity"}]
     draft_reply = models.TextField(blank=True)
     draft_reasons = models.JSONField(default=list, blank=True)  # plain-language strings
+    # Up to three replies of the team's library, best first: [{"entry_id", "text", "score"}],
+    # the text with its slots as in the library (filled for the agent at "Use"). Empty when
+    # none scored at the trigger threshold. `selector_version`: the response selector that
+    # ranked them, or "cosine" (no selector trained).
+    suggestions = models.JSONField(default=list, blank=True)
+    selector_version = models.CharField(max_length=64, blank=True)
     # The whole conversation up to this message, not the message alone: the customer's state.
     conversation_level = models.CharField(
         max_length=12, choices=ConversationLevel.choices, blank=True
@@ -122,6 +128,9 @@ class DraftDecisionEvent(models.Model):
     decision = models.CharField(max_length=10, choices=DraftDecision.choices)
     proposed_text = models.TextField()
     final_text = models.TextField(blank=True)
+    # The library entry of the suggestion the reply started from (none: the draft itself). No
+    # foreign key: an entry may be rebuilt away, the record of what was offered stays.
+    suggestion_entry_id = models.PositiveIntegerField(null=True, blank=True)
     message = models.ForeignKey(
         Message, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )

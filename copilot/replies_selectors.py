@@ -16,6 +16,7 @@ from django.db.models import Count, Max, Q, QuerySet
 
 from copilot.models import ReplyEntry, ReplySource
 from copilot.nlp.deid import KnownPeople
+from copilot.nlp.selector import ResponseSelector, top_scores
 from copilot.selectors import people_known_all
 from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.customer_data import customer_ids_erased
@@ -165,3 +166,88 @@ _SLOT_IN_TEXT = re.compile(r"(\{[a-z][a-z_]{0,40}\})")
 def reply_text_pieces(*, text: str) -> list[tuple[str, bool]]:
     """The entry's text cut into pieces, each marked True when it is a slot (to highlight)."""
     return [(piece, i % 2 == 1) for i, piece in enumerate(_SLOT_IN_TEXT.split(text)) if piece]
+
+
+# --- Suggestions ----------------------------------------------------------------------------
+
+# At most this many suggestions per message (Smart Reply's three).
+SUGGESTIONS_SHOWN = 3
+# The trigger when no selector is trained: the encoder's cosine must reach this. An untrained
+# selector scores exactly as the cosine (its maps start at the identity), so its calibrated
+# trigger carries over: 0.32, chosen by `evaluate --replies` on held-aside train tickets for
+# 80% of suggested requests having the agent's real reply among the three (README, "Trigger").
+COSINE_TRIGGER = 0.32
+COSINE_VERSION = "cosine"
+
+
+@dataclass(frozen=True)
+class Suggestion:
+    entry_id: int
+    text: str  # with its slots, as in the library
+    score: float
+
+    def as_json(self) -> dict[str, object]:
+        return {"entry_id": self.entry_id, "text": self.text, "score": round(self.score, 4)}
+
+
+# Per process: (team id, selector version) -> (the team's vectors it was mapped from, mapped).
+# The team's matrix is a new object whenever the library changed (`reply_entries_for_team`),
+# so an identity check is the whole invalidation; ranking a message is then one product.
+_mapped_cache: dict[tuple[int, str], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
+
+
+def _team_mapped(
+    *, team_id: int, vectors: npt.NDArray[np.float32], selector: ResponseSelector | None
+) -> npt.NDArray[np.float32]:
+    if selector is None or len(vectors) == 0:
+        return vectors
+    key = (team_id, selector.version)
+    with _team_cache_lock:
+        cached = _mapped_cache.get(key)
+    if cached is not None and cached[0] is vectors:
+        return cached[1]
+    mapped = selector.replies_map(vectors)
+    with _team_cache_lock:
+        _mapped_cache[key] = (vectors, mapped)
+    return mapped
+
+
+def reply_suggestions_rank(
+    *,
+    team_id: int,
+    request_vecs: npt.NDArray[np.float32],
+    selector: ResponseSelector | None,
+    exclude_ticket_ids: list[int | None] | None = None,
+    k: int = SUGGESTIONS_SHOWN,
+) -> tuple[list[list[Suggestion]], str]:
+    """Up to `k` of the team's active library entries for each request (rows of encoder
+    embeddings), best first, none at all for a request whose best entry scores below the
+    trigger; and which ranker scored them (the selector's version, or "cosine").
+
+    `exclude_ticket_ids[i]`: entries built from that ticket alone are not offered to request i
+    (a replay must not find a ticket's own reply in the library)."""
+    version = selector.version if selector is not None else COSINE_VERSION
+    entries, vectors = reply_entries_for_team(team_id=team_id)
+    out: list[list[Suggestion]] = [[] for _ in range(len(request_vecs))]
+    if not entries or len(request_vecs) == 0:
+        return out, version
+    mapped = _team_mapped(team_id=team_id, vectors=vectors, selector=selector)
+    if selector is not None:
+        scores = selector.scores_mapped(selector.requests_map(request_vecs), mapped)
+        threshold = selector.threshold
+    else:
+        scores = (request_vecs.astype(np.float32, copy=False) @ vectors.T).astype(np.float32)
+        threshold = COSINE_TRIGGER
+    excludes = exclude_ticket_ids or [None] * len(request_vecs)
+    for i, row in enumerate(scores):
+        own = excludes[i]
+        if own is not None:
+            row = row.copy()
+            for j, entry in enumerate(entries):
+                if entry.examples and set(entry.examples) <= {own}:
+                    row[j] = -np.inf
+        out[i] = [
+            Suggestion(entry_id=entries[j].pk, text=entries[j].text, score=score)
+            for j, score in top_scores(row, k=k, threshold=threshold)
+        ]
+    return out, version

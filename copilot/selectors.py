@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +14,7 @@ from accounts.models import User
 from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
-from copilot.nlp.draft import Draft, SimilarCase, draft_reply
+from copilot.nlp.draft import Draft, SimilarCase, draft_reply, slot_values
 from copilot.nlp.reply_eval import conversation_pairs
 from tickets.consent import ConsentPurpose, customer_ids_opted_out
 from tickets.models import AuthorKind, Customer, Message, Ticket
@@ -408,6 +409,33 @@ def draft_text_for_agent(*, analysis: MessageAnalysis, agent: User) -> str:
     )
 
 
+def suggestion_texts_for_agent(*, analysis: MessageAnalysis, agent: User) -> list[str]:
+    """The analysis's suggestions as `agent` would send them: slots filled from this ticket
+    (its customer's first name, the reference and amount in their messages up to the analysed
+    one) and this agent only, signed with the agent's name; a slot nothing fills stays visible
+    as `[order number]` (the reply box refuses to send it). One query, for all of them."""
+    return suggestion_texts_signed(analysis=analysis, sign=agent_sign_name(agent=agent))
+
+
+def suggestion_texts_signed(*, analysis: MessageAnalysis, sign: str) -> list[str]:
+    """The suggestions filled from the analysis's ticket, signed `sign` (empty: unsigned, the
+    agent's slot left marked)."""
+    if not analysis.suggestions:
+        return []
+    ticket = analysis.ticket
+    values = slot_values(
+        customer_first_name=(ticket.customer.name.split() or [""])[0],
+        customer_text=customer_messages_text(
+            ticket_id=ticket.pk, up_to_sequence=analysis.transcript_version
+        ),
+        agent_name=sign,
+    )
+    return [
+        draft_sign(slots_fill(str(s["text"]), values=values)[0], agent_name=sign)
+        for s in analysis.suggestions
+    ]
+
+
 def draft_for_ticket(
     *,
     ticket: Ticket,
@@ -441,12 +469,15 @@ class DraftLeak:
     ticket_id: int
     stored: tuple[str, ...]  # identifiers of other people in the draft as stored
     rebuilt: tuple[str, ...]  # ... in the draft built now from the same similar cases
+    # ... in the stored suggestions, their slots filled from this ticket and its assignee
+    suggested: tuple[str, ...] = ()
 
 
 def draft_leaks_for_open_tickets() -> list[DraftLeak]:
     """For the newest finished analysis of every open ticket, the identifiers in its draft that
     come neither from this ticket (its messages, its customer) nor from its assignee: once for
-    the draft as stored, once for the draft the current code builds from the same cases."""
+    the draft as stored, once for the draft the current code builds from the same cases; and
+    in its suggestions from the reply library, filled as the assignee's "Use" fills them."""
     known = people_known_all()
     analyses = (
         MessageAnalysis.objects.filter(
@@ -454,7 +485,7 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
             ticket__status__in=ACTIVE_STATUSES,
             ticket__insight__analysis_id=models.F("pk"),
         )
-        .exclude(draft_reply="")
+        .exclude(Q(draft_reply="") & Q(suggestions=[]))
         .select_related("ticket__customer", "ticket__assignee", "message")
         .order_by("ticket_id")
     )
@@ -463,13 +494,18 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         ticket = analysis.ticket
         similar = [(int(c["ticket_id"]), float(c["similarity"])) for c in analysis.similar_cases]
         cases = similar_case_resolutions(ids=[i for i, _ in similar], team_id=ticket.team_id)
-        rebuilt = draft_for_ticket(
-            ticket=ticket,
-            message=analysis.message,
-            sentiment=analysis.sentiment,
-            similar=similar,
-            cases=cases,
+        rebuilt_text = (
+            draft_for_ticket(
+                ticket=ticket,
+                message=analysis.message,
+                sentiment=analysis.sentiment,
+                similar=similar,
+                cases=cases,
+            ).text
+            if analysis.draft_reply
+            else ""
         )
+        sign = agent_sign_name(agent=ticket.assignee) if ticket.assignee is not None else ""
         transcript = Message.objects.filter(
             ticket_id=ticket.pk, sequence__lte=analysis.transcript_version
         ).values_list("body", flat=True)
@@ -477,12 +513,23 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         allowed_names = [ticket.customer.name]
         if ticket.assignee is not None:
             allowed_names.append(f"{ticket.assignee.first_name} {ticket.assignee.last_name}")
+            allowed_names.append(sign)
 
-        stored, built = (
-            identifier_leaks(
-                text, allowed_text=allowed_text, allowed_names=allowed_names, known=known
-            )
-            for text in (analysis.draft_reply, rebuilt.text)
+        leaks = functools.partial(
+            identifier_leaks, allowed_text=allowed_text, allowed_names=allowed_names, known=known
         )
-        report.append(DraftLeak(ticket_id=ticket.pk, stored=stored, rebuilt=built))
+
+        suggested = [
+            leak
+            for text in suggestion_texts_signed(analysis=analysis, sign=sign)
+            for leak in leaks(text)
+        ]
+        report.append(
+            DraftLeak(
+                ticket_id=ticket.pk,
+                stored=leaks(analysis.draft_reply),
+                rebuilt=leaks(rebuilt_text),
+                suggested=tuple(suggested),
+            )
+        )
     return report

@@ -25,6 +25,7 @@ from copilot.selectors import (
     analysis_panel_for_ticket,
     analysis_stamp_expressions,
     draft_text_for_agent,
+    suggestion_texts_for_agent,
 )
 from desk.models import SavedView
 from recovery.selectors import (
@@ -56,6 +57,8 @@ class ReplyBox:
     # The copilot's draft the box starts from ("Use", "Edit", `?draft=`), signed by the agent.
     draft: MessageAnalysis | None
     draft_text: str
+    # Which of the draft's analysis's suggestions the box starts from (0 the best), if one.
+    suggestion: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -91,16 +94,23 @@ def ticket_page_transcript(*, ticket: Ticket) -> list[Message]:
 
 
 def ticket_page_reply_box(
-    *, ticket: Ticket, user: User, draft: MessageAnalysis | None = None
+    *,
+    ticket: Ticket,
+    user: User,
+    draft: MessageAnalysis | None = None,
+    suggestion: int | None = None,
 ) -> ReplyBox:
-    """`draft`: an analysis of this (already permission-checked) ticket."""
-    if draft is not None:
-        # Its ticket is this one: spare the signature a query for it.
-        draft.ticket = ticket
+    """`draft`: an analysis of this (already permission-checked) ticket; `suggestion`: which
+    of its suggestions fills the box (0 the best), else its drafted reply does."""
+    if draft is None:
+        return ReplyBox(ticket=ticket, draft=None, draft_text="")
+    # Its ticket is this one: spare the signature a query for it.
+    draft.ticket = ticket
+    if suggestion is not None and 0 <= suggestion < len(draft.suggestions):
+        text = suggestion_texts_for_agent(analysis=draft, agent=user)[suggestion]
+        return ReplyBox(ticket=ticket, draft=draft, draft_text=text, suggestion=suggestion)
     return ReplyBox(
-        ticket=ticket,
-        draft=draft,
-        draft_text=draft_text_for_agent(analysis=draft, agent=user) if draft else "",
+        ticket=ticket, draft=draft, draft_text=draft_text_for_agent(analysis=draft, agent=user)
     )
 
 
@@ -131,7 +141,11 @@ def ticket_page_customer_card(
 
 
 def ticket_page_get(
-    *, ticket: Ticket, user: User, draft: MessageAnalysis | None = None
+    *,
+    ticket: Ticket,
+    user: User,
+    draft: MessageAnalysis | None = None,
+    suggestion: int | None = None,
 ) -> TicketPage:
     """The whole ticket page: every fragment's selector, the consent read once for two."""
     consent = consent_states(customer=ticket.customer)
@@ -139,7 +153,7 @@ def ticket_page_get(
         ticket=ticket,
         header=ticket_page_header(ticket=ticket),
         transcript=ticket_page_transcript(ticket=ticket),
-        reply=ticket_page_reply_box(ticket=ticket, user=user, draft=draft),
+        reply=ticket_page_reply_box(ticket=ticket, user=user, draft=draft, suggestion=suggestion),
         copilot=ticket_page_copilot_panel(ticket=ticket, user=user),
         recovery=ticket_page_recovery_panel(ticket=ticket, consent=consent),
         customer=ticket_page_customer_card(ticket=ticket, user=user, consent=consent),

@@ -228,7 +228,11 @@ def _header(header: TicketHeader, *, error: str = "", form: StatusForm | None = 
 
 def _reply(box: ReplyBox, *, form: ReplyForm | None = None, focus: str = "") -> Context:
     if form is None:
-        initial = {"body": box.draft_text, "draft": box.draft.pk} if box.draft else {}
+        initial = (
+            {"body": box.draft_text, "draft": box.draft.pk, "suggestion": box.suggestion}
+            if box.draft
+            else {}
+        )
         form = ReplyForm(initial=initial)
         if box.draft:
             # Without JavaScript too, the filled box takes the cursor on arrival.
@@ -283,7 +287,9 @@ def ticket_detail(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
     draft = (
         analysis_get_by_id(ticket=ticket, analysis_id=int(draft_id)) if draft_id.isdigit() else None
     )
-    page = ticket_page_get(ticket=ticket, user=request.user, draft=draft)
+    page = ticket_page_get(
+        ticket=ticket, user=request.user, draft=draft, suggestion=_suggestion_index(request)
+    )
     # Read before the page, so a change made while it renders is sent by the first live poll.
     live = ticket_live_versions_for_user(user=request.user, ticket_id=ticket.pk)
     return render(request, PAGE, {**_page(page), "live": live})
@@ -342,7 +348,12 @@ def ticket_reply(request: AuthedHttpRequest, ticket_id: int) -> HttpResponse:
         try:
             if draft is not None:
                 # Started from the copilot's draft: the service records used-as-is or edited.
-                draft_reply_send(analysis=draft, agent=request.user, body=form.cleaned_data["body"])
+                draft_reply_send(
+                    analysis=draft,
+                    agent=request.user,
+                    body=form.cleaned_data["body"],
+                    suggestion=form.cleaned_data["suggestion"],
+                )
             else:
                 agent_reply_send(ticket=ticket, body=form.cleaned_data["body"], agent=request.user)
         except DomainError as exc:
@@ -490,6 +501,12 @@ def draft_discard_view(
     return _after_draft_decision(request, ticket_id)
 
 
+def _suggestion_index(request: AuthedHttpRequest) -> int | None:
+    """`?s=<n>`: the reply box starts from the analysis's suggestion n (0 the best)."""
+    value = request.GET.get("s", "")
+    return int(value) if value.isdigit() else None
+
+
 def _reply_box_with_draft(
     request: AuthedHttpRequest, ticket_id: int, analysis_id: int, *, focus: str
 ) -> HttpResponse:
@@ -499,10 +516,14 @@ def _reply_box_with_draft(
     """
     analysis = _analysis(request, ticket_id, analysis_id)
     ticket = analysis.ticket
+    suggestion = _suggestion_index(request)
     if not request.htmx:
         url = reverse("desk:ticket", args=[ticket.pk])
-        return redirect(f"{url}?draft={analysis.pk}#ticket-{ticket.pk}-reply")
-    box = ticket_page_reply_box(ticket=ticket, user=request.user, draft=analysis)
+        pick = f"&s={suggestion}" if suggestion is not None else ""
+        return redirect(f"{url}?draft={analysis.pk}{pick}#ticket-{ticket.pk}-reply")
+    box = ticket_page_reply_box(
+        ticket=ticket, user=request.user, draft=analysis, suggestion=suggestion
+    )
     context = {"ticket": ticket, **_reply(box, focus=focus)}
     return render(request, f"{PAGE}#reply-form", context)
 

@@ -72,6 +72,8 @@ class ReplyForm(forms.Form):
     )
     # Set when the reply started from the copilot's drafted reply (its analysis id).
     draft = forms.IntegerField(required=False, widget=forms.HiddenInput)
+    # ... and from which of its suggestions (0 the best), when from one.
+    suggestion = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
 
 class StatusForm(forms.Form):

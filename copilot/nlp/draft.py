@@ -143,6 +143,22 @@ def _drop_contact_support(body: str) -> tuple[str, bool]:
     return _SENTENCE.sub(keep, body), dropped
 
 
+def slot_values(
+    *, customer_first_name: str | None, customer_text: str, agent_name: str | None
+) -> dict[str, str | None]:
+    """What a reply's slots may be filled with: this ticket's customer's first name, the
+    reference and amount in their own messages (`customer_text`), this agent's name."""
+    references = find_references(customer_text)
+    amounts = amounts_in(customer_text)
+    return {
+        CUSTOMER_FIRST_NAME: (customer_first_name or "").strip() or None,
+        AGENT_NAME: (agent_name or "").strip() or None,
+        ORDER_NUMBER: references[0] if references else None,
+        # Only an amount the customer named, and only when there is no doubt which one.
+        AMOUNT: amounts[0] if len(amounts) == 1 else None,
+    }
+
+
 def draft_reply(
     *,
     message: str,
@@ -178,14 +194,7 @@ def draft_reply(
             f"reference number{'s' if len(references) > 1 else ''} found in the "
             f"message ({joined}) → echoed back"
         )
-    amounts = amounts_in(own_text)
-    values = {
-        CUSTOMER_FIRST_NAME: name or None,
-        AGENT_NAME: (agent_name or "").strip() or None,
-        ORDER_NUMBER: references[0] if references else None,
-        # Only an amount the customer named, and only when there is no doubt which one.
-        AMOUNT: amounts[0] if len(amounts) == 1 else None,
-    }
+    values = slot_values(customer_first_name=name, customer_text=own_text, agent_name=agent_name)
 
     usable = sorted(
         (c for c in similar_cases if c.similarity >= min_similarity and c.resolution.strip()),

@@ -11,7 +11,7 @@ from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
 from copilot import tasks as copilot_tasks
-from copilot.engine import EngineError, TextAnalysis, get_engine
+from copilot.engine import EngineError, TextAnalysis, get_engine, get_selector
 from copilot.models import (
     AnalysisStatus,
     MessageAnalysis,
@@ -19,6 +19,7 @@ from copilot.models import (
     TicketInsight,
 )
 from copilot.nlp.conversation import conversation_state
+from copilot.replies_selectors import reply_suggestions_rank
 from copilot.selectors import (
     customer_repeat_contacts,
     customer_text_for_version,
@@ -245,7 +246,8 @@ def _analysis_fields(
     result: TextAnalysis, *, message: Message, ticket: Ticket, transcript_version: int
 ) -> dict[str, Any]:
     """The stored result, the same for a single run and a batch: signals, the customer's state
-    across the conversation, the similar cases still valid in the database, the draft."""
+    across the conversation, the similar cases still valid in the database, the draft, the
+    suggestions from the team's reply library."""
     cases = similar_case_resolutions(ids=[n.id for n in result.neighbours], team_id=ticket.team_id)
     neighbours = [n for n in result.neighbours if n.id in cases]
     sentiment = result.sentiment
@@ -258,6 +260,7 @@ def _analysis_fields(
     )
     intent = result.intent
     return {
+        **_suggestion_fields(result, team_id=ticket.team_id),
         "sentiment": sentiment.label,
         "sentiment_score": round(sentiment.score, 4),
         "sentiment_confidence": round(sentiment.confidence, 4),
@@ -278,6 +281,22 @@ def _analysis_fields(
             sentiment_score=sentiment.score,
             intent=intent.label if intent else "",
         ),
+    }
+
+
+def _suggestion_fields(result: TextAnalysis, *, team_id: int) -> dict[str, Any]:
+    """Up to three of the team's library replies, best first, ranked by the response selector
+    (the encoder's cosine when none is trained); none when the best is below the trigger.
+    The team's replies are mapped once per process and selector, so this is one product."""
+    selector = get_selector()
+    if result.vector is None:
+        return {"suggestions": [], "selector_version": ""}
+    ranked, version = reply_suggestions_rank(
+        team_id=team_id, request_vecs=result.vector.reshape(1, -1), selector=selector
+    )
+    return {
+        "suggestions": [s.as_json() for s in ranked[0]],
+        "selector_version": version,
     }
 
 

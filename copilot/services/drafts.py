@@ -10,6 +10,7 @@ from copilot.models import (
 )
 from copilot.selectors import (
     draft_text_for_agent,
+    suggestion_texts_for_agent,
 )
 from copilot.services.intake import agent_reply_send
 from copilot.signals import draft_decided
@@ -19,7 +20,7 @@ from core.errors import Conflict, DomainError
 def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
     """Lock the analysis and make sure its draft is still open for a decision."""
     locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
-    if not locked.draft_reply:
+    if not locked.draft_reply and not locked.suggestions:
         raise DomainError("This analysis has no drafted reply.", field="draft", code="no_draft")
     if DraftDecisionEvent.objects.filter(analysis=locked).exists():
         raise Conflict(
@@ -29,17 +30,29 @@ def _draft_lock(*, analysis: MessageAnalysis) -> MessageAnalysis:
 
 
 @transaction.atomic
-def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> DraftDecisionEvent:
-    """Send a reply that started from the draft: recorded as used as is, or edited with its text.
+def draft_reply_send(
+    *, analysis: MessageAnalysis, agent: User, body: str, suggestion: int | None = None
+) -> DraftDecisionEvent:
+    """Send a reply that started from the draft, or from suggestion number `suggestion` (0 the
+    best): recorded as used as is, or edited with its text, and which library entry it was.
 
     "Use" only puts the draft, signed by this agent, into the reply box; this is the one place
     a draft is sent. What was proposed is the draft as this agent was offered it (signed with
-    the agent's name), so a draft sent unchanged counts as used as is.
+    the agent's name, slots filled from this ticket), so one sent unchanged counts as used.
     """
     locked = _draft_lock(analysis=analysis)
-    proposed = draft_text_for_agent(analysis=locked, agent=agent)
+    entry_id: int | None = None
+    if suggestion is not None and 0 <= suggestion < len(locked.suggestions):
+        proposed = suggestion_texts_for_agent(analysis=locked, agent=agent)[suggestion]
+        entry_id = int(locked.suggestions[suggestion]["entry_id"])
+        originals = {proposed.strip()}
+    elif locked.draft_reply:
+        proposed = draft_text_for_agent(analysis=locked, agent=agent)
+        originals = {proposed.strip(), locked.draft_reply.strip()}
+    else:
+        raise DomainError("This analysis has no drafted reply.", field="draft", code="no_draft")
     message = agent_reply_send(ticket=locked.ticket, body=body, agent=agent)
-    unchanged = message.body.strip() in (proposed.strip(), locked.draft_reply.strip())
+    unchanged = message.body.strip() in originals
     event = DraftDecisionEvent.objects.create(
         analysis=locked,
         agent=agent,
@@ -47,6 +60,7 @@ def draft_reply_send(*, analysis: MessageAnalysis, agent: User, body: str) -> Dr
         proposed_text=proposed,
         final_text=message.body,
         message=message,
+        suggestion_entry_id=entry_id,
     )
     draft_decided.send(sender=DraftDecisionEvent, decision=event)
     return event

@@ -7,7 +7,7 @@ from django.utils.safestring import SafeString
 from accounts.models import User
 from copilot.models import MessageAnalysis
 from copilot.nlp.deid import marker_spans
-from copilot.selectors import draft_text_for_agent
+from copilot.selectors import draft_text_for_agent, suggestion_texts_for_agent
 
 register = template.Library()
 
@@ -29,3 +29,14 @@ def slots_marked(text: str) -> SafeString:
 def draft_signed(analysis: MessageAnalysis, user: User) -> str:
     """The draft signed with `user`'s name, as "Use" puts it into the reply box."""
     return draft_text_for_agent(analysis=analysis, agent=user)
+
+
+@register.simple_tag
+def suggestions_signed(analysis: MessageAnalysis, user: User) -> list[dict[str, object]]:
+    """The analysis's suggestions as "Use" puts them into the reply box: slots filled from
+    this ticket and `user`, signed with `user`'s name; with their index and score."""
+    texts = suggestion_texts_for_agent(analysis=analysis, agent=user)
+    return [
+        {"index": i, "text": text, "score": s["score"], "entry_id": s["entry_id"]}
+        for i, (text, s) in enumerate(zip(texts, analysis.suggestions, strict=True))
+    ]

@@ -218,6 +218,17 @@
     return true;
   }
 
+  // n: the suggestion after the one in the reply box (the first when none is), round.
+  function nextSuggestion() {
+    var buttons = document.querySelectorAll("[data-suggestion-use]");
+    if (!buttons.length) return false;
+    var box = replyBox();
+    var field = box && box.closest("form") && box.closest("form").querySelector("input[name='suggestion']");
+    var current = field && field.value !== "" ? parseInt(field.value, 10) : -1;
+    buttons[(current + 1) % buttons.length].click();
+    return true;
+  }
+
   function clickShortcut(name) {
     var el = document.querySelector("[data-shortcut='" + name + "']");
     if (el) el.click();
@@ -250,6 +261,9 @@
         break;
       case "u":
         done = clickShortcut("use");
+        break;
+      case "n":
+        done = nextSuggestion();
         break;
       case "a":
         done = focusApprove();

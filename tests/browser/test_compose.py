@@ -93,3 +93,43 @@ def test_shortcuts_overlay_reply_and_use_and_not_while_typing(
         "Hi Ann, your parcel [order number] has been re-sent.\n\nBest,\nAlice"
     )
     expect(page.locator(f"#ticket-{drafted.pk}-transcript li.author-agent")).to_have_count(0)
+
+
+def test_suggestions_show_the_customers_name_u_inserts_the_first_n_the_next_then_edit_and_send(
+    live_server, page: Page, agent: User, ticket_a: Ticket
+) -> None:
+    agent.first_name = "Alice"
+    agent.save(update_fields=["first_name"])
+    ticket_a.customer.name = "Ann Lee"
+    ticket_a.customer.save(update_fields=["name"])
+    MessageAnalysisFactory(
+        ticket=ticket_a,
+        finished_at=timezone.now(),
+        draft_reply=DRAFT,
+        duration_ms=40,
+        selector_version="cosine",
+        suggestions=[
+            {"entry_id": 7, "text": "Hi {customer_first_name}, it is re-sent.", "score": 0.8},
+            {"entry_id": 9, "text": "Sorry {customer_first_name}, we refund it.", "score": 0.6},
+        ],
+    )
+    log_in(page, live_server.url, agent)
+    page.goto(f"{live_server.url}/tickets/{ticket_a.pk}/")
+    panel = page.locator(f"#ticket-{ticket_a.pk}-analysis")
+    expect(panel.locator("li.suggestion")).to_have_count(2)
+    expect(panel.locator("li.suggestion").first).to_contain_text("Hi Ann, it is re-sent.")
+
+    page.keyboard.press("u")
+    box = page.locator(f"#ticket-{ticket_a.pk}-reply textarea")
+    expect(box).to_have_value("Hi Ann, it is re-sent.\n\nAlice")
+    box.press("Escape")
+    page.keyboard.press("n")
+    expect(box).to_have_value("Sorry Ann, we refund it.\n\nAlice")
+    page.keyboard.press("r")
+    box.fill(box.input_value().replace("we refund it", "we refund it today"))
+    page.get_by_role("button", name="Send reply").click()
+
+    transcript = page.locator(f"#ticket-{ticket_a.pk}-transcript")
+    expect(transcript.locator("li.author-agent .body")).to_contain_text("refund it today")
+    event = DraftDecisionEvent.objects.get()
+    assert (event.decision, event.suggestion_entry_id) == (DraftDecision.EDITED, 9)

@@ -57,6 +57,15 @@ def busy_ticket(ticket: Ticket, agent: User, team: Team, *, messages: int) -> Ti
         draft_reply="Hi, we are sorry. [agent name]",
         draft_reasons=["based on a similar case"],
         similar_cases=[{"ticket_id": t.pk, "similarity": 0.8} for t in solved],
+        suggestions=[
+            {
+                "entry_id": 1,
+                "text": "Hi {customer_first_name}, re-sent {order_number}.",
+                "score": 0.7,
+            },
+            {"entry_id": 2, "text": "Sorry, {customer_first_name}. {agent_name}", "score": 0.5},
+        ],
+        selector_version="cosine",
     )
     proposals = recommendations_propose(analysis=done)
     approved = recommendation_approve(
@@ -76,9 +85,10 @@ def busy_ticket(ticket: Ticket, agent: User, team: Team, *, messages: int) -> Ti
 
 # session, user, groups, teams, ticket; the analyses (latest, shown), similar cases (tickets,
 # their customers, staff names, their messages' names), the decision with its agent, the
-# customer's last message; the recovery panel's recommendations, consent, actions, and whether
-# a finished analysis still awaits its proposals (then the section keeps polling).
-COPILOT_PANEL_QUERIES = 17
+# customer's last message, the customer's messages that fill the suggestions' slots (one, for
+# all of them); the recovery panel's recommendations, consent, actions, and whether a finished
+# analysis still awaits its proposals (then the section keeps polling).
+COPILOT_PANEL_QUERIES = 18
 # session, user, groups, teams, ticket; recommendations, consent, actions, proposals awaited.
 RECOVERY_PANEL_QUERIES = 9
 
@@ -103,6 +113,7 @@ def test_polled_copilot_panel_reads_the_same_whatever_the_transcript_length(
     assert content.lstrip().startswith(f'<section id="ticket-{ticket.pk}-analysis"')
     assert 'hx-trigger="every 2s"' in content  # pending: it keeps polling
     assert "Discarded by alice" in content
+    assert 're-sent <mark class="slot">[order number]</mark>.' in content  # filled, marked
     assert f'id="ticket-{ticket.pk}-recovery"' in content  # out of band
     assert f'id="ticket-{ticket.pk}-transcript"' not in content
 

@@ -23,7 +23,8 @@ class Command(BaseCommand):
         "Count the drafts of open tickets that name someone else: a person name, handle, "
         "e-mail, phone, number or URL that comes neither from the ticket nor from its agent. "
         "Reports the drafts as stored and as the current code builds them from the same "
-        "similar cases, in one run."
+        "similar cases, and the reply-library suggestions stored for them with their slots "
+        "filled from the ticket and its assignee, in one run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -31,7 +32,11 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, show: int, **options: Any) -> None:
         report = draft_leaks_for_open_tickets()
-        for label, attr in (("as stored", "stored"), ("rebuilt now", "rebuilt")):
+        for label, attr in (
+            ("as stored", "stored"),
+            ("rebuilt now", "rebuilt"),
+            ("suggested (slots filled)", "suggested"),
+        ):
             leaking = [r for r in report if getattr(r, attr)]
             words = Counter(w for r in leaking for w in getattr(r, attr))
             kinds = Counter(_kind(w) for r in leaking for w in set(getattr(r, attr)))
