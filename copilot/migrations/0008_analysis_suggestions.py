@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('copilot', '0006_reply_library'),
+        ('copilot', '0007_intent_label'),
     ]
 
     operations = [
