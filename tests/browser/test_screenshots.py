@@ -503,6 +503,8 @@ def test_fairness_report(
     expect(page.get_by_text("unlikely to be chance").first).to_be_visible()
     expect(page.get_by_text("Offered money in 4 of 20 cases (20%)").first).to_be_visible()
     expect(page.locator("#copilot-status h2")).to_have_text("Copilot: working")
+    # The picture starts at the report, so that its first table is on it.
+    page.locator("h1").evaluate("heading => heading.scrollIntoView()")
     shoot(page, "fairness")
 
 
