@@ -34,6 +34,7 @@ from recovery.selectors import (
     recovery_stamp_expressions,
 )
 from tickets.consent import ConsentPurpose, consent_states
+from tickets.customer_data import customer_row_is_erased
 from tickets.models import Customer, Message, Ticket
 from tickets.selectors import (
     customer_recent_tickets,
@@ -59,6 +60,9 @@ class ReplyBox:
     draft_text: str
     # Which of the draft's analysis's suggestions the box starts from (0 the best), if one.
     suggestion: int | None = None
+    # The customer was erased: no box, a note instead (sending is refused anyway). Read from
+    # the loaded customer row, so the box costs no query more.
+    erased: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -102,6 +106,8 @@ def ticket_page_reply_box(
 ) -> ReplyBox:
     """`draft`: an analysis of this (already permission-checked) ticket; `suggestion`: which
     of its suggestions fills the box (0 the best), else its drafted reply does."""
+    if customer_row_is_erased(customer=ticket.customer):
+        return ReplyBox(ticket=ticket, draft=None, draft_text="", erased=True)
     if draft is None:
         return ReplyBox(ticket=ticket, draft=None, draft_text="")
     # Its ticket is this one: spare the signature a query for it.

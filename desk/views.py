@@ -62,6 +62,7 @@ from recovery.services import (
     recommendation_coapprove,
     recommendation_reject,
 )
+from tickets.customer_data import ERASED_NOTHING_SENT
 from tickets.forms import AssignForm, InboxFilterForm, ReplyForm, StatusForm
 from tickets.models import Ticket
 from tickets.selectors import (
@@ -243,6 +244,7 @@ def _reply(box: ReplyBox, *, form: ReplyForm | None = None, focus: str = "") -> 
         "reply_markers": markers_in(form["body"].value() or ""),
         "draft_filled": box.draft is not None,
         "reply_focus": focus,
+        "reply_erased_note": ERASED_NOTHING_SENT if box.erased else "",
     }
 
 
@@ -590,6 +592,11 @@ def _recommendation_on_ticket(
     return recommendation if recommendation.ticket_id == ticket_id else None
 
 
+def _domain_error(exc: DomainError) -> str:
+    """A refusal of the services; the confirmation named as the form's field it is."""
+    return f"confirm: {exc.message}" if exc.field == "confirm" else exc.message
+
+
 def _errors(form: DecisionForm | AddActionForm | CoapprovalForm) -> str:
     return "; ".join(f"{name}: {e}" for name, errors in form.errors.items() for e in errors)
 
@@ -616,13 +623,14 @@ def recommendation_decide(
                 amount=data["amount"],
                 currency=data["currency"],
                 reason=data["reason"],
+                confirmed=data["confirm"],
             )
         else:
             recommendation_reject(
                 recommendation=recommendation, user=request.user, reason=data["reason"]
             )
     except DomainError as exc:
-        return _after_recovery_decision(request, ticket_id, error=exc.message)
+        return _after_recovery_decision(request, ticket_id, error=_domain_error(exc))
     return _after_recovery_decision(request, ticket_id)
 
 
@@ -643,9 +651,10 @@ def recommendation_add_view(request: AuthedHttpRequest, ticket_id: int) -> HttpR
             amount=data["amount"],
             currency=data["currency"],
             reason=data["reason"],
+            confirmed=data["confirm"],
         )
     except DomainError as exc:
-        return _after_recovery_decision(request, ticket_id, error=exc.message)
+        return _after_recovery_decision(request, ticket_id, error=_domain_error(exc))
     return _after_recovery_decision(request, ticket_id)
 
 
@@ -670,5 +679,5 @@ def recommendation_coapprove_view(
             reason=form.cleaned_data["reason"],
         )
     except DomainError as exc:
-        return _after_recovery_decision(request, ticket_id, error=exc.message)
+        return _after_recovery_decision(request, ticket_id, error=_domain_error(exc))
     return _after_recovery_decision(request, ticket_id)

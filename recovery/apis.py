@@ -68,6 +68,8 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
         amount = serializers.DecimalField(required=False, allow_null=True, **MONEY)
         currency = serializers.CharField(required=False, max_length=3, default="")
         reason = serializers.CharField(max_length=2000)
+        # Needed above RECOVERY_CONFIRM_ABOVE, as on the page: a token's caller says so.
+        confirm = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
         operation_id="ticket_recommendations_list",
@@ -85,7 +87,9 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
         request=AddInput,
         responses={201: RecommendationOutput},
         summary="Add (and approve) an action the copilot did not suggest; a reason is required",
-        description="A closed ticket answers 409. The co-approval line applies as for an approval.",
+        description="A closed ticket answers 409. The co-approval line applies as for an approval; "
+        "an amount above RECOVERY_CONFIRM_ABOVE needs `confirm: true` (else 400 naming "
+        "`confirm`). An erased customer's ticket answers 400.",
     )
     def post(self, request: AuthedRequest, ticket_id: int) -> Response:
         ticket = ticket_get_for_user(user=request.user, ticket_id=ticket_id)
@@ -100,6 +104,7 @@ class TicketRecommendationsApi(ApiAuthMixin, APIView):
             amount=payload.get("amount"),
             currency=payload["currency"],
             reason=payload["reason"],
+            confirmed=payload["confirm"],
         )
         return Response(RecommendationOutput(recommendation).data, status=status.HTTP_201_CREATED)
 
@@ -110,6 +115,8 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         amount = serializers.DecimalField(required=False, allow_null=True, **MONEY)
         currency = serializers.CharField(required=False, max_length=3, default="")
         reason = serializers.CharField(required=False, max_length=2000, default="")
+        # Needed above RECOVERY_CONFIRM_ABOVE, as on the page: a token's caller says so.
+        confirm = serializers.BooleanField(required=False, default=False)
 
     @extend_schema(
         request=DecisionInput,
@@ -118,7 +125,9 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
         description="Changing the amount or rejecting needs a reason. An amount that, with "
         "what the customer received of the action within its period on one signature alone, "
         "is above the action's co-approval line waits for a supervisor. A second decision, or "
-        "an approval on a closed ticket, answers 409.",
+        "an approval on a closed ticket, answers 409. Approving an amount above "
+        "RECOVERY_CONFIRM_ABOVE needs `confirm: true` (else 400 naming `confirm`); nothing is "
+        "approved for an erased customer (400).",
     )
     def post(self, request: AuthedRequest, recommendation_id: int) -> Response:
         recommendation = recommendation_get_for_user(
@@ -135,6 +144,7 @@ class RecommendationDecisionApi(ApiAuthMixin, APIView):
                 amount=payload.get("amount"),
                 currency=payload["currency"],
                 reason=payload["reason"],
+                confirmed=payload["confirm"],
             )
         else:
             recommendation = recommendation_reject(

@@ -7,6 +7,9 @@ class DecisionForm(forms.Form):
     amount = forms.CharField(required=False, max_length=20)
     currency = forms.CharField(required=False, max_length=3)
     reason = forms.CharField(required=False, max_length=2000, widget=forms.TextInput)
+    # "I confirm sending ... to the customer": needed above RECOVERY_CONFIRM_ABOVE (the view
+    # checks it against the amount, `approval_confirmation_check`).
+    confirm = forms.BooleanField(required=False)
 
 
 class AddActionForm(forms.Form):
@@ -14,6 +17,7 @@ class AddActionForm(forms.Form):
     amount = forms.CharField(required=False, max_length=20)
     currency = forms.CharField(required=False, max_length=3)
     reason = forms.CharField(max_length=2000, widget=forms.TextInput)
+    confirm = forms.BooleanField(required=False)
 
 
 class CoapprovalForm(forms.Form):

@@ -41,6 +41,7 @@ from recovery.models import (
 )
 from recovery.ranking import Outcome, TeamEvidence
 from tickets.consent import ConsentPurpose, consent_granted
+from tickets.customer_data import customer_row_is_erased
 from tickets.models import Customer, Status, Ticket
 
 # Money already promised to a customer: approved (about to run), executed, or waiting for a
@@ -262,6 +263,10 @@ class RecoveryPanel:
     currency: str
     # An analysis finished moments ago and its proposals are not there yet: the panel polls.
     proposing: bool = False
+    # The customer was erased: nothing may be decided or added (the services refuse too).
+    erased: bool = False
+    # Approving more than this needs the approver's explicit confirmation.
+    confirm_above: Decimal = Decimal(0)
 
 
 def recommendations_awaited(*, ticket: Ticket) -> bool:
@@ -318,4 +323,7 @@ def recovery_panel_for_ticket(
         executing=any(r.status == RecommendationStatus.APPROVED for r in recommendations),
         currency=settings.RECOVERY_CURRENCY,
         proposing=recommendations_awaited(ticket=ticket),
+        # From the loaded customer row, not the privacy log: the polled panel's queries stay.
+        erased=customer_row_is_erased(customer=ticket.customer),
+        confirm_above=settings.RECOVERY_CONFIRM_ABOVE,
     )

@@ -58,7 +58,11 @@ from recovery.selectors import (
     similar_case_outcomes,
 )
 from tickets.consent import ConsentPurpose, consent_granted
-from tickets.customer_data import customer_is_erased, customer_lock_for_ticket
+from tickets.customer_data import (
+    customer_is_erased,
+    customer_lock_for_ticket,
+    customer_refuse_if_erased,
+)
 from tickets.models import AuthorKind, Customer, Message, Ticket, TicketEvent, TicketEventKind
 from tickets.services import system_note_append
 
@@ -347,6 +351,23 @@ def _check_money(
         )
 
 
+def _check_confirmed(*, action: RecoveryAction, amount: Decimal | None, confirmed: bool) -> None:
+    """Refuse (naming the `confirm` field) money above RECOVERY_CONFIRM_ABOVE that the approver
+    did not explicitly confirm: the page's checkbox, the API's `confirm: true`. Checked after
+    the policy's own rules, so a wrong amount gets their message first."""
+    line = settings.RECOVERY_CONFIRM_ABOVE
+    if confirmed or not action.monetary or amount is None or amount <= line:
+        return
+    currency = settings.RECOVERY_CURRENCY
+    raise DomainError(
+        f"Confirm sending {money_format(amount=amount, currency=currency)} to the customer: "
+        f"amounts above {money_format(amount=line, currency=currency)} need an explicit "
+        "confirmation.",
+        field="confirm",
+        code="confirmation_required",
+    )
+
+
 def _check_allowance(
     *,
     action: RecoveryAction,
@@ -439,8 +460,10 @@ def recommendation_approve(
     amount: Any = None,
     currency: str = "",
     reason: str = "",
+    confirmed: bool = False,
 ) -> Recommendation:
-    """Approve a proposal, as it is or with another amount (then a reason is required).
+    """Approve a proposal, as it is or with another amount (then a reason is required); an
+    amount above RECOVERY_CONFIRM_ABOVE only when `confirmed`. Never for an erased customer.
 
     The customer is locked first (their allowance is shared by all their tickets), then the
     ticket and the row, so two agents approving at once cannot both pass: the second sees it
@@ -454,6 +477,7 @@ def recommendation_approve(
         .get()
     )
     customer = _customer_lock(customer_id=customer_id)
+    customer_refuse_if_erased(customer=customer)
     ticket = Ticket.objects.select_for_update().get(pk=ticket_id)
     locked = (
         Recommendation.objects.select_for_update(of=("self",))
@@ -475,6 +499,7 @@ def recommendation_approve(
         approver=user,
         exclude=locked,
     )
+    _check_confirmed(action=locked.action, amount=final, confirmed=confirmed)
     locked.final_amount = final
     locked.decided_by = user
     locked.decided_at = timezone.now()
@@ -522,8 +547,10 @@ def recommendation_add(
     amount: Any = None,
     currency: str = "",
     reason: str,
+    confirmed: bool = False,
 ) -> Recommendation:
-    """An action the copilot did not suggest, added and approved by the agent in one step."""
+    """An action the copilot did not suggest, added and approved by the agent in one step (an
+    amount above RECOVERY_CONFIRM_ABOVE only when `confirmed`; never for an erased customer)."""
     reason = reason.strip()
     if not reason:
         raise DomainError("Say why this action is needed.", field="reason")
@@ -532,12 +559,14 @@ def recommendation_add(
     customer = _customer_lock(
         customer_id=Ticket.objects.filter(pk=ticket.pk).values_list("customer_id", flat=True).get()
     )
+    customer_refuse_if_erased(customer=customer)
     locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
     _require_open(locked)
     final = _parse_amount(amount)
     if final is None and action.monetary:
         final = action.default_amount
     _check_money(action=action, customer=customer, amount=final, currency=currency, approver=user)
+    _check_confirmed(action=action, amount=final, confirmed=confirmed)
     waits = _needs_coapproval(action, final, customer=customer)
     recommendation = Recommendation.objects.create(
         ticket=locked,
@@ -577,6 +606,7 @@ def recommendation_coapprove(
         .values_list("ticket__customer_id", flat=True)
         .get()
     )
+    customer_refuse_if_erased(customer=customer)
     locked = (
         Recommendation.objects.select_for_update(of=("self",))
         .select_related("action", "ticket__customer", "analysis")

@@ -18,6 +18,7 @@ from django.contrib.contenttypes.models import ContentType
 from django.core.exceptions import ImproperlyConfigured
 from django.db.models import Q, QuerySet
 
+from core.errors import DomainError
 from core.textsearch import TextSearch, app_tables, rows_containing, rows_redact, tables_search
 from tickets.models import DONE_STATUSES, AuthorKind, Customer, Message, Ticket
 
@@ -83,6 +84,25 @@ def customer_is_erased(*, customer: Customer) -> bool:
     """Whether the customer was erased; read under `customer_lock_for_ticket` it stays true or
     false until the caller commits."""
     return _log().erased(customer.pk)
+
+
+# Why nothing may be sent to, or given to, an erased customer (the services' refusal, the
+# ticket page's note).
+ERASED_NOTHING_SENT = "This customer's data was erased; nothing can be sent to them."
+
+
+def customer_refuse_if_erased(*, customer: Customer) -> None:
+    """Refuse (DomainError) anything sent or given to an erased customer: a reply, a recovery
+    action. Read under `customer_lock_for_ticket` the answer holds until the caller commits."""
+    if customer_is_erased(customer=customer):
+        raise DomainError(ERASED_NOTHING_SENT, field="customer", code="erased")
+
+
+def customer_row_is_erased(*, customer: Customer) -> bool:
+    """Whether the loaded customer row is an erased one (its pseudonym, written by the erasure
+    in the same transaction as the privacy log's entry), without a query: for pages that show
+    what may be done. Services decide with `customer_is_erased`, the log."""
+    return customer.external_id == customer_pseudonym(customer_id=customer.pk)
 
 
 def customer_ids_erased() -> QuerySet[Any]:

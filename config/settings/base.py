@@ -1,6 +1,7 @@
 """Settings for every environment; production differs only through environment variables."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 # Re-exported: the test settings and `settings.BASE_DIR` readers use them.
 from config.env import BASE_DIR as BASE_DIR
@@ -393,6 +394,9 @@ RECOVERY_APPROVAL_LIMITS = {
     "supervisor": env.float("RECOVERY_SUPERVISOR_LIMIT", default=1000.0),
     "admin": None,
 }
+# Approving (or adding) an amount above this, in RECOVERY_CURRENCY, needs an explicit
+# confirmation: a checkbox on the page, `confirm: true` through the API.
+RECOVERY_CONFIRM_ABOVE = Decimal(env.str("RECOVERY_CONFIRM_ABOVE", default="50"))
 # Called with each approved action, after commit, with an idempotency key: where a shop's
 # refund or voucher API is wired in. The default only records the execution.
 RECOVERY_EXECUTION_HOOK = env.str("RECOVERY_EXECUTION_HOOK", default="recovery.hooks.record_only")

@@ -16,6 +16,7 @@ from copilot.nlp.deid import markers_in
 from copilot.services.analysis import analysis_request
 from copilot.services.cases import case_on_status_change
 from core.errors import DomainError
+from tickets.customer_data import customer_refuse_if_erased
 from tickets.models import AuthorKind, Channel, Customer, Message, Priority, Ticket
 from tickets.services import message_append, message_post, ticket_change_status, ticket_create
 from tickets.text import text_clean
@@ -47,9 +48,13 @@ def agent_reply_send(
     """An agent's reply into the transcript, refused while it shows an unfilled slot marker.
 
     `posted_via` is set when it came through the API: the message then records the agent as
-    the account that posted it (see `tickets.services.message_post`).
+    the account that posted it (see `tickets.services.message_post`). Refused for an erased
+    customer: nothing is sent to them.
     """
     reply_markers_refuse(body=body)
+    # Read without the customer's lock: a draft's reply holds its analysis's lock here, which an
+    # erasure takes after the customer's, so taking the customer's now could deadlock with it.
+    customer_refuse_if_erased(customer=ticket.customer)
     return message_append(
         ticket=ticket,
         body=body,
@@ -100,6 +105,8 @@ def message_receive(
         # Only for staff: a shop integration posting as an agent is refused by message_post,
         # with that reason rather than this one.
         reply_markers_refuse(body=body)
+    if author_kind == AuthorKind.AGENT:
+        customer_refuse_if_erased(customer=ticket.customer)
     message = message_post(
         ticket=ticket,
         body=body,

@@ -225,7 +225,9 @@ def test_a_coapproved_action_names_the_supervisor_who_coapproved_it(
     User.objects.filter(pk=supervisor.pk).update(first_name="Sam", last_name="Supervisor")
     supervisor.refresh_from_db()
     partial = refund(proposals)
-    recommendation_approve(recommendation=partial, user=agent, amount="90", reason="twice late")
+    recommendation_approve(
+        recommendation=partial, user=agent, confirmed=True, amount="90", reason="twice late"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         recommendation_coapprove(recommendation=partial, supervisor=supervisor, approve=True)
 

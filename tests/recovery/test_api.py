@@ -89,7 +89,7 @@ def test_amount_above_the_coapproval_line_waits_for_a_supervisor(
 
     waiting = api(agent).post(
         reverse("api:recommendation-decision", args=[recommendation.pk]),
-        {"decision": "approve", "amount": "99", "reason": "lost twice"},
+        {"decision": "approve", "amount": "99", "reason": "lost twice", "confirm": True},
         format="json",
     )
     # A supervisor of the team co-approves (sam is not the one who approved).

@@ -208,7 +208,9 @@ def test_above_the_coapproval_line_it_waits_for_a_second_person(
     ticket_a: Ticket, agent: User, supervisor: User, django_capture_on_commit_callbacks
 ) -> None:
     recommendation = proposed(ticket_a, "refund-partial")
-    recommendation_approve(recommendation=recommendation, user=agent, amount="90", reason="x2")
+    recommendation_approve(
+        recommendation=recommendation, user=agent, confirmed=True, amount="90", reason="x2"
+    )
 
     recommendation.refresh_from_db()
     assert recommendation.status == RecommendationStatus.AWAITING_COAPPROVAL
@@ -230,7 +232,11 @@ def test_above_the_coapproval_line_it_waits_for_a_second_person(
 def test_supervisor_cannot_coapprove_their_own_approval(ticket_a: Ticket, supervisor: User) -> None:
     recommendation = proposed(ticket_a, "refund-partial")
     recommendation_approve(
-        recommendation=recommendation, user=supervisor, amount="90", reason="bad week"
+        recommendation=recommendation,
+        user=supervisor,
+        confirmed=True,
+        amount="90",
+        reason="bad week",
     )
 
     with pytest.raises(DomainError) as refused:
@@ -307,7 +313,9 @@ def test_admin_role_has_no_limit_of_its_own(
 
     # 140 is above an agent's 100 and the action's co-approval line (150) is not reached.
     with django_capture_on_commit_callbacks(execute=True):
-        recommendation_approve(recommendation=recommendation, user=ada, amount="140", reason="VIP")
+        recommendation_approve(
+            recommendation=recommendation, user=ada, confirmed=True, amount="140", reason="VIP"
+        )
 
     recommendation.refresh_from_db()
     assert recommendation.status == RecommendationStatus.EXECUTED
@@ -324,7 +332,12 @@ def test_split_refund_one_agent_five_times_100_for_one_customer_waits_for_a_supe
     with django_capture_on_commit_callbacks(execute=True):
         added = [
             recommendation_add(
-                ticket=t, user=agent, action=refund, amount="100", reason="damaged parcel"
+                ticket=t,
+                user=agent,
+                action=refund,
+                confirmed=True,
+                amount="100",
+                reason="damaged parcel",
             )
             for t in tickets
         ]
@@ -344,10 +357,17 @@ def test_split_refund_across_two_agents_still_meets_the_line(
     refund = RecoveryAction.objects.get(key="refund-full")
     customer = CustomerFactory()
     first, second = (TicketFactory(customer=customer, team=team_a) for _ in range(2))
-    recommendation_add(ticket=first, user=agent, action=refund, amount="100", reason="broken")
+    recommendation_add(
+        ticket=first, user=agent, action=refund, confirmed=True, amount="100", reason="broken"
+    )
 
     other = recommendation_add(
-        ticket=second, user=colleague, action=refund, amount="60", reason="still broken"
+        ticket=second,
+        user=colleague,
+        action=refund,
+        confirmed=True,
+        amount="60",
+        reason="still broken",
     )
 
     assert other.status == RecommendationStatus.AWAITING_COAPPROVAL
@@ -361,14 +381,18 @@ def test_split_refund_line_counts_only_what_one_person_signed_alone(
     first, second, third = (TicketFactory(customer=customer, team=team_a) for _ in range(3))
     second_supervisor = UserFactory(username="sam2", role=Role.SUPERVISOR, teams=[team_a])
     big = recommendation_add(
-        ticket=first, user=supervisor, action=refund, amount="200", reason="VIP"
+        ticket=first, user=supervisor, action=refund, confirmed=True, amount="200", reason="VIP"
     )
     recommendation_coapprove(recommendation=big, supervisor=second_supervisor, approve=True)
 
     # The 200 a supervisor co-signed does not count against the next single signature ...
-    alone = recommendation_add(ticket=second, user=agent, action=refund, amount="100", reason="x")
+    alone = recommendation_add(
+        ticket=second, user=agent, action=refund, confirmed=True, amount="100", reason="x"
+    )
     # ... but the 100 signed alone does.
-    waits = recommendation_add(ticket=third, user=agent, action=refund, amount="60", reason="y")
+    waits = recommendation_add(
+        ticket=third, user=agent, action=refund, confirmed=True, amount="60", reason="y"
+    )
 
     assert alone.status == RecommendationStatus.APPROVED
     assert waits.status == RecommendationStatus.AWAITING_COAPPROVAL
@@ -378,7 +402,9 @@ def test_coapproval_checks_the_allowance_again(
     ticket_a: Ticket, agent: User, supervisor: User
 ) -> None:
     recommendation = proposed(ticket_a, "refund-partial")
-    recommendation_approve(recommendation=recommendation, user=agent, amount="90", reason="x2")
+    recommendation_approve(
+        recommendation=recommendation, user=agent, confirmed=True, amount="90", reason="x2"
+    )
     RecoveryAction.objects.filter(key="refund-partial").update(customer_limit=Decimal("50"))
 
     with pytest.raises(DomainError) as refused:
