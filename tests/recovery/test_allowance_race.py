@@ -81,7 +81,12 @@ def test_allowance_race_six_parallel_additions_on_six_tickets_of_one_customer(
 
     def add(ticket: Ticket) -> Callable[[], object]:
         return lambda: recommendation_add(
-            ticket=ticket, user=agent, action=partial_refund, amount="70", reason="late again"
+            ticket=ticket,
+            user=agent,
+            action=partial_refund,
+            amount="70",
+            reason="late again",
+            confirmed=True,
         )
 
     outcomes = run_at_once([add(t) for t in tickets])
@@ -105,7 +110,12 @@ def test_allowance_race_two_approvals_on_top_of_what_was_given(
     given = TicketFactory(customer=customer, team=team_a)
     for _ in range(2):
         recommendation_add(
-            ticket=given, user=agent, action=partial_refund, amount="70", reason="first time"
+            ticket=given,
+            user=agent,
+            action=partial_refund,
+            amount="70",
+            reason="first time",
+            confirmed=True,
         )
     proposals = []
     for _ in range(2):
@@ -155,7 +165,7 @@ def test_split_refund_in_parallel_still_meets_the_cumulative_line(
 
     def add(ticket: Ticket) -> Callable[[], object]:
         return lambda: recommendation_add(
-            ticket=ticket, user=agent, action=refund, amount="100", reason="broken"
+            ticket=ticket, user=agent, action=refund, amount="100", reason="broken", confirmed=True
         )
 
     outcomes = run_at_once([add(t) for t in tickets])
