@@ -192,11 +192,16 @@ NO_ISSUE_INTENTS = ("", "unsure")
 
 
 def customer_turns_for_version(
-    *, ticket_id: int, transcript_version: int, current_score: float | None
+    *,
+    ticket_id: int,
+    transcript_version: int,
+    current_score: float | None,
+    current_label: str | None = None,
 ) -> list[CustomerTurn]:
-    """The customer's messages up to this version, oldest first, each with the sentiment score
-    its analysis stored (None for messages read in a burst or imported without one); the newest
-    gets ``current_score``, the reading of the analysis being made."""
+    """The customer's messages up to this version, oldest first, each with the sentiment label
+    and score its analysis stored (None for messages read in a burst or imported without one);
+    the newest gets ``current_label`` and ``current_score``, the reading of the analysis being
+    made."""
     messages = list(
         Message.objects.filter(
             ticket_id=ticket_id,
@@ -207,16 +212,26 @@ def customer_turns_for_version(
         .values_list("pk", "body")[:CONVERSATION_MAX_MESSAGES]
     )
     messages.reverse()
-    scores = dict(
-        MessageAnalysis.objects.filter(
+    readings = {
+        message_id: (score, label or None)
+        for message_id, score, label in MessageAnalysis.objects.filter(
             ticket_id=ticket_id,
             status=AnalysisStatus.DONE,
             message_id__in=[pk for pk, _ in messages],
-        ).values_list("message_id", "sentiment_score")
-    )
-    turns = [CustomerTurn(text=body, sentiment_score=scores.get(pk)) for pk, body in messages]
+        ).values_list("message_id", "sentiment_score", "sentiment")
+    }
+    turns = [
+        CustomerTurn(
+            text=body,
+            sentiment_score=readings.get(pk, (None, None))[0],
+            sentiment_label=readings.get(pk, (None, None))[1],
+        )
+        for pk, body in messages
+    ]
     if turns:
-        turns[-1] = CustomerTurn(text=turns[-1].text, sentiment_score=current_score)
+        turns[-1] = CustomerTurn(
+            text=turns[-1].text, sentiment_score=current_score, sentiment_label=current_label
+        )
     return turns
 
 

@@ -33,7 +33,7 @@ def main() -> None:
     excluded = {
         json.loads(line)["external_id"]
         for path in args.exclude
-        for line in Path(path).open()
+        for line in Path(path).read_text().splitlines()
         if line.strip()
     }
     by_source: dict[str, list[dict]] = {s: [] for s in per_source}

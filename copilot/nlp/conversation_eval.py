@@ -1,5 +1,8 @@
-"""Measure the conversation-state signal against hand labels (data/eval/conversation_state.jsonl)
-next to the last-message-only signal, in one run with the same sentiment model.
+"""Measure the conversation-state signal against hand labels, next to the last-message-only
+signal and the rules as they were before (copilot.nlp.conversation_previous), in one run with the
+same sentiment readings, on each labelled sample: data/eval/conversation_state.jsonl (test,
+never used to write the rules) and data/eval/conversation_state_dev.jsonl (development, which the
+current rules were written on).
 
 Plain Python: the demo transcripts and the labels in, a report out. `manage.py evaluate
 --conversation` runs it with the engine's sentiment model.
@@ -19,66 +22,93 @@ from copilot.nlp.conversation import (
     format_agreement,
     last_message_level,
 )
-from copilot.nlp.sentiment import SentimentAnalyzer
+from copilot.nlp.conversation_previous import previous_conversation_state
+from copilot.nlp.sentiment import SentimentAnalyzer, SentimentResult
 
 
 def evaluate_conversation_state(
-    *, labels: Path, transcripts: Path, sentiment: SentimentAnalyzer
+    *, samples: Sequence[tuple[str, Path]], transcripts: Path, sentiment: SentimentAnalyzer
 ) -> str:
-    gold_rows = [json.loads(line) for line in labels.open() if line.strip()]
-    wanted = {row["external_id"] for row in gold_rows}
+    """One report per (name, labels file), every message read once by ``sentiment``."""
+    labelled = [
+        (name, [json.loads(line) for line in path.read_text().splitlines() if line.strip()])
+        for name, path in samples
+    ]
+    wanted = {row["external_id"] for _, rows in labelled for row in rows}
     conversations: dict[str, list[str]] = {}
-    for line in transcripts.open():
-        record = json.loads(line)
-        if record["external_id"] in wanted:
-            conversations[record["external_id"]] = [
-                m["body"] for m in record["messages"] if m["author_kind"] == "customer"
-            ]
+    with transcripts.open() as lines:
+        for line in lines:
+            record = json.loads(line)
+            if record["external_id"] in wanted:
+                conversations[record["external_id"]] = [
+                    m["body"] for m in record["messages"] if m["author_kind"] == "customer"
+                ]
     missing = wanted - set(conversations)
     if missing:
         raise ValueError(f"{len(missing)} labelled conversations are not in {transcripts}")
-    texts = [text for row in gold_rows for text in conversations[row["external_id"]]]
+    order = sorted(wanted)
+    texts = [text for key in order for text in conversations[key]]
     results = sentiment.analyse(texts)
-    gold: list[str] = []
-    ours: list[str] = []
-    ours_no_model: list[str] = []
-    baseline: list[str] = []
+    readings: dict[str, list[SentimentResult]] = {}
     at = 0
-    for row in gold_rows:
-        messages = conversations[row["external_id"]]
-        scored = results[at : at + len(messages)]
-        at += len(messages)
-        turns = [
-            CustomerTurn(text=t, sentiment_score=r.score)
-            for t, r in zip(messages, scored, strict=True)
-        ]
-        gold.append(row["level"])
-        ours.append(conversation_state(turns=turns).level)
-        ours_no_model.append(
-            conversation_state(turns=[CustomerTurn(text=t) for t in messages]).level
-        )
-        baseline.append(last_message_level(sentiment_label=scored[-1].label))
-    return _report(gold, baseline, ours, ours_no_model, sentiment.version)
+    for key in order:
+        readings[key] = results[at : at + len(conversations[key])]
+        at += len(conversations[key])
+    reports = [
+        _report(name, rows, conversations, readings, sentiment.version) for name, rows in labelled
+    ]
+    return "\n\n".join(reports)
 
 
 def _report(
-    gold: Sequence[str],
-    baseline: Sequence[str],
-    ours: Sequence[str],
-    ours_no_model: Sequence[str],
+    name: str,
+    rows: Sequence[dict[str, str]],
+    conversations: dict[str, list[str]],
+    readings: dict[str, list[SentimentResult]],
     model: str,
 ) -> str:
+    gold: list[str] = []
+    signals: dict[str, list[str]] = {
+        "last customer message's sentiment": [],
+        "previous conversation rules": [],
+        "conversation rules, no model": [],
+        "conversation rules + sentiment": [],
+    }
+    for row in rows:
+        messages = conversations[row["external_id"]]
+        scored = readings[row["external_id"]]
+        turns = [
+            CustomerTurn(text=t, sentiment_score=r.score, sentiment_label=r.label)
+            for t, r in zip(messages, scored, strict=True)
+        ]
+        gold.append(row["level"])
+        signals["last customer message's sentiment"].append(
+            last_message_level(sentiment_label=scored[-1].label)
+        )
+        signals["previous conversation rules"].append(
+            previous_conversation_state(
+                turns=[
+                    CustomerTurn(text=t, sentiment_score=r.score)
+                    for t, r in zip(messages, scored, strict=True)
+                ]
+            ).level
+        )
+        signals["conversation rules, no model"].append(
+            conversation_state(turns=[CustomerTurn(text=t) for t in messages]).level
+        )
+        signals["conversation rules + sentiment"].append(conversation_state(turns=turns).level)
     counts = ", ".join(f"{level} {sum(1 for g in gold if g == level)}" for level in LEVELS)
     lines = [
-        f"Conversation state on {len(gold)} hand-labelled demo conversations ({counts})",
-        f"sentiment model: {model}",
-        format_agreement("last customer message's sentiment", agreement_scores(gold, baseline)),
-        format_agreement("conversation rules, no model", agreement_scores(gold, ours_no_model)),
-        format_agreement("conversation rules + sentiment", agreement_scores(gold, ours)),
+        f"Conversation state, {name}: {len(gold)} hand-labelled demo conversations ({counts})",
+        f"sentiment model: {model}   (R: recall, P: precision of each level)",
+        *(
+            format_agreement(signal, agreement_scores(gold, levels))
+            for signal, levels in signals.items()
+        ),
         "confusion of the conversation signal (rows: label, columns: signal):",
         "  " + " ".join(f"{level:>10}" for level in ("", *LEVELS)),
     ]
-    confusion = agreement_scores(gold, ours).confusion
+    confusion = agreement_scores(gold, signals["conversation rules + sentiment"]).confusion
     for g in LEVELS:
         row = " ".join(f"{confusion.get((g, p), 0):>10}" for p in LEVELS)
         lines.append(f"  {g:>10} {row}")

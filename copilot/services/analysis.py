@@ -279,6 +279,7 @@ def _analysis_fields(
             ticket=ticket,
             transcript_version=transcript_version,
             sentiment_score=sentiment.score,
+            sentiment_label=sentiment.label,
             intent=intent.label if intent else "",
         ),
     }
@@ -301,7 +302,12 @@ def _suggestion_fields(result: TextAnalysis, *, team_id: int) -> dict[str, Any]:
 
 
 def _conversation_fields(
-    *, ticket: Ticket, transcript_version: int, sentiment_score: float, intent: str
+    *,
+    ticket: Ticket,
+    transcript_version: int,
+    sentiment_score: float,
+    sentiment_label: str,
+    intent: str,
 ) -> dict[str, Any]:
     """The customer's state across the conversation: every message of theirs so far, with the
     sentiment each analysis stored, and their other recent tickets about the same issue."""
@@ -310,6 +316,7 @@ def _conversation_fields(
             ticket_id=ticket.pk,
             transcript_version=transcript_version,
             current_score=sentiment_score,
+            current_label=sentiment_label,
         ),
         repeat_contacts=customer_repeat_contacts(ticket=ticket, intent=intent),
     )

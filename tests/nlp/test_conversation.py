@@ -106,7 +106,7 @@ def test_repeated_contacts_about_the_same_issue_raise_the_level() -> None:
 
 
 def test_a_worsening_trend_of_sentiment_counts() -> None:
-    texts = ("Hello, a question about my bill.", "That does not answer it.", "Same answer?")
+    texts = ("Hello, a question about my bill.", "That does not answer it.", "Any news?")
     worsening = conversation_state(turns=turns(*texts, scores=(0.2, -0.4, -0.8)))
     improving = conversation_state(turns=turns(*texts, scores=(-0.8, -0.4, 0.2)))
 

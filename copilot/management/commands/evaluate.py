@@ -23,7 +23,9 @@ class Command(BaseCommand):
             "--conversation",
             action="store_true",
             help="Only the conversation-state signal against the hand-labelled demo "
-            "conversations (data/eval/conversation_state.jsonl), next to the last message alone.",
+            "conversations (data/eval/conversation_state.jsonl, the test sample, and "
+            "conversation_state_dev.jsonl, the development sample), next to the last message "
+            "alone and the previous rules.",
         )
 
         parser.add_argument(
@@ -102,7 +104,10 @@ class Command(BaseCommand):
 
             self.stdout.write(
                 evaluate_conversation_state(
-                    labels=data / "conversation_state.jsonl",
+                    samples=[
+                        ("test", data / "conversation_state.jsonl"),
+                        ("development", data / "conversation_state_dev.jsonl"),
+                    ],
                     transcripts=Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl",
                     sentiment=get_engine().sentiment,
                 )
