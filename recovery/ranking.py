@@ -13,6 +13,9 @@ supervisor must be able to follow why a refund was offered to one customer and n
           + team                           0.5 x the share of the team's similar solved cases
                                            where agents gave this action
           + asked                          ASKED_BONUS when the customer asked for what it gives
+          + conversation                   CONVERSATION_BONUS for an apology or an escalation when
+                                           the customer is frustrated or at risk of leaving across
+                                           the conversation (copilot.nlp.conversation)
           - unasked money                  UNASKED_MONEY_PENALTY for money not tied to the intent
                                            that the customer did not ask for
 
@@ -26,6 +29,13 @@ What the customer says (`recovery.asks`) comes before the scores:
 - an informational request (a question, nothing lost) gets no money and nothing else it did not
   ask for: there is nothing to make up for; an agent can still add any action;
 - goodwill money nobody asked for (an action not tied to the intent) ranks after words.
+
+The customer's state across the whole conversation (not only this message) counts for words,
+never for money: a customer frustrated or at risk of leaving over several messages is upset even
+when the last one says "ok", so an apology, a callback or an escalation may be proposed (and an
+apology or escalation ranks higher), also on an informational request; money still needs this
+message to be negative, or the customer to ask for it, and an informational request still gets
+none unless an agent adds it.
 
 A customer with no history (no order, no spend, no earlier ticket) is judged by the message
 alone, and the explanation says "no history" rather than showing a default churn risk.
@@ -87,6 +97,15 @@ ASK_WORDS = {
 # a need the copilot could not read), ranks after the generic words (an apology): this is the
 # most the fit term can separate two actions by.
 UNASKED_MONEY_PENALTY = FIT_PENALTY * max(WEIGHT.values())
+# Added to an apology or an escalation, by the customer's state across the conversation: less than
+# ASKED_BONUS (what the customer asks for still comes first), enough to lift an apology past an
+# intent's action that fits the case no better. An escalation is what keeps a customer about to
+# leave; an apology answers frustration.
+CONVERSATION_BONUS: dict[str, dict[str, float]] = {
+    "frustrated": {"apology": 0.5, "escalation": 0.25},
+    "at_risk": {"apology": 0.5, "escalation": 1.0},
+}
+UPSET_LEVELS = ("frustrated", "at_risk")
 # Above this lifetime value a customer counts as high-value (in the shop's currency).
 HIGH_VALUE = Decimal("1000")
 
@@ -124,13 +143,17 @@ class CustomerContext:
     # The customer's state across this conversation (copilot.nlp.conversation: calm, concerned,
     # frustrated, at_risk; "" when not read) and its score (0 calm to 1). Read from the
     # conversation itself, so it is set whether or not the customer opted out of
-    # personalisation. Not used by the ranking rules yet.
+    # personalisation. Frustrated or at risk: see CONVERSATION_BONUS and the module's notes.
     conversation_level: str = ""
     conversation_score: float | None = None
 
     @property
     def judged_by_history(self) -> bool:
         return self.personalised and self.history
+
+    @property
+    def upset_across_conversation(self) -> bool:
+        return self.conversation_level in UPSET_LEVELS
 
 
 @dataclass(frozen=True)
@@ -199,7 +222,8 @@ def _ineligible(
 ) -> str | None:
     if policy.intents and intent not in policy.intents:
         return "not for this intent"
-    if policy.negative_only and sentiment != "negative" and not asked_for:
+    upset = sentiment == "negative" or (customer.upset_across_conversation and not policy.monetary)
+    if policy.negative_only and not upset and not asked_for:
         return "only when the customer is upset"
     if policy.segments:
         if not customer.personalised:
@@ -242,7 +266,7 @@ def rank_actions(
             policy, intent=intent, sentiment=sentiment, customer=customer, asked_for=bool(answers)
         )
         if why_not is None and asks is not None:
-            why_not = _unwanted(policy, asks, asked_for=bool(answers))
+            why_not = _unwanted(policy, asks, asked_for=bool(answers), customer=customer)
         if why_not is not None:
             for ask in answers:
                 refused.setdefault(ask, []).append(f"{policy.name}: {why_not}")
@@ -275,6 +299,11 @@ def rank_actions(
             evidence.update({"team_similar_solved": team.cases, "team_given": given})
         if answers:
             evidence["asked_for"] = answers
+        conversation_bonus = CONVERSATION_BONUS.get(customer.conversation_level, {}).get(
+            policy.kind, 0.0
+        )
+        if conversation_bonus:
+            evidence["conversation_bonus"] = conversation_bonus
         amount = _amount(policy, customer)
         unasked_money = asks is not None and policy.monetary and not policy.intents and not answers
         ranked.append(
@@ -285,6 +314,7 @@ def rank_actions(
                 + outcome_bonus
                 + team_bonus
                 + (ASKED_BONUS if answers else 0.0)
+                + conversation_bonus
                 - (UNASKED_MONEY_PENALTY if unasked_money else 0.0),
                 amount=amount,
                 reasons=tuple(reasons),
@@ -320,13 +350,18 @@ def _asked_reasons(policy: ActionPolicy, asks: CustomerAsks | None) -> list[str]
     return [f"the customer asked for {ASK_WORDS[ask]}" for ask in _answers(policy, asks)]
 
 
-def _unwanted(policy: ActionPolicy, asks: CustomerAsks, *, asked_for: bool) -> str | None:
+def _unwanted(
+    policy: ActionPolicy, asks: CustomerAsks, *, asked_for: bool, customer: CustomerContext
+) -> str | None:
     """Why the customer's own words rule this action out, if they do."""
     if any(policy.kind in ASK_KINDS[ask] for ask in asks.declined) and not asked_for:
         return "the customer said they do not want it"
     if asks.informational and not asked_for:
         if policy.monetary:
             return "an informational request: no money unless an agent adds it"
+        if customer.upset_across_conversation:
+            # The question is routine, the conversation was not: words may make up for it.
+            return None
         return "an informational request: nothing to make up for"
     return None
 
@@ -370,6 +405,12 @@ def _context_reasons(
     reasons = []
     if sentiment == "negative":
         reasons.append(f"the customer is upset (sentiment {sentiment_score:+.2f})")
+    if customer.conversation_level == "at_risk":
+        reasons.append(
+            "at risk of leaving: the customer threatened to leave or escalate in this conversation"
+        )
+    elif customer.conversation_level == "frustrated":
+        reasons.append("frustrated across the conversation, not only in this message")
     if not customer.personalised:
         reasons.append("not personalised: the customer opted out, only the message was used")
         return tuple(reasons)
@@ -394,6 +435,8 @@ def _context_reasons(
 
 def _signals(sentiment: str, score: float, customer: CustomerContext) -> dict[str, object]:
     signals: dict[str, object] = {"sentiment": sentiment, "sentiment_score": round(score, 3)}
+    if customer.conversation_level:
+        signals["conversation_level"] = customer.conversation_level
     if customer.personalised and not customer.history:
         signals.update({"segment": customer.segment, "history": False})
     elif customer.personalised:

@@ -118,3 +118,26 @@ def test_propose_explanation_keeps_the_case_of_action_names_and_currency(team_a:
         "(Full refund: not for this intent; Partial refund: not for this intent)"
     )
     assert "high-value customer (2,500 EUR spent)" in proposals[0].explanation
+
+
+def test_propose_escalates_for_a_customer_at_risk_across_the_conversation(team_a: Team) -> None:
+    # The last message reads neutral; the analysis read a threat to leave earlier on.
+    ticket = TicketFactory(team=team_a, first_message="ok, I'll wait then.")
+    analysis = MessageAnalysisFactory(
+        ticket=ticket,
+        sentiment="neutral",
+        sentiment_score=0.1,
+        intent="complaint",
+        conversation_level="at_risk",
+        conversation_score=0.9,
+    )
+
+    proposals = recommendations_propose(analysis=analysis)
+
+    first = proposals[0]
+    assert first.action.key == "escalation"
+    assert first.explanation.startswith("At risk of leaving: the customer threatened to leave")
+    assert first.evidence["signals"]["conversation_level"] == "at_risk"
+    assert "apology" in [r.action.key for r in proposals]
+    # Words, not money: nothing monetary for a message that is not upset and asks for nothing.
+    assert not any(r.action.monetary for r in proposals)
