@@ -295,13 +295,15 @@ def conversation_state(
         points += 1.5
         reasons.append(f"will tell others: {_quote(exposed)}")
 
+    # A problem that persists or repeats is frustration by the guidelines: with any reported
+    # problem it reaches LEVEL_FRUSTRATED without the model.
     still = next((m for text in reversed(texts) for m in [_STILL.search(text)] if m), None)
     if still:
-        points += 1.0
+        points += 1.25
         reasons.append(f"still waiting: {_quote(still)}")
     again = next((m for text in reversed(texts) for m in [_AGAIN.search(text)] if m), None)
     if again:
-        points += 1.0
+        points += 1.25
         reasons.append(f"not the first time: {_quote(again)}")
     elif mild:
         weak = next((m for text in reversed(texts) for m in [_AGAIN_WEAK.search(text)] if m), None)

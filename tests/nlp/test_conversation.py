@@ -5,10 +5,12 @@ from copilot.nlp.conversation import (
     CALM,
     CONCERNED,
     FRUSTRATED,
+    LEVELS,
     CustomerTurn,
     agreement_scores,
     conversation_state,
     last_message_level,
+    threat,
 )
 
 
@@ -128,3 +130,145 @@ def test_agreement_scores_count_kappa_and_frustrated_recall() -> None:
     assert scores.frustrated_precision == 1.0
     # observed 0.5; expected 0.5*0.25 + 0.25*0.5 = 0.25 -> (0.5 - 0.25) / 0.75
     assert round(scores.kappa, 4) == 0.3333
+
+
+def test_threats_to_leave_switch_or_take_it_outside_are_at_risk() -> None:
+    for text in (
+        "I'm done.",
+        "Guess I'll have to cancel all of Hulu & look at @Rival",
+        "Really considering getting a new kind of phone since mine dies at 90%",
+        "Now my loan is sold I can get rid of these crooks forever.",
+        "NEVER order from them online, defective every time",
+        "How do I get in contact with someone higher about your rep?",
+        "deleting my Freemium account",
+        "I'll take my business elsewhere.",
+        "If this isn't fixed by Friday I'll cancel my subscription.",
+        "Filing a complaint with the FCC and my lawyer.",
+        "We are going to boycott your stores.",
+        "I won't be back.",
+    ):
+        state = conversation_state(turns=turns(text))
+        assert state.level == AT_RISK, text
+        assert state.reasons[0].startswith("threatens to leave or escalate: "), text
+
+
+def test_a_negated_threat_is_not_a_threat() -> None:
+    for text in (
+        "I won't cancel my account, I just want the charge fixed.",
+        "I'm not going to switch to @Rival, but please sort this out.",
+        "I don't want to cancel my subscription, only pause it.",
+        "No need to escalate, thanks.",
+        "I would never leave you guys!",
+    ):
+        assert threat(text) is None, text
+        assert conversation_state(turns=turns(text)).level != AT_RISK, text
+    # The negation belongs to another clause: still a threat.
+    match = threat("If it isn't fixed I'll cancel my account.")
+    assert match is not None
+    assert match.group(0) == "cancel my account"
+
+
+def test_telling_everyone_is_frustrated_not_leaving() -> None:
+    state = conversation_state(
+        turns=turns("My order never came, my money is gone. Get the word out to warn people!")
+    )
+
+    assert state.level == FRUSTRATED
+    assert 'will tell others: "Get the word out"' in state.reasons
+
+
+def test_sarcasm_said_outright_is_frustrated_even_with_a_positive_reading() -> None:
+    for text in (
+        "On hold for 20 mins - really first class service - erm not",
+        "Thanks for nothing.",
+        "Great job, erm no.",
+    ):
+        state = conversation_state(turns=turns(text, scores=(0.7,)))
+        assert state.level == FRUSTRATED, text
+        assert any(r.startswith("sarcasm: ") for r in state.reasons), text
+
+
+def test_thanks_after_angry_messages_is_sarcasm_when_the_problem_remains() -> None:
+    angry = "This is ridiculous, the flight is cancelled."
+    sarcastic = conversation_state(
+        turns=[
+            CustomerTurn(text=angry, sentiment_label="negative"),
+            CustomerTurn(text="Great, now the new one is late too.", sentiment_label="negative"),
+        ]
+    )
+    relieved = conversation_state(
+        turns=[
+            CustomerTurn(text=angry, sentiment_label="negative"),
+            CustomerTurn(text="Thanks, that worked!", sentiment_label="positive"),
+        ]
+    )
+
+    assert sarcastic.level == FRUSTRATED
+    assert 'sarcasm: "Great, now the new one is late too."' in sarcastic.reasons
+    assert relieved.level in (CALM, CONCERNED)
+    assert not any(r.startswith("sarcasm") for r in relieved.reasons)
+
+
+def test_still_waiting_for_days_and_repeats_make_a_negative_report_frustrated() -> None:
+    for text in (
+        "Still no credit on my bill, as promised last week.",
+        "I reset my password 3 times and it says incorrect.",
+        "The app crashed EIGHT TIMES today.",
+        "Internet down, again. 7th time this month.",
+        "Same bug as before: the numbers disappear.",
+        "The call hangs up on me. Twice now.",
+        "Waiting for days for my refund.",
+    ):
+        state = conversation_state(turns=turns(text, scores=(-0.5,)))
+        assert state.frustrated_or_worse, text
+        assert any(r.startswith(("still waiting: ", "not the first time: ")) for r in state.reasons)
+    # The same kind of report, once and new: concerned.
+    assert conversation_state(turns=turns("No credit on my bill.", scores=(-0.5,))).level == (
+        CONCERNED
+    )
+    # A plain "again" with no problem around it is not a repeat.
+    assert conversation_state(turns=turns("Thanks, I will try again tomorrow.")).level == CALM
+
+
+def test_no_problem_is_not_a_problem_and_hopefully_is_not_solved() -> None:
+    assert conversation_state(turns=turns("No problem! Love the pumpkins.")).level == CALM
+    state = conversation_state(
+        turns=turns(
+            "My phone keeps glitching since the update, ridiculous.", "Hopefully that helps..."
+        )
+    )
+    assert state.level == FRUSTRATED
+    assert "says the problem is solved in the last message" not in state.reasons
+
+
+def test_the_models_own_label_decides_a_negative_message_whatever_its_scale() -> None:
+    # A retrained model may put its negative messages at -0.2: its label still counts.
+    by_label = conversation_state(
+        turns=[
+            CustomerTurn(
+                text="Where is my order?", sentiment_score=-0.2, sentiment_label="negative"
+            )
+        ]
+    )
+    by_score = conversation_state(
+        turns=[CustomerTurn(text="Where is my order?", sentiment_score=-0.2)]
+    )
+
+    assert "1 of 1 messages read as negative" in by_label.reasons
+    assert by_label.level == CONCERNED
+    assert by_score.level == CALM
+
+
+def test_agreement_scores_give_each_levels_recall_and_precision() -> None:
+    gold = [CALM, CALM, FRUSTRATED, AT_RISK]
+    predicted = [CALM, CONCERNED, FRUSTRATED, FRUSTRATED]
+
+    scores = agreement_scores(gold, predicted)
+
+    assert scores.recall(CALM) == 0.5
+    assert scores.precision(CALM) == 1.0
+    assert scores.recall(AT_RISK) == 0.0
+    assert scores.precision(AT_RISK) is None
+    assert scores.precision(FRUSTRATED) == 0.5
+    assert scores.recall(CONCERNED) is None
+    assert set(LEVELS) == {CALM, CONCERNED, FRUSTRATED, AT_RISK}
