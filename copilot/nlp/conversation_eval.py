@@ -110,6 +110,6 @@ def _report(
     ]
     confusion = agreement_scores(gold, signals["conversation rules + sentiment"]).confusion
     for g in LEVELS:
-        row = " ".join(f"{confusion.get((g, p), 0):>10}" for p in LEVELS)
-        lines.append(f"  {g:>10} {row}")
+        cells = " ".join(f"{confusion.get((g, p), 0):>10}" for p in LEVELS)
+        lines.append(f"  {g:>10} {cells}")
     return "\n".join(lines)

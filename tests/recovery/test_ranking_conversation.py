@@ -69,7 +69,9 @@ def test_a_frustrated_conversation_gets_an_apology_when_the_last_message_is_calm
     apology = next(r for r in frustrated if r.action.key == "apology")
     assert "frustrated across the conversation, not only in this message" in apology.reasons
     assert apology.evidence["conversation_bonus"] == 0.5
-    assert apology.evidence["signals"]["conversation_level"] == "frustrated"
+    signals = apology.evidence["signals"]
+    assert isinstance(signals, dict)
+    assert signals["conversation_level"] == "frustrated"
 
 
 def test_a_customer_at_risk_of_leaving_gets_the_escalation_first() -> None:
