@@ -222,16 +222,15 @@ def _shouts(text: str) -> bool:
 
 
 def threat(text: str) -> re.Match[str] | None:
-    """The last threat to leave or escalate in a message, unless negated just before it ("I
-    won't cancel my account", "not going to switch to @Rival")."""
-    found = None
+    """The first threat to leave or escalate in a message that is not negated just before it
+    ("I won't cancel my account", "not going to switch to @Rival")."""
     for match in _THREAT.finditer(text):
         if _NEGATION.search(text[: match.start()]) and not match.group(0).lower().startswith(
             ("never", "won", "will")
         ):
             continue
-        found = match
-    return found
+        return match
+    return None
 
 
 def problem(text: str) -> re.Match[str] | None:
