@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from accounts.models import User
+from copilot.intent_sets import DEFAULT_LABEL_SET, label_set_tickets
 from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
@@ -272,15 +273,16 @@ def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int
 
 
 def intent_training_examples(
-    *, min_examples: int
+    *, min_examples: int, label_set: str = DEFAULT_LABEL_SET
 ) -> tuple[list[str], list[str], list[tuple[str, int]]]:
     """(texts, labels, (label, count) left out for having fewer than `min_examples`) from
-    tickets an agent or an import labelled.
+    tickets of this label set (copilot.intent_sets) that an agent or an import labelled.
 
     The text is the customer's opening request, the same text the similar-case index holds.
     """
     tickets = list(
-        Ticket.objects.exclude(intent="")
+        Ticket.objects.filter(label_set_tickets(name=label_set))
+        .exclude(intent="")
         .exclude(customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING))
         .order_by("pk")
         .prefetch_related("messages")
