@@ -16,7 +16,9 @@ from copilot.intent_sets import (
     DEFAULT_LABEL_SET,
     label_set_for,
     label_set_model_dir,
+    label_set_tickets,
     label_set_validate,
+    ticket_label_set,
 )
 from copilot.models import MessageAnalysis
 from copilot.nlp.intent import UNSURE, IntentClassifier
@@ -285,3 +287,24 @@ def test_training_refuses_a_bad_set_name_naming_the_field() -> None:
     with pytest.raises(DomainError) as refused:
         intent_model_train(label_set="../../etc")
     assert refused.value.field == "label_set"
+
+
+def test_the_training_filter_picks_exactly_the_tickets_the_engine_reads_with_each_set(
+    settings: Settings,
+) -> None:
+    settings.COPILOT_INTENT_LABEL_SET_BY_CHANNEL = {"social": "social", "chat": "default"}
+    for team_set in ("", "default", "social", "returns"):
+        team = Team.objects.create(name=f"team {team_set or 'none'}", slug=f"t-{team_set}")
+        team.intent_label_set = team_set
+        team.save()
+        for channel in (Channel.SOCIAL, Channel.EMAIL, Channel.CHAT):
+            TicketFactory(team=team, channel=channel)
+    tickets = list(Ticket.objects.select_related("team"))
+
+    for name in ("default", "social", "returns", "unused"):
+        chosen = set(
+            Ticket.objects.filter(label_set_tickets(name=name)).values_list("pk", flat=True)
+        )
+        expected = {t.pk for t in tickets if ticket_label_set(ticket=t) == name}
+        assert chosen == expected, name
+    assert len(tickets) == 12
