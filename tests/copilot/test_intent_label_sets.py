@@ -308,3 +308,27 @@ def test_the_training_filter_picks_exactly_the_tickets_the_engine_reads_with_eac
         expected = {t.pk for t in tickets if ticket_label_set(ticket=t) == name}
         assert chosen == expected, name
     assert len(tickets) == 12
+
+
+def test_intent_coverage_counts_each_teams_tickets_by_set_and_names_a_team_always_unsure(
+    team_a: Team, team_b: Team, settings: Settings
+) -> None:
+    tweet = TicketFactory(
+        team=team_a,
+        channel=Channel.SOCIAL,
+        first_message="@AppleSupport my iPhone keeps freezing since the update, please fix it",
+    )
+    analysed(tweet)
+    TicketFactory(team=team_a, first_message="not analysed yet")
+    settings.COPILOT_INTENT_THRESHOLD = 0.999
+    reset_engine()
+    analysed(TicketFactory(team=team_b, channel=Channel.SOCIAL, first_message="hmm ok"))
+    out = StringIO()
+
+    call_command("intent_coverage", stdout=out)
+
+    text = out.getvalue()
+    assert f"| {team_a.name} | default | 1 | 0.0% | 0.0% | 100.0% |" in text
+    assert f"| {team_a.name} | social | 1 | 100.0% | 0.0% | 0.0% |" in text
+    assert f"| {team_b.name} | social | 1 | 0.0% | 100.0% | 0.0% |" in text
+    assert f"Unsure on every active ticket: {team_b.name}" in text
