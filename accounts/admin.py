@@ -18,7 +18,7 @@ class CopilotUserAdmin(UserAdmin):
 
 @admin.register(Team)
 class TeamAdmin(admin.ModelAdmin):
-    list_display = ["name", "slug"]
+    list_display = ["name", "slug", "intent_label_set"]
     search_fields = ["name"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [TeamMembershipInline]

@@ -56,6 +56,16 @@ class User(AbstractUser):
 class Team(models.Model):
     name = models.CharField(max_length=100)
     slug = models.SlugField(max_length=100, unique=True)
+    # The intent label set this team's tickets are read with (a key such as "social", or the
+    # team's own); blank: the set the ticket's channel maps to, else "default". A setting of the
+    # team rather than of its name, so teams can be split or renamed without losing it.
+    intent_label_set = models.SlugField(
+        max_length=40,
+        blank=True,
+        default="",
+        help_text="Intent label set for this team's tickets; blank: chosen by the ticket's "
+        "channel (COPILOT_INTENT_LABEL_SET_BY_CHANNEL), else 'default'.",
+    )
     members: "models.ManyToManyField[User, TeamMembership]" = models.ManyToManyField(
         User, through="TeamMembership", related_name="teams"
     )

@@ -12,7 +12,7 @@ import hashlib
 import logging
 import os
 import threading
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,7 @@ import numpy.typing as npt
 from django.conf import settings
 from django.core.cache import cache
 
+from copilot.intent_sets import DEFAULT_LABEL_SET, label_set_model_dir
 from copilot.nlp.embeddings import Encoder, get_encoder
 from copilot.nlp.index import (
     IndexMissing,
@@ -44,10 +45,6 @@ from copilot.nlp.sentiment import (
 from copilot.selectors import case_intents, solved_case_teams
 
 logger = logging.getLogger(__name__)
-
-# Trained by `manage.py train_intent --output copilot/nlp/weights/intent` on the demo tickets;
-# used until the organisation trains its own into COPILOT_INTENT_MODEL_DIR.
-SHIPPED_INTENT_DIR = Path(__file__).resolve().parent / "nlp" / "weights" / "intent"
 
 # How many nearest cases are re-ranked by intent before the top k are kept. Bitext P@5: 95.50
 # plain, 99.49 re-ranking the top 50 (manage.py evaluate).
@@ -74,12 +71,10 @@ def index_store() -> IndexStore:
     return IndexStore(settings.COPILOT_INDEX_DIR, rebuild_hint=REBUILD_HINT)
 
 
-def intent_model_dir() -> Path | None:
-    """The organisation's own intent model if trained, else the shipped one, else none."""
-    for candidate in (Path(settings.COPILOT_INTENT_MODEL_DIR), SHIPPED_INTENT_DIR):
-        if (candidate / "intent_model.json").is_file():
-            return candidate
-    return None
+def intent_model_dir(label_set: str = DEFAULT_LABEL_SET) -> Path | None:
+    """The organisation's own intent model of this label set if trained, else the shipped one,
+    else none (see copilot.intent_sets)."""
+    return label_set_model_dir(label_set)
 
 
 def selector_model_dir() -> Path | None:
@@ -165,8 +160,8 @@ class Engine:
         self._lock = threading.Lock()
         # The warm-up thread and a first task may ask for the index at once: load it once.
         self._index_lock = threading.Lock()
-        self._intent: IntentClassifier | None = None
-        self._intent_loaded = False
+        # label set -> its model, or None when the set has none; loaded on first use.
+        self._intents: dict[str, IntentClassifier | None] = {}
         self._selector: ResponseSelector | None = None
         self._selector_loaded = False
         self._held: StoredIndex | None = None
@@ -198,10 +193,20 @@ class Engine:
 
     @property
     def intent(self) -> IntentClassifier | None:
-        if not self._intent_loaded:
+        """The default label set's intent model (see `intent_for`)."""
+        return self.intent_for(DEFAULT_LABEL_SET)
+
+    def intent_for(self, label_set: str) -> IntentClassifier | None:
+        """The intent model of a label set, with the threshold saved with it; None when the set
+        has no model (nothing trained or shipped for it)."""
+        if label_set not in self._intents:
             with self._lock:
-                if not self._intent_loaded:
-                    directory = intent_model_dir()
+                if label_set not in self._intents:
+                    try:
+                        directory = intent_model_dir(label_set)
+                    except ValueError as exc:
+                        raise EngineError(f"Intent label set: {exc}") from exc
+                    model = None
                     if directory is not None:
                         try:
                             model = IntentClassifier.load(directory)
@@ -210,9 +215,8 @@ class Engine:
                         if settings.COPILOT_INTENT_THRESHOLD is not None:
                             # An explicit setting overrides the threshold saved with the model.
                             model = model.with_threshold(settings.COPILOT_INTENT_THRESHOLD)
-                        self._intent = model
-                    self._intent_loaded = True
-        return self._intent
+                    self._intents[label_set] = model
+        return self._intents[label_set]
 
     @property
     def selector(self) -> ResponseSelector | None:
@@ -300,14 +304,20 @@ class Engine:
     # --- analysis ------------------------------------------------------------------------
 
     def signals(
-        self, texts: list[str]
-    ) -> tuple[npt.NDArray[np.float32], list[SentimentResult], list[IntentPrediction] | None]:
+        self, texts: list[str], *, label_sets: Sequence[str] | None = None
+    ) -> tuple[npt.NDArray[np.float32], list[SentimentResult], list[IntentPrediction | None]]:
         """Embeddings, sentiment and intent of a batch of texts.
+
+        Each text's intent comes from the model of its label set (`label_sets`, one per text;
+        the default set for all when None), None where that set has no model.
 
         With the shipped sentiment head (or the fine-tuned branch) on the same encoder, one
         forward pass of the encoder serves all three: the embedding for intent and search, its
         hidden states for sentiment.
         """
+        sets = list(label_sets) if label_sets is not None else [DEFAULT_LABEL_SET] * len(texts)
+        if len(sets) != len(texts):
+            raise ValueError(f"{len(texts)} texts but {len(sets)} label sets")
         try:
             encoder = self.encoder
             sentiment = self.sentiment
@@ -319,12 +329,17 @@ class Engine:
             else:
                 vectors = encoder.encode(texts)
                 sentiments = sentiment.analyse(texts)
-            intent_model = self.intent
-            intents = (
-                intent_model.predict(texts, embeddings=vectors, encoder=encoder)
-                if intent_model is not None
-                else None
-            )
+            intents: list[IntentPrediction | None] = [None] * len(texts)
+            for label_set in sorted(set(sets)):
+                intent_model = self.intent_for(label_set)
+                if intent_model is None:
+                    continue
+                rows = [i for i, s in enumerate(sets) if s == label_set]
+                predicted = intent_model.predict(
+                    [texts[i] for i in rows], embeddings=vectors[rows], encoder=encoder
+                )
+                for row, prediction in zip(rows, predicted, strict=True):
+                    intents[row] = prediction
         except EngineError:
             raise
         except (OSError, ValueError, RuntimeError) as exc:
@@ -337,24 +352,23 @@ class Engine:
         *,
         team_ids: list[int | None],
         exclude_cases: list[int | None] | None = None,
+        label_sets: Sequence[str] | None = None,
     ) -> list[TextAnalysis]:
         """Analyse texts in one batch (a history after an import, a benchmark); each text is
-        matched against the solved cases of its own team."""
-        vectors, sentiments, intents = self.signals(texts)
+        matched against the solved cases of its own team, and read with the intents of its own
+        label set (`label_sets`, one per text; the default set for all when None)."""
+        sets = list(label_sets) if label_sets is not None else [DEFAULT_LABEL_SET] * len(texts)
+        vectors, sentiments, intents = self.signals(texts, label_sets=sets)
         versions: dict[str, Any] = {
             "encoder": self.encoder.version,
             "sentiment": sentiments[0].model_version if sentiments else "",
         }
         notes: list[str] = []
-        if intents is not None:
-            versions["intent"] = intents[0].model_version if intents else ""
-        else:
-            notes.append("no intent model trained yet (python manage.py train_intent)")
         neighbours: list[list[Neighbour]] = [[] for _ in texts]
         excludes = exclude_cases or [None] * len(texts)
         k = settings.COPILOT_SIMILAR_CASES
         # With an intent model, fetch a pool and re-rank it by intent (see rerank_by_intent).
-        pool = max(k, INTENT_RERANK_POOL) if intents is not None else k
+        pool = max(k, INTENT_RERANK_POOL) if any(p is not None for p in intents) else k
         try:
             stored = self.current_index()
             versions["index_generation"] = stored.generation
@@ -366,31 +380,48 @@ class Engine:
                 hits = stored.index.search(vectors[rows], pool + extra, allowed=allowed)
                 for row, found in zip(rows, hits, strict=True):
                     neighbours[row] = [n for n in found if n.id != excludes[row]][:pool]
-            if intents is not None:
-                neighbours = self._rerank(neighbours, intents, k)
+            neighbours = self._rerank(neighbours, intents, k)
         except IndexStoreError as exc:
             logger.error("Similar-case index unavailable: %s", exc)
             notes.append("similar-case index unavailable; an admin must rebuild it")
-        return [
-            TextAnalysis(
-                sentiment=sentiments[i],
-                intent=intents[i] if intents is not None else None,
-                neighbours=neighbours[i],
-                model_versions=dict(versions),
-                notes=list(notes),
-                vector=vectors[i],
+        out = []
+        for i in range(len(texts)):
+            prediction = intents[i]
+            own_versions = {**versions, "intent_label_set": sets[i]}
+            own_notes = list(notes)
+            if prediction is not None:
+                own_versions["intent"] = prediction.model_version
+            elif sets[i] == DEFAULT_LABEL_SET:
+                own_notes.append("no intent model trained yet (python manage.py train_intent)")
+            else:
+                own_notes.append(
+                    f"no intent model for label set {sets[i]!r} yet "
+                    f"(python manage.py train_intent --label-set {sets[i]})"
+                )
+            out.append(
+                TextAnalysis(
+                    sentiment=sentiments[i],
+                    intent=prediction,
+                    neighbours=neighbours[i],
+                    model_versions=own_versions,
+                    notes=own_notes,
+                    vector=vectors[i],
+                )
             )
-            for i in range(len(texts))
-        ]
+        return out
 
     @staticmethod
     def _rerank(
-        neighbours: list[list[Neighbour]], intents: list[IntentPrediction], k: int
+        neighbours: list[list[Neighbour]], intents: list[IntentPrediction | None], k: int
     ) -> list[list[Neighbour]]:
-        """Cases of the intent the message most likely has move up (cosine orders within)."""
+        """Cases of the intent the message most likely has move up (cosine orders within);
+        a text without an intent keeps the cosine order."""
         labels = case_intents(ids={n.id for row in neighbours for n in row})
         out = []
         for row, prediction in zip(neighbours, intents, strict=True):
+            if prediction is None:
+                out.append(row[:k])
+                continue
             probabilities = {s.label: s.score for s in prediction.top}
             ranked = rerank_by_intent(
                 row, case_intents=labels, query_intent_probabilities=probabilities
@@ -399,9 +430,16 @@ class Engine:
         return out
 
     def analyse(
-        self, text: str, *, team_id: int | None, exclude_case: int | None = None
+        self,
+        text: str,
+        *,
+        team_id: int | None,
+        exclude_case: int | None = None,
+        label_set: str = DEFAULT_LABEL_SET,
     ) -> TextAnalysis:
-        return self.analyse_many([text], team_ids=[team_id], exclude_cases=[exclude_case])[0]
+        return self.analyse_many(
+            [text], team_ids=[team_id], exclude_cases=[exclude_case], label_sets=[label_set]
+        )[0]
 
     def warm_up(self) -> None:
         """Load every model now (a worker does this at start), and say clearly what is wrong."""
@@ -409,6 +447,14 @@ class Engine:
         self.sentiment.analyse(["warm up"])
         if self.intent is None:
             logger.warning("No intent model: intents will be empty until train_intent runs")
+        for label_set in sorted(set(settings.COPILOT_INTENT_LABEL_SET_BY_CHANNEL.values())):
+            if self.intent_for(label_set) is None:
+                logger.warning(
+                    "No intent model for label set %r: its tickets get no intent until "
+                    "train_intent --label-set %s runs",
+                    label_set,
+                    label_set,
+                )
         try:
             stored = self.current_index()
             logger.info(

@@ -11,6 +11,7 @@ from django.db import models
 from django.db.models import Count, OuterRef, Q, Subquery
 
 from accounts.models import User
+from copilot.intent_sets import DEFAULT_LABEL_SET, label_set_tickets
 from copilot.models import AnalysisStatus, DraftDecisionEvent, MessageAnalysis, SolvedCase
 from copilot.nlp.conversation import CustomerTurn
 from copilot.nlp.deid import KnownPeople, deidentify, draft_sign, identifier_leaks, slots_fill
@@ -287,15 +288,16 @@ def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int
 
 
 def intent_training_examples(
-    *, min_examples: int
+    *, min_examples: int, label_set: str = DEFAULT_LABEL_SET
 ) -> tuple[list[str], list[str], list[tuple[str, int]]]:
     """(texts, labels, (label, count) left out for having fewer than `min_examples`) from
-    tickets an agent or an import labelled.
+    tickets of this label set (copilot.intent_sets) that an agent or an import labelled.
 
     The text is the customer's opening request, the same text the similar-case index holds.
     """
     tickets = list(
-        Ticket.objects.exclude(intent="")
+        Ticket.objects.filter(label_set_tickets(name=label_set))
+        .exclude(intent="")
         .exclude(customer_id__in=customer_ids_opted_out(purpose=ConsentPurpose.TRAINING))
         .order_by("pk")
         .prefetch_related("messages")
@@ -548,3 +550,44 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
             )
         )
     return report
+
+
+@dataclass(frozen=True)
+class IntentCoverage:
+    """How the inbox reads one team's active tickets of one label set: how many carry an
+    intent, how many "unsure", how many none (no model for the set, or not analysed yet)."""
+
+    team: str
+    label_set: str
+    tickets: int
+    labelled: int
+    unsure: int
+    no_intent: int
+
+
+def intent_coverage() -> list[IntentCoverage]:
+    """Per team and label set, the intents of the active tickets as the inbox shows them (each
+    ticket's newest analysis), for checking that no team is "unsure" on every ticket."""
+    from copilot.intent_sets import label_set_for
+    from copilot.nlp.intent import UNSURE
+
+    counts: dict[tuple[str, str], list[int]] = {}
+    rows = (
+        Ticket.objects.filter(status__in=ACTIVE_STATUSES)
+        .values_list("team__name", "team__intent_label_set", "channel", "insight__intent")
+        .order_by()
+    )
+    for team, team_set, channel, intent in rows:
+        key = (team, label_set_for(channel=channel, team_label_set=team_set))
+        row = counts.setdefault(key, [0, 0, 0, 0])
+        row[0] += 1
+        if intent == UNSURE:
+            row[2] += 1
+        elif intent:
+            row[1] += 1
+        else:
+            row[3] += 1
+    return [
+        IntentCoverage(team, label_set, n, labelled, unsure, none)
+        for (team, label_set), (n, labelled, unsure, none) in sorted(counts.items())
+    ]

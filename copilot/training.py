@@ -3,14 +3,20 @@ selector from the replies its agents sent."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from django.conf import settings
 
 from copilot.engine import get_engine, intent_model_dir
-from copilot.nlp.intent import Calibration, IntentClassifier, threshold_calibrate
+from copilot.intent_sets import DEFAULT_LABEL_SET, label_set_dirs, label_set_validate
+from copilot.nlp.intent import (
+    HOLDOUT_MIN_PER_INTENT,
+    Calibration,
+    IntentClassifier,
+    calibration_split,
+    threshold_calibrate,
+)
 from copilot.nlp.reply_eval import (
     CANDIDATES,
     ReplyPair,
@@ -22,10 +28,6 @@ from copilot.nlp.selector import ResponseSelector
 from copilot.selectors import intent_training_examples, reply_training_pairs
 from core.errors import DomainError
 
-# Intents with fewer labelled tickets than this are trained on all of them and kept out of the
-# held-out split: one or two held-out tickets say nothing about an intent, and taking them
-# away from training would leave it hardly any.
-HOLDOUT_MIN_PER_INTENT = 5
 # Used when there is no held-out split to calibrate on (holdout 0, or too few tickets).
 DEFAULT_THRESHOLD = 0.5
 
@@ -48,6 +50,7 @@ class IntentTrainingResult:
     accuracy: float | None
     calibration: Calibration | None
     previous_accuracy: float | None
+    label_set: str = DEFAULT_LABEL_SET
 
 
 def intent_model_train(
@@ -57,8 +60,10 @@ def intent_model_train(
     holdout: float = 0.2,
     target_precision: float | None = None,
     seed: int = 0,
+    label_set: str = DEFAULT_LABEL_SET,
 ) -> IntentTrainingResult:
-    """Train on the labelled tickets and save the model with its "unsure" threshold.
+    """Train on the labelled tickets of one label set (copilot.intent_sets) and save the model
+    with its "unsure" threshold where the workers load that set from.
 
     A stratified, seeded `holdout` share of the tickets is kept aside; a model fitted on the
     rest picks the lowest threshold whose precision on the answered held-out tickets reaches
@@ -70,10 +75,17 @@ def intent_model_train(
     )
     if not 0.0 < target <= 1.0:
         raise DomainError("The target precision must be above 0 and at most 1.", field="target")
-    texts, labels, dropped = intent_training_examples(min_examples=min_examples)
+    try:
+        label_set_validate(label_set)
+    except ValueError as exc:
+        raise DomainError(str(exc), field="label_set") from exc
+    texts, labels, dropped = intent_training_examples(
+        min_examples=min_examples, label_set=label_set
+    )
     if len(set(labels)) < 2:
         raise DomainError(
-            "Need labelled tickets of at least two intents (set Ticket.intent) to train.",
+            f"Need labelled tickets of at least two intents in label set {label_set!r} (set "
+            "Ticket.intent) to train.",
             field="intent",
         )
     counts: dict[str, int] = {}
@@ -83,20 +95,8 @@ def intent_model_train(
     encoder = get_engine().encoder
     embeddings = encoder.encode(texts)
     accuracy = previous = calibration = None
-    test: list[int] = []
-    eligible = [i for i, label in enumerate(labels) if counts[label] >= HOLDOUT_MIN_PER_INTENT]
-    eligible_labels = {labels[i] for i in eligible}
-    if 0 < holdout < 1 and len(eligible_labels) >= 2:
-        from sklearn.model_selection import train_test_split
-
-        size = max(len(eligible_labels), math.ceil(holdout * len(eligible)))
-        _, test = train_test_split(
-            eligible,
-            test_size=size,
-            random_state=seed,
-            stratify=[labels[i] for i in eligible],
-        )
-        train = sorted(set(range(len(texts))) - set(test))
+    train, test = calibration_split(labels, holdout=holdout, seed=seed)
+    if test:
         model = IntentClassifier.fit(
             [texts[i] for i in train],
             [labels[i] for i in train],
@@ -111,7 +111,7 @@ def intent_model_train(
         calibration = threshold_calibrate(
             [p.confidence for p in predictions], correct, target_precision=target
         )
-        current = intent_model_dir()
+        current = intent_model_dir(label_set)
         if current is not None:
             in_use = IntentClassifier.load(current)
             if in_use.encoder_version == encoder.version:
@@ -139,9 +139,10 @@ def intent_model_train(
                 },
             },
         )
-    target_dir = output or Path(settings.COPILOT_INTENT_MODEL_DIR)
+    target_dir = output or label_set_dirs(label_set)[0]
     version = model.save(target_dir)
     return IntentTrainingResult(
+        label_set=label_set,
         version=version,
         path=target_dir,
         n_examples=len(texts),

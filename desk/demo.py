@@ -67,3 +67,15 @@ def demo_file_shift(*, source: Path, target: Path, now: datetime) -> timedelta:
         for record in records:
             out.write(json.dumps(demo_record_shift(record=record, offset=offset)) + "\n")
     return offset
+
+
+def demo_intent_labels(*, path: Path) -> dict[str, str]:
+    """The hand labels of the demo's Twitter requests (`data/demo/intent_labels_social.jsonl`:
+    one `{"external_id", "intent"}` per line), as `{external_id: intent}`."""
+    labels: dict[str, str] = {}
+    with path.open(encoding="utf-8") as lines:
+        for line in lines:
+            if line.strip():
+                row = json.loads(line)
+                labels[str(row["external_id"])] = str(row["intent"])
+    return labels

@@ -106,9 +106,11 @@ def api(db: None) -> Callable[[User | None], APIClient]:
 @pytest.fixture
 def copilot_dirs(settings: Settings, tmp_path: Path) -> Iterator[Path]:
     """A fresh, empty index directory and no trained intent model of the organisation's own
-    (so the model shipped with the code is used), with a fresh per-process engine."""
+    in any label set (so the models shipped with the code are used), with a fresh per-process
+    engine."""
     settings.COPILOT_INDEX_DIR = str(tmp_path / "index")
     settings.COPILOT_INTENT_MODEL_DIR = str(tmp_path / "intent")
+    settings.COPILOT_INTENT_LABEL_SETS_DIR = str(tmp_path / "intent-sets")
     reset_engine()
     yield tmp_path
     reset_engine()

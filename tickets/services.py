@@ -434,3 +434,26 @@ def ticket_assign(*, ticket: Ticket, assignee: User | None, by: User | None) -> 
     locked.save(update_fields=["assignee", "updated_at"])
     ticket_event_assigned(ticket=locked, actor=by, old=old, new=assignee)
     return locked
+
+
+# Ticket.intent's column width.
+INTENT_MAX_LENGTH = 100
+
+
+@transaction.atomic
+def ticket_intents_label(*, intents: dict[str, str]) -> int:
+    """Give tickets the intents a team labelled them with by hand, `{external_id: intent}` (the
+    demo's Twitter requests). One update per intent; ids that match no ticket are skipped.
+    Returns how many tickets were labelled."""
+    by_intent: dict[str, list[str]] = {}
+    for external_id, intent in intents.items():
+        key = intent.strip()
+        if not key or len(key) > INTENT_MAX_LENGTH:
+            raise DomainError(
+                f"Ticket {external_id}: an intent is 1 to 100 characters.", field="intent"
+            )
+        by_intent.setdefault(key, []).append(external_id)
+    labelled = 0
+    for key, ids in sorted(by_intent.items()):
+        labelled += Ticket.objects.filter(external_id__in=ids).update(intent=key)
+    return labelled

@@ -364,6 +364,19 @@ COPILOT_SENTIMENT_MODEL = env.str("COPILOT_SENTIMENT_MODEL", default="")
 # Where `train_intent` writes the organisation's intent classifier; until it has run, the model
 # shipped with the code (trained on the demo tickets) is used.
 COPILOT_INTENT_MODEL_DIR = env.str("COPILOT_INTENT_MODEL_DIR", default=str(VAR_DIR / "intent"))
+# Intent label sets: a ticket's intents come from its team's label set (Team.intent_label_set)
+# when the team names one, else from the set its channel maps to here, else from the "default"
+# set above. The shipped "social" set (copilot/nlp/weights/intent-social, 14 intents of
+# customer-support traffic on Twitter) fits public social-media requests, which the default
+# set's labels do not; an empty COPILOT_INTENT_LABEL_SET_BY_CHANNEL= uses one set for every channel.
+COPILOT_INTENT_LABEL_SET_BY_CHANNEL = env.dict(
+    "COPILOT_INTENT_LABEL_SET_BY_CHANNEL", default={"social": "social"}
+)
+# Where `train_intent --label-set NAME` writes a set's model (NAME/ below it); until it has run,
+# the one shipped for that set, if any, is used.
+COPILOT_INTENT_LABEL_SETS_DIR = env.str(
+    "COPILOT_INTENT_LABEL_SETS_DIR", default=str(VAR_DIR / "intent-sets")
+)
 # Below this confidence the intent is reported as "unsure" rather than guessed. Unset (the
 # default): the threshold `train_intent` chose on held-out tickets and saved with the model
 # (0.5 for the shipped model). Set it to override the model's own.

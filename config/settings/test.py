@@ -54,6 +54,9 @@ COPILOT_INDEX_DIR = env.str("COPILOT_INDEX_DIR", default=str(VAR_DIR / f"test-in
 COPILOT_INTENT_MODEL_DIR = env.str(
     "COPILOT_INTENT_MODEL_DIR", default=str(VAR_DIR / f"test-intent-{os.getpid()}")
 )
+COPILOT_INTENT_LABEL_SETS_DIR = env.str(
+    "COPILOT_INTENT_LABEL_SETS_DIR", default=str(VAR_DIR / f"test-intent-sets-{os.getpid()}")
+)
 RECOVERY_CHURN_MODEL_DIR = env.str(
     "RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / f"test-churn-{os.getpid()}")
 )

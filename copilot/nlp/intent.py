@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 from collections import Counter
@@ -525,3 +526,30 @@ def threshold_calibrate(
     return Calibration(
         target_precision=target_precision, chosen=chosen, reached=reached, table=table
     )
+
+
+# Intents with fewer labelled examples than this are trained on all of them and kept out of the
+# held-out split: one or two held-out examples say nothing about an intent, and taking them
+# away from training would leave it hardly any.
+HOLDOUT_MIN_PER_INTENT = 5
+
+
+def calibration_split(
+    labels: Sequence[str], *, holdout: float, seed: int
+) -> tuple[list[int], list[int]]:
+    """(fit rows, held-out rows): a stratified, seeded `holdout` share of the examples of the
+    intents that have at least HOLDOUT_MIN_PER_INTENT, at least one per such intent. No rows
+    are held out when `holdout` is not within (0, 1) or fewer than two intents qualify."""
+    from sklearn.model_selection import train_test_split
+
+    counts = Counter(labels)
+    eligible = [i for i, label in enumerate(labels) if counts[label] >= HOLDOUT_MIN_PER_INTENT]
+    eligible_labels = {labels[i] for i in eligible}
+    if not 0 < holdout < 1 or len(eligible_labels) < 2:
+        return list(range(len(labels))), []
+    size = max(len(eligible_labels), math.ceil(holdout * len(eligible)))
+    _, held = train_test_split(
+        eligible, test_size=size, random_state=seed, stratify=[labels[i] for i in eligible]
+    )
+    held_set = set(held)
+    return [i for i in range(len(labels)) if i not in held_set], list(held)

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from copilot import tasks as copilot_tasks
 from copilot.engine import EngineError, TextAnalysis, get_engine, get_selector
+from copilot.intent_sets import ticket_label_set
 from copilot.models import (
     AnalysisStatus,
     MessageAnalysis,
@@ -159,9 +160,14 @@ def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis 
             status=AnalysisStatus.NOT_ANALYSABLE,
             error="it has no words to read (only emoji, symbols or blank space)",
         )
-    ticket = Ticket.objects.select_related("customer").get(pk=ticket_id)
+    ticket = Ticket.objects.select_related("customer", "team").get(pk=ticket_id)
     try:
-        result = get_engine().analyse(text, team_id=ticket.team_id, exclude_case=ticket.pk)
+        result = get_engine().analyse(
+            text,
+            team_id=ticket.team_id,
+            exclude_case=ticket.pk,
+            label_set=ticket_label_set(ticket=ticket),
+        )
     except EngineError as exc:
         logger.exception("Analysis of ticket %s v%s failed", ticket_id, transcript_version)
         return _analysis_finish(analysis, status=AnalysisStatus.FAILED, error=str(exc))
@@ -215,13 +221,16 @@ def _analyses_run_batch(keys: list[tuple[int, int]]) -> int:
         work.append((analysis, text, message))
     if not work:
         return 0
-    tickets = Ticket.objects.select_related("customer").in_bulk([a.ticket_id for a, _, _ in work])
+    tickets = Ticket.objects.select_related("customer", "team").in_bulk(
+        [a.ticket_id for a, _, _ in work]
+    )
     started = time.perf_counter()
     try:
         results = get_engine().analyse_many(
             [text for _, text, _ in work],
             team_ids=[tickets[a.ticket_id].team_id for a, _, _ in work],
             exclude_cases=[a.ticket_id for a, _, _ in work],
+            label_sets=[ticket_label_set(ticket=tickets[a.ticket_id]) for a, _, _ in work],
         )
     except EngineError as exc:
         logger.exception("Bulk analysis of %s messages failed", len(work))

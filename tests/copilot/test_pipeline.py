@@ -103,7 +103,13 @@ def test_angry_customer_gets_signals_similar_cases_and_an_adapted_draft(
     assert "88412" in analysis.draft_reply  # the customer's own reference echoed back
     reasons = " ".join(analysis.draft_reasons)
     assert f"case #{history['parcel'].pk}" in reasons and "apology" in reasons
-    assert set(analysis.model_versions) == {"encoder", "sentiment", "intent", "index_generation"}
+    assert set(analysis.model_versions) == {
+        "encoder",
+        "sentiment",
+        "intent",
+        "intent_label_set",
+        "index_generation",
+    }
     assert analysis.duration_ms is not None and analysis.finished_at is not None
     insight = TicketInsight.objects.get(ticket=ticket_a)
     assert (insight.analysis, insight.sentiment) == (analysis, "negative")

@@ -4,7 +4,9 @@ from typing import Any
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from copilot.training import HOLDOUT_MIN_PER_INTENT, intent_model_train, selector_model_train
+from copilot.intent_sets import DEFAULT_LABEL_SET
+from copilot.nlp.intent import HOLDOUT_MIN_PER_INTENT
+from copilot.training import intent_model_train, selector_model_train
 from core.errors import DomainError
 
 
@@ -48,6 +50,14 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, default=0, help="Seed of the held-out split.")
         parser.add_argument(
+            "--label-set",
+            default=DEFAULT_LABEL_SET,
+            help="Train this intent label set on its own tickets (those of teams that name it, "
+            "or on a channel COPILOT_INTENT_LABEL_SET_BY_CHANNEL maps to it) and save it to "
+            "COPILOT_INTENT_LABEL_SETS_DIR/<name> (default: the 'default' set, "
+            "COPILOT_INTENT_MODEL_DIR). Another set than the default trains no selector.",
+        )
+        parser.add_argument(
             "--selector-output",
             type=Path,
             default=None,
@@ -70,6 +80,7 @@ class Command(BaseCommand):
         seed: int = 0,
         selector_output: Path | None = None,
         no_replies: bool = False,
+        label_set: str = DEFAULT_LABEL_SET,
         **options: Any,
     ) -> None:
         try:
@@ -79,6 +90,7 @@ class Command(BaseCommand):
                 holdout=holdout,
                 target_precision=target_precision,
                 seed=seed,
+                label_set=label_set,
             )
         except DomainError as exc:
             raise CommandError(exc.message) from exc
@@ -140,12 +152,15 @@ class Command(BaseCommand):
             )
         self.stdout.write(
             self.style.SUCCESS(
-                f"Saved intent model {result.version} ({len(result.labels)} intents, "
+                f"Saved intent model {result.version} of label set {result.label_set!r} "
+                f"({len(result.labels)} intents, "
                 f"{result.n_examples} tickets, threshold {result.threshold:.2f}) to "
                 f"{result.path}. Restart the workers to use it."
             )
         )
-        if not no_replies:
+        # The selector learns from every team's replies, whatever their intents: trained once,
+        # with the default set.
+        if not no_replies and label_set == DEFAULT_LABEL_SET:
             self._train_selector(output=selector_output, seed=seed)
 
     def _train_selector(self, *, output: Path | None, seed: int) -> None:

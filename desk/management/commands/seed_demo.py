@@ -11,9 +11,10 @@ from accounts.models import Role, User
 from accounts.services import team_get_or_create, user_create
 from copilot.services.cases import case_vectors_load
 from copilot.services.replies import reply_library_build
-from desk.demo import demo_file_shift
+from desk.demo import demo_file_shift, demo_intent_labels
 from recovery.catalogue import action_catalogue_ensure
 from recovery.customer_features import customer_signals_refresh_all
+from tickets.services import ticket_intents_label
 
 DEMO_FILE = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
 # The solved demo cases' vectors, computed once (manage.py save_case_vectors) and checked against
@@ -22,6 +23,9 @@ DEMO_VECTORS = Path(settings.BASE_DIR) / "data" / "demo" / "case_vectors.npz"
 # The de-identified demo replies' vectors (manage.py build_reply_library --save-vectors): with
 # them the library builds in about 5 s instead of 2 minutes of embedding on 2 cores.
 DEMO_REPLY_VECTORS = Path(settings.BASE_DIR) / "data" / "demo" / "reply_vectors.npz"
+# The Twitter requests' intents, hand-labelled in the social label set (copilot.intent_sets);
+# the held-out test labels live in data/eval/ and are not loaded.
+DEMO_SOCIAL_INTENTS = Path(settings.BASE_DIR) / "data" / "demo" / "intent_labels_social.jsonl"
 # Printed on purpose: demo data on a laptop, never a deployment.
 DEMO_PASSWORD = "copilot-demo"  # noqa: S105
 TEAMS = ["Orders & Delivery", "Billing & Payments", "Accounts & Technical"]
@@ -59,6 +63,8 @@ class Command(BaseCommand):
                 no_progress=no_progress,
                 stdout=self.stdout,
             )
+        labelled = ticket_intents_label(intents=demo_intent_labels(path=DEMO_SOCIAL_INTENTS))
+        self.stdout.write(f"Intent labels: {labelled} Twitter requests labelled by hand.")
         # The copilot's evidence: the solved demo tickets become the similar-case index, and
         # the open ones are queued for the worker, so their analyses fill in as the demo runs.
         # Their vectors ship with the data; only what the file lacks is embedded here.
