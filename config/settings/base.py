@@ -394,9 +394,7 @@ COPILOT_REPLY_SUGGESTIONS = env.bool("COPILOT_REPLY_SUGGESTIONS", default=True)
 # disk on PostgreSQL (synchronous_commit off): on a busy disk a flush costs 10-60 ms per commit.
 # A crash can lose the last fraction of a second of them, never partly and never out of order:
 # such an analysis is still pending and the requeue sweep runs it again. True waits as usual.
-COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT = env.bool(
-    "COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT", default=False
-)
+COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT = env.bool("COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT", default=False)
 
 # --- Recovery actions -------------------------------------------------------------------------
 # The shop's currency: amounts in any other currency are refused.
