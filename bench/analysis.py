@@ -56,16 +56,21 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
 
 
 def main_branch_module(path: str) -> Any:
-    """The main branch's version of one module of this repository, imported under another
-    name (its own imports resolve to this tree)."""
+    """The main branch's version of one module of this repository, as it was where this branch
+    left it (the merge base: its own imports resolve to this tree), under another name."""
     root = Path(__file__).resolve().parent.parent
-    source = subprocess.run(
-        ["git", "show", f"main:{path}"],  # noqa: S607
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args],  # noqa: S607
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    base = git("merge-base", "HEAD", "main").strip()
+    source = git("show", f"{base}:{path}")
     module = types.ModuleType("bench_main_" + path.replace("/", "_").removesuffix(".py"))
     module.__file__ = f"main:{path}"
     exec(compile(source, f"main:{path}", "exec"), module.__dict__)  # noqa: S102
@@ -219,17 +224,26 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
             for name, value in saved.items():
                 setattr(settings, name, value)
 
+    before_module = main_branch_module("copilot/services/analysis.py")
     if args.stages:
-        timer = StageTimer()
-        totals = latency({}, timer)
-        print()
-        print(f"per-stage times of analysis_run, {len(totals)} messages (inclusive, per message):")
-        print(timer.report(totals))
+        for name, module, overrides in (
+            ("main's", before_module, {"COPILOT_INDEX_PER_TEAM": False}),
+            ("this tree's", None, {}),
+        ):
+            timer = StageTimer(services=module)
+            run_one = module.analysis_run if module is not None else analysis_run
+            totals = latency(overrides, timer, run_one=run_one)
+            print()
+            print(
+                f"per-stage times of {name} analysis_run, {len(totals)} messages "
+                "(inclusive, per message):"
+            )
+            print(timer.report(totals))
     if args.compare:
         # Old and new code alternate in one process, so both see the same load.
         runners = {
             "now": analysis_run,
-            "main": main_branch_module("copilot/services/analysis.py").analysis_run,
+            "main": before_module.analysis_run,
         }
         runs: dict[str, list[float]] = {name: [] for name in VARIANTS}
         p95s: dict[str, list[float]] = {name: [] for name in VARIANTS}
@@ -343,7 +357,8 @@ def run(args: argparse.Namespace, index_dir: str) -> None:
             )
         solved = [i for i, t in enumerate(history) if t.status in ("solved", "closed")]
         stored.index.add(
-            [history[i].pk for i in solved], np.vstack([analyses[i].vector for i in solved])
+            [history[i].pk for i in solved],
+            np.vstack([analyses[i].vector for i in solved]),  # type: ignore[misc]
         )
         return len(texts) / (time.perf_counter() - started)
 
@@ -383,7 +398,7 @@ def index_kinds(flat: Any, allowed: Any, queries: Any, kinds: list[str]) -> None
     exact = {k: flat.search(queries, k, allowed=allowed) for k in (5, 50)}
     for kind in kinds:
         started = time.perf_counter()
-        other = SimilarCaseIndex.build(ids, matrix, kind=kind)
+        other = SimilarCaseIndex.build(ids, matrix, kind=kind)  # type: ignore[arg-type]
         built = time.perf_counter() - started
         found = {k: other.search(queries, k, allowed=allowed) for k in (5, 50)}
         ms = []

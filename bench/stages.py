@@ -13,6 +13,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import partial
 from typing import Any
 
 from bench.common import percentile
@@ -36,7 +37,9 @@ STAGES: list[tuple[str, str, str]] = [
 
 
 class StageTimer:
-    def __init__(self) -> None:
+    def __init__(self, services: Any = None) -> None:
+        # Another module to time in place of copilot.services.analysis (the main branch's).
+        self.services = services
         self.ms: dict[str, list[float]] = defaultdict(list)
         self.queries: dict[str, int] = defaultdict(int)
         self._current: list[str] = []
@@ -44,7 +47,7 @@ class StageTimer:
         self._per_message_q: dict[str, int] = defaultdict(int)
         self.messages = 0
         self.total_queries: list[int] = []
-        self._undo: list[Callable[[], None]] = []
+        self._undo: list[Callable[[], object]] = []
         # Print the statements of the first message, each under its stage.
         self.show_sql = bool(os.environ.get("BENCH_SQL"))
 
@@ -55,6 +58,8 @@ class StageTimer:
 
         for label, module_name, attr in STAGES:
             module = importlib.import_module(module_name)
+            if module_name == "copilot.services.analysis" and self.services is not None:
+                module = self.services
             owner: Any = module
             parts = attr.split(".")
             for part in parts[:-1]:
@@ -64,10 +69,10 @@ class StageTimer:
             if isinstance(original, staticmethod):
                 wrapped = staticmethod(wrapped)
             setattr(owner, parts[-1], wrapped)
-            self._undo.append(lambda o=owner, n=parts[-1], f=original: setattr(o, n, f))
+            self._undo.append(partial(setattr, owner, parts[-1], original))
         wrapper = connection.execute_wrapper(self._count)
         wrapper.__enter__()
-        self._undo.append(lambda: wrapper.__exit__(None, None, None))
+        self._undo.append(partial(wrapper.__exit__, None, None, None))
 
     def uninstall(self) -> None:
         for undo in reversed(self._undo):
