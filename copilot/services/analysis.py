@@ -120,9 +120,14 @@ def _commit_without_flush() -> None:
     For an analysis's own rows only: they are recomputed from the messages if lost. A crash
     loses at most the last fraction of a second of such commits, whole and in commit order
     (any later commit that waits flushes them too), so the analysis is simply still pending
-    and `analyses_requeue_stale` sends it again.
+    and `analyses_requeue_stale` sends it again. Only when the analysis's transaction is the
+    outermost one: inside a caller's transaction it would relax the caller's writes too.
     """
-    if connection.vendor == "postgresql" and not settings.COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT:
+    if (
+        connection.vendor == "postgresql"
+        and not settings.COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT
+        and not connection.savepoint_ids  # nested atomic blocks push their savepoints here
+    ):
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL synchronous_commit TO OFF")
 

@@ -85,6 +85,17 @@ def test_an_analysis_commit_waits_for_the_disk_only_when_set_to(
     assert synchronous_commit() == "on"
 
 
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="a PostgreSQL setting")
+def test_inside_a_callers_transaction_the_commit_still_waits_for_the_disk() -> None:
+    # The test runs inside a transaction of its own: the analysis's block is nested in it, and
+    # relaxing the commit would relax the caller's writes as well.
+    with transaction.atomic():
+        _commit_without_flush()
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"
+
+
 def test_suggestions_switched_off_leave_the_rest_of_the_analysis(
     team_a: Team, ticket_a: Ticket, admin_user: User, settings: Settings
 ) -> None:
