@@ -29,6 +29,7 @@ from copilot.nlp.index import (
     IndexStore,
     IndexStoreError,
     Neighbour,
+    SimilarCaseIndex,
     StoredIndex,
     rerank_by_intent,
 )
@@ -168,6 +169,8 @@ class Engine:
         self._held_root: Path | None = None
         # generation -> {team id: sorted case ids}; rebuilt when the generation changes.
         self._team_cases: tuple[int, dict[int, npt.NDArray[np.int64]]] | None = None
+        # generation -> {team id: an exact index of the team's cases only} (flat indexes).
+        self._team_indexes: tuple[int, dict[int, SimilarCaseIndex]] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -257,7 +260,8 @@ class Engine:
             if self._held_root != store.root:
                 # The setting changed (tests, a management command): what is held is another
                 # index.
-                self._held, self._held_root, self._team_cases = None, store.root, None
+                self._held, self._held_root = None, store.root
+                self._team_cases = self._team_indexes = None
             try:
                 self._held = store.load_if_newer(
                     self._held, expected_model_version=self.encoder.version
@@ -272,6 +276,11 @@ class Engine:
         self, stored: StoredIndex, team_ids: Collection[int]
     ) -> npt.NDArray[np.int64]:
         """The ids of these teams' cases in this generation (one query per generation)."""
+        by_team = self._team_map(stored)
+        parts = [by_team[team] for team in team_ids if team in by_team]
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def _team_map(self, stored: StoredIndex) -> dict[int, npt.NDArray[np.int64]]:
         cached = self._team_cases
         if cached is None or cached[0] != stored.generation:
             by_team: dict[int, list[int]] = {}
@@ -284,8 +293,41 @@ class Engine:
                 {team: np.asarray(sorted(ids), dtype=np.int64) for team, ids in by_team.items()},
             )
             self._team_cases = cached
-        parts = [cached[1][team] for team in team_ids if team in cached[1]]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        return cached[1]
+
+    def team_search(
+        self,
+        stored: StoredIndex,
+        vectors: npt.NDArray[np.float32],
+        k: int,
+        *,
+        team_ids: Collection[int] | None,
+        exclude: Collection[int] = (),
+    ) -> list[list[Neighbour]]:
+        """Top-k of these teams' cases (all teams when None) for each row of `vectors`.
+
+        A single team's search over an exact index reads only that team's vectors, from a copy
+        of them made once per generation (COPILOT_INDEX_PER_TEAM): the same hits as filtering the
+        whole index by the team's ids, in the team's share of the time. Approximate kinds are
+        searched with the team's ids as a filter.
+        """
+        if team_ids is None:
+            return stored.index.search(vectors, k, exclude=exclude)
+        if len(team_ids) == 1 and stored.index.kind == "flat" and settings.COPILOT_INDEX_PER_TEAM:
+            [team] = team_ids
+            own = self._team_index(stored).get(team)
+            if own is None:  # no case of this team in this generation
+                return [[] for _ in range(len(vectors))]
+            return own.search(vectors, k, exclude=exclude)
+        allowed = self.team_case_ids(stored, team_ids)
+        return stored.index.search(vectors, k, exclude=exclude, allowed=allowed)
+
+    def _team_index(self, stored: StoredIndex) -> dict[int, SimilarCaseIndex]:
+        cached = self._team_indexes
+        if cached is None or cached[0] != stored.generation:
+            cached = (stored.generation, stored.index.subsets(self._team_map(stored)))
+            self._team_indexes = cached
+        return cached[1]
 
     def similar(
         self,
@@ -297,8 +339,9 @@ class Engine:
     ) -> tuple[list[Neighbour], int]:
         """Top-k solved cases of these teams (all teams when None), and the index generation."""
         stored = self.current_index()
-        allowed = None if team_ids is None else self.team_case_ids(stored, team_ids)
-        hits = stored.index.search(vector.reshape(1, -1), k, exclude=exclude, allowed=allowed)
+        hits = self.team_search(
+            stored, vector.reshape(1, -1), k, team_ids=team_ids, exclude=exclude
+        )
         return hits[0], stored.generation
 
     # --- analysis ------------------------------------------------------------------------
@@ -374,10 +417,11 @@ class Engine:
             versions["index_generation"] = stored.generation
             for team in set(team_ids):
                 rows = [i for i, t in enumerate(team_ids) if t == team]
-                allowed = None if team is None else self.team_case_ids(stored, [team])
                 # Each row excludes at most its own ticket: one extra hit covers it.
                 extra = int(any(excludes[i] is not None for i in rows))
-                hits = stored.index.search(vectors[rows], pool + extra, allowed=allowed)
+                hits = self.team_search(
+                    stored, vectors[rows], pool + extra, team_ids=None if team is None else [team]
+                )
                 for row, found in zip(rows, hits, strict=True):
                     neighbours[row] = [n for n in found if n.id != excludes[row]][:pool]
             neighbours = self._rerank(neighbours, intents, k)
@@ -457,6 +501,8 @@ class Engine:
                 )
         try:
             stored = self.current_index()
+            if stored.index.kind == "flat" and settings.COPILOT_INDEX_PER_TEAM:
+                self._team_index(stored)  # the teams' copies, before the first message needs them
             logger.info(
                 "Similar-case index generation %s: %s cases", stored.generation, len(stored.index)
             )

@@ -395,7 +395,19 @@ COPILOT_REPLY_TARGET_PRECISION = env.float("COPILOT_REPLY_TARGET_PRECISION", def
 COPILOT_INDEX_DIR = env.str("COPILOT_INDEX_DIR", default=str(VAR_DIR / "index"))
 # "flat" (exact, the default), "hnsw" or "ivf" (approximate, for large histories).
 COPILOT_INDEX_KIND = env.str("COPILOT_INDEX_KIND", default="flat")
+# With the exact (flat) index, each worker keeps a copy of each team's vectors as an index of
+# its own, so a message's search reads only its team's cases (same hits, a fraction of the
+# time); the copy doubles the index's memory (154 MB more at 100,000 cases). False: filter the
+# whole index by the team's ids instead.
+COPILOT_INDEX_PER_TEAM = env.bool("COPILOT_INDEX_PER_TEAM", default=True)
 COPILOT_SIMILAR_CASES = env.int("COPILOT_SIMILAR_CASES", default=5)
+# Suggested replies from the team's library with every analysis; off, analyses store none.
+COPILOT_REPLY_SUGGESTIONS = env.bool("COPILOT_REPLY_SUGGESTIONS", default=True)
+# An analysis's own transactions (its pick-up and its result) commit without waiting for the
+# disk on PostgreSQL (synchronous_commit off): on a busy disk a flush costs 10-60 ms per commit.
+# A crash can lose the last fraction of a second of them, never partly and never out of order:
+# such an analysis is still pending and the requeue sweep runs it again. True waits as usual.
+COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT = env.bool("COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT", default=False)
 
 # --- Recovery actions -------------------------------------------------------------------------
 # The shop's currency: amounts in any other currency are refused.

@@ -6,7 +6,8 @@ import logging
 import time
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q, Subquery
 from django.utils import timezone
 
@@ -113,6 +114,25 @@ def analyses_queue_missing(*, retry_failed: bool = False, bulk: bool = False) ->
     return queued
 
 
+def _commit_without_flush() -> None:
+    """Let the current transaction commit without waiting for its WAL to reach the disk
+    (PostgreSQL's synchronous_commit off, this transaction only), unless the setting asks to wait.
+
+    For an analysis's own rows only: they are recomputed from the messages if lost. A crash
+    loses at most the last fraction of a second of such commits, whole and in commit order
+    (any later commit that waits flushes them too), so the analysis is simply still pending
+    and `analyses_requeue_stale` sends it again. Only when the analysis's transaction is the
+    outermost one: inside a caller's transaction it would relax the caller's writes too.
+    """
+    if (
+        connection.vendor == "postgresql"
+        and not settings.COPILOT_ANALYSIS_SYNCHRONOUS_COMMIT
+        and not connection.savepoint_ids  # nested atomic blocks push their savepoints here
+    ):
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL synchronous_commit TO OFF")
+
+
 @transaction.atomic
 def analysis_pick_up(*, ticket_id: int, transcript_version: int) -> MessageAnalysis | None:
     """A worker took the analysis: note it, or stop here if it is gone or already superseded.
@@ -120,6 +140,7 @@ def analysis_pick_up(*, ticket_id: int, transcript_version: int) -> MessageAnaly
     Safe to run twice (late acknowledgement redelivers a task whose worker died): it only counts
     the attempt.
     """
+    _commit_without_flush()
     analysis = (
         MessageAnalysis.objects.select_for_update()
         .filter(ticket_id=ticket_id, transcript_version=transcript_version)
@@ -298,9 +319,9 @@ def _suggestion_fields(result: TextAnalysis, *, team_id: int) -> dict[str, Any]:
     """Up to three of the team's library replies, best first, ranked by the response selector
     (the encoder's cosine when none is trained); none when the best is below the trigger.
     The team's replies are mapped once per process and selector, so this is one product."""
-    selector = get_selector()
-    if result.vector is None:
+    if result.vector is None or not settings.COPILOT_REPLY_SUGGESTIONS:
         return {"suggestions": [], "selector_version": ""}
+    selector = get_selector()
     ranked, version = reply_suggestions_rank(
         team_id=team_id, request_vecs=result.vector.reshape(1, -1), selector=selector
     )
@@ -341,6 +362,7 @@ def _analysis_finish(analysis: MessageAnalysis, *, status: str, **fields: Any) -
     # The customer first, then the analysis: the order an erasure takes them in, so the two
     # serialise on the customer and cannot deadlock. What was read before the lock (the
     # message, the customer's name) may have been erased since: re-checked below.
+    _commit_without_flush()
     customer = customer_lock_for_ticket(ticket_id=analysis.ticket_id)
     locked = MessageAnalysis.objects.select_for_update().get(pk=analysis.pk)
     if locked.status != AnalysisStatus.PENDING:
@@ -402,23 +424,27 @@ def _cases_still_there(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 def _insight_update(analysis: MessageAnalysis) -> None:
-    """Point the ticket's inbox insight at this analysis unless a newer one is there already."""
-    insight = TicketInsight.objects.select_for_update().filter(ticket_id=analysis.ticket_id).first()
-    if insight is not None and insight.transcript_version > analysis.transcript_version:
+    """Point the ticket's inbox insight at this analysis unless a newer one is there already.
+
+    One conditional UPDATE when the ticket has an insight (every analysis after its first);
+    the insert runs only for a ticket's first. Two writers cannot both insert: the caller holds
+    the customer's lock (`_analysis_finish`), which every analysis of the ticket takes first.
+    """
+    values = {
+        "analysis": analysis,
+        "transcript_version": analysis.transcript_version,
+        "sentiment": analysis.sentiment,
+        "sentiment_score": analysis.sentiment_score,
+        "intent": analysis.intent,
+        "intent_confidence": analysis.intent_confidence,
+        "conversation_level": analysis.conversation_level,
+        "conversation_score": analysis.conversation_score,
+    }
+    rows = TicketInsight.objects.filter(ticket_id=analysis.ticket_id)
+    if rows.filter(transcript_version__lte=analysis.transcript_version).update(**values):
         return
-    TicketInsight.objects.update_or_create(
-        ticket_id=analysis.ticket_id,
-        defaults={
-            "analysis": analysis,
-            "transcript_version": analysis.transcript_version,
-            "sentiment": analysis.sentiment,
-            "sentiment_score": analysis.sentiment_score,
-            "intent": analysis.intent,
-            "intent_confidence": analysis.intent_confidence,
-            "conversation_level": analysis.conversation_level,
-            "conversation_score": analysis.conversation_score,
-        },
-    )
+    if not rows.exists():  # else a newer analysis's insight is there: it stays
+        TicketInsight.objects.create(ticket_id=analysis.ticket_id, **values)
 
 
 REQUEUE_STALE_SECONDS = 120

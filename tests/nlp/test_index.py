@@ -279,6 +279,20 @@ def test_restricted_search_is_exact_for_small_and_large_id_sets() -> None:
             assert [h.id for h in row] == allowed[order].tolist()
 
 
+def test_restricted_search_takes_the_ids_in_any_order() -> None:
+    # Several teams' cases come as their sorted lists one after the other: the filter must not
+    # depend on the whole being sorted.
+    index = SimilarCaseIndex.build(IDS, VECTORS)
+    queries = VECTORS[:20]
+    allowed = IDS[::3]
+    shuffled = np.concatenate([allowed[1::2], allowed[::2]])
+
+    assert index.search(queries, 5, allowed=shuffled) == index.search(queries, 5, allowed=allowed)
+    allowed_vectors = VECTORS[::3]
+    for query, row in zip(queries, index.search(queries, 5, allowed=shuffled), strict=True):
+        assert [h.id for h in row] == allowed[np.argsort(-(allowed_vectors @ query))[:5]].tolist()
+
+
 def test_prune_all_but_current_leaves_only_the_published_generation(tmp_path: Path) -> None:
     store = IndexStore(tmp_path)
     for n in (10, 20, 30):
