@@ -171,8 +171,9 @@ class Engine:
         self._selector_loaded = False
         self._held: StoredIndex | None = None
         self._held_root: Path | None = None
-        # generation -> {team id: sorted case ids}; rebuilt when the generation changes.
-        self._team_cases: tuple[int, dict[int, npt.NDArray[np.int64]]] | None = None
+        # generation -> {(team id, company): sorted case ids}; rebuilt when the generation
+        # changes.
+        self._team_cases: tuple[int, dict[tuple[int, str], npt.NDArray[np.int64]]] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -265,23 +266,29 @@ class Engine:
             return self._held
 
     def team_case_ids(
-        self, stored: StoredIndex, team_ids: Collection[int]
+        self, stored: StoredIndex, team_ids: Collection[int], company: str | None = None
     ) -> npt.NDArray[np.int64]:
-        """The ids of these teams' cases in this generation (one query per generation)."""
+        """The ids of these teams' cases in this generation (one query per generation); with
+        `company`, only that company's cases ("" : the cases without one)."""
         cached = self._team_cases
         if cached is None or cached[0] != stored.generation:
-            by_team: dict[int, list[int]] = {}
+            by_scope: dict[tuple[int, str], list[int]] = {}
             in_index = stored.index.ids()
-            for case_id, case_team in solved_case_teams():
+            for case_id, case_team, case_company in solved_case_teams():
                 if case_id in in_index:
-                    by_team.setdefault(case_team, []).append(case_id)
+                    by_scope.setdefault((case_team, case_company), []).append(case_id)
             cached = (
                 stored.generation,
-                {team: np.asarray(sorted(ids), dtype=np.int64) for team, ids in by_team.items()},
+                {scope: np.asarray(sorted(ids), dtype=np.int64) for scope, ids in by_scope.items()},
             )
             self._team_cases = cached
-        parts = [cached[1][team] for team in team_ids if team in cached[1]]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        teams = set(team_ids)
+        parts = [
+            ids
+            for (team, case_company), ids in cached[1].items()
+            if team in teams and (company is None or case_company == company)
+        ]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
     def similar(
         self,
@@ -290,10 +297,12 @@ class Engine:
         k: int,
         team_ids: Collection[int] | None,
         exclude: tuple[int, ...] = (),
+        company: str | None = None,
     ) -> tuple[list[Neighbour], int]:
-        """Top-k solved cases of these teams (all teams when None), and the index generation."""
+        """Top-k solved cases of these teams (all teams when None; with `company`, that
+        company's cases of them), and the index generation."""
         stored = self.current_index()
-        allowed = None if team_ids is None else self.team_case_ids(stored, team_ids)
+        allowed = None if team_ids is None else self.team_case_ids(stored, team_ids, company)
         hits = stored.index.search(vector.reshape(1, -1), k, exclude=exclude, allowed=allowed)
         return hits[0], stored.generation
 
@@ -337,9 +346,11 @@ class Engine:
         *,
         team_ids: list[int | None],
         exclude_cases: list[int | None] | None = None,
+        companies: list[str] | None = None,
     ) -> list[TextAnalysis]:
         """Analyse texts in one batch (a history after an import, a benchmark); each text is
-        matched against the solved cases of its own team."""
+        matched against the solved cases of its own team and, with `companies`, its own
+        company (a brand's customer is never shown another brand's case)."""
         vectors, sentiments, intents = self.signals(texts)
         versions: dict[str, Any] = {
             "encoder": self.encoder.version,
@@ -358,9 +369,13 @@ class Engine:
         try:
             stored = self.current_index()
             versions["index_generation"] = stored.generation
-            for team in set(team_ids):
-                rows = [i for i, t in enumerate(team_ids) if t == team]
-                allowed = None if team is None else self.team_case_ids(stored, [team])
+            scopes: list[tuple[int | None, str | None]] = [
+                (team, companies[i] if companies is not None else None)
+                for i, team in enumerate(team_ids)
+            ]
+            for team, company in set(scopes):
+                rows = [i for i, scope in enumerate(scopes) if scope == (team, company)]
+                allowed = None if team is None else self.team_case_ids(stored, [team], company)
                 # Each row excludes at most its own ticket: one extra hit covers it.
                 extra = int(any(excludes[i] is not None for i in rows))
                 hits = stored.index.search(vectors[rows], pool + extra, allowed=allowed)
@@ -399,9 +414,19 @@ class Engine:
         return out
 
     def analyse(
-        self, text: str, *, team_id: int | None, exclude_case: int | None = None
+        self,
+        text: str,
+        *,
+        team_id: int | None,
+        exclude_case: int | None = None,
+        company: str | None = None,
     ) -> TextAnalysis:
-        return self.analyse_many([text], team_ids=[team_id], exclude_cases=[exclude_case])[0]
+        return self.analyse_many(
+            [text],
+            team_ids=[team_id],
+            exclude_cases=[exclude_case],
+            companies=None if company is None else [company],
+        )[0]
 
     def warm_up(self) -> None:
         """Load every model now (a worker does this at start), and say clearly what is wrong."""
