@@ -504,9 +504,11 @@ def reply_entry_update(
     return entry
 
 
-def reply_vectors_save(*, path: Path) -> int:
+def reply_vectors_save(*, path: Path, reuse: Path | None = None) -> int:
     """Write every history entry's text digest and vector, and the texts they stand for, with
-    the encoder version (the demo ships this file, so `seed_demo` embeds nothing)."""
+    the encoder version (the demo ships this file, so `seed_demo` embeds nothing). With
+    `reuse`, an earlier such file, only texts it lacks are embedded (a de-identifier change
+    rewrites a few dozen texts: minutes of embedding on 2 cores become seconds)."""
     # Every de-identified text a build would embed, not only the entries' own: a near-duplicate
     # is compared before it is merged, so it needs its vector too.
     version = get_engine().encoder.version
@@ -517,7 +519,7 @@ def reply_vectors_save(*, path: Path) -> int:
         if _drop_reason(text) is None:
             texts.setdefault(_text_digest(text), text)
     digests = list(texts)
-    vectors, _ = _embed([texts[d] for d in digests], shipped={})
+    vectors, _ = _embed([texts[d] for d in digests], shipped=reply_vectors_load(path=reuse))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
         np.savez_compressed(
