@@ -82,6 +82,7 @@ def test_a_ba_conversation_gets_ba_suggestions_with_its_customers_name_use_edit_
 
     log_in(page, live_server.url, agent)
     page.goto(f"{live_server.url}/tickets/{ticket.pk}/")
+    expect(page.locator(f"#ticket-{ticket.pk}-header .company")).to_have_text(BA)
     panel = page.locator(f"#ticket-{ticket.pk}-analysis")
     suggestions = panel.locator("li.suggestion")
     expect(suggestions).to_have_count(len(expected))
