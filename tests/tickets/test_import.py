@@ -315,3 +315,25 @@ def test_import_keeps_teams_whose_names_have_no_slug_apart(tmp_path: Path) -> No
 
     teams = dict(Ticket.objects.values_list("external_id", "team__name"))
     assert teams == {"t-1": "???", "t-2": "!!!", "t-3": "???"}
+
+
+def test_import_csv_reads_the_company_column(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    header = (
+        "ticket_external_id,subject,channel,status,team,company,ticket_created_at,"
+        "customer_external_id,customer_name,author_kind,author,body,message_created_at"
+    )
+    rows = [
+        "c-1,Lost bag,social,new,Orders,British_Airways,2024-01-01T10:00Z,cust-9,Bo,customer,Bo,"
+        "Where is my bag?,2024-01-01T10:00Z",
+        "c-2,Late,social,new,Orders,,2024-01-02T10:00Z,cust-9,Bo,customer,Bo,Late again,"
+        "2024-01-02T10:00Z",
+    ]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+    call_command("import_tickets", str(path), no_progress=True, stdout=StringIO())
+
+    assert dict(Ticket.objects.values_list("external_id", "company")) == {
+        "c-1": "British_Airways",
+        "c-2": "",
+    }
