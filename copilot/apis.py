@@ -120,6 +120,8 @@ class TicketAnalysisVersionApi(TicketAnalysisApi):
 class SimilarCaseSearchInput(serializers.Serializer[Any]):
     text = BodyField()
     k = serializers.IntegerField(min_value=1, max_value=50, default=5)
+    # Only this company's cases (as on its tickets); absent: every company of the caller's teams.
+    company = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
 
 class SimilarCaseSearchApi(ApiAuthMixin, APIView):
@@ -137,7 +139,9 @@ class SimilarCaseSearchApi(ApiAuthMixin, APIView):
         engine = get_engine()
         try:
             vector = engine.encoder.encode([payload["text"]])[0]
-            hits, generation = engine.similar(vector, k=payload["k"], team_ids=teams)
+            hits, generation = engine.similar(
+                vector, k=payload["k"], team_ids=teams, company=payload.get("company")
+            )
         except (IndexStoreError, EngineError) as exc:
             return Response(
                 {"detail": f"Similar-case search is unavailable: {exc}"},

@@ -167,10 +167,11 @@ class Engine:
         self._selector_loaded = False
         self._held: StoredIndex | None = None
         self._held_root: Path | None = None
-        # generation -> {team id: sorted case ids}; rebuilt when the generation changes.
-        self._team_cases: tuple[int, dict[int, npt.NDArray[np.int64]]] | None = None
-        # generation -> {team id: an exact index of the team's cases only} (flat indexes).
-        self._team_indexes: tuple[int, dict[int, SimilarCaseIndex]] | None = None
+        # generation -> {(team id, company): sorted case ids}; rebuilt when the generation
+        # changes.
+        self._team_cases: tuple[int, dict[tuple[int, str], npt.NDArray[np.int64]]] | None = None
+        # generation -> {(team id, company): an exact index of those cases only} (flat indexes).
+        self._team_indexes: tuple[int, dict[tuple[int, str], SimilarCaseIndex]] | None = None
 
     @property
     def encoder(self) -> Encoder:
@@ -273,24 +274,29 @@ class Engine:
             return self._held
 
     def team_case_ids(
-        self, stored: StoredIndex, team_ids: Collection[int]
+        self, stored: StoredIndex, team_ids: Collection[int], company: str | None = None
     ) -> npt.NDArray[np.int64]:
-        """The ids of these teams' cases in this generation (one query per generation)."""
-        by_team = self._team_map(stored)
-        parts = [by_team[team] for team in team_ids if team in by_team]
-        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        """The ids of these teams' cases in this generation (one query per generation); with
+        `company`, only that company's cases ("" : the cases without one)."""
+        teams = set(team_ids)
+        parts = [
+            ids
+            for (team, case_company), ids in self._team_map(stored).items()
+            if team in teams and (company is None or case_company == company)
+        ]
+        return np.sort(np.concatenate(parts)) if parts else np.zeros(0, dtype=np.int64)
 
-    def _team_map(self, stored: StoredIndex) -> dict[int, npt.NDArray[np.int64]]:
+    def _team_map(self, stored: StoredIndex) -> dict[tuple[int, str], npt.NDArray[np.int64]]:
         cached = self._team_cases
         if cached is None or cached[0] != stored.generation:
-            by_team: dict[int, list[int]] = {}
+            by_scope: dict[tuple[int, str], list[int]] = {}
             in_index = stored.index.ids()
-            for case_id, case_team in solved_case_teams():
+            for case_id, case_team, case_company in solved_case_teams():
                 if case_id in in_index:
-                    by_team.setdefault(case_team, []).append(case_id)
+                    by_scope.setdefault((case_team, case_company), []).append(case_id)
             cached = (
                 stored.generation,
-                {team: np.asarray(sorted(ids), dtype=np.int64) for team, ids in by_team.items()},
+                {scope: np.asarray(sorted(ids), dtype=np.int64) for scope, ids in by_scope.items()},
             )
             self._team_cases = cached
         return cached[1]
@@ -303,26 +309,33 @@ class Engine:
         *,
         team_ids: Collection[int] | None,
         exclude: Collection[int] = (),
+        company: str | None = None,
     ) -> list[list[Neighbour]]:
-        """Top-k of these teams' cases (all teams when None) for each row of `vectors`.
+        """Top-k of these teams' cases (all teams when None; with `company`, that company's
+        cases of them) for each row of `vectors`.
 
-        A single team's search over an exact index reads only that team's vectors, from a copy
-        of them made once per generation (COPILOT_INDEX_PER_TEAM): the same hits as filtering the
-        whole index by the team's ids, in the team's share of the time. Approximate kinds are
-        searched with the team's ids as a filter.
+        A single team and company's search over an exact index reads only those vectors, from a
+        copy of them made once per generation (COPILOT_INDEX_PER_TEAM): the same hits as
+        filtering the whole index by their ids, in their share of the time. Approximate kinds,
+        and several teams or companies at once, are searched with the ids as a filter.
         """
         if team_ids is None:
             return stored.index.search(vectors, k, exclude=exclude)
-        if len(team_ids) == 1 and stored.index.kind == "flat" and settings.COPILOT_INDEX_PER_TEAM:
+        if (
+            len(team_ids) == 1
+            and company is not None
+            and stored.index.kind == "flat"
+            and settings.COPILOT_INDEX_PER_TEAM
+        ):
             [team] = team_ids
-            own = self._team_index(stored).get(team)
-            if own is None:  # no case of this team in this generation
+            own = self._team_index(stored).get((team, company))
+            if own is None:  # no case of this team and company in this generation
                 return [[] for _ in range(len(vectors))]
             return own.search(vectors, k, exclude=exclude)
-        allowed = self.team_case_ids(stored, team_ids)
+        allowed = self.team_case_ids(stored, team_ids, company)
         return stored.index.search(vectors, k, exclude=exclude, allowed=allowed)
 
-    def _team_index(self, stored: StoredIndex) -> dict[int, SimilarCaseIndex]:
+    def _team_index(self, stored: StoredIndex) -> dict[tuple[int, str], SimilarCaseIndex]:
         cached = self._team_indexes
         if cached is None or cached[0] != stored.generation:
             cached = (stored.generation, stored.index.subsets(self._team_map(stored)))
@@ -336,11 +349,13 @@ class Engine:
         k: int,
         team_ids: Collection[int] | None,
         exclude: tuple[int, ...] = (),
+        company: str | None = None,
     ) -> tuple[list[Neighbour], int]:
-        """Top-k solved cases of these teams (all teams when None), and the index generation."""
+        """Top-k solved cases of these teams (all teams when None; with `company`, that
+        company's cases of them), and the index generation."""
         stored = self.current_index()
         hits = self.team_search(
-            stored, vector.reshape(1, -1), k, team_ids=team_ids, exclude=exclude
+            stored, vector.reshape(1, -1), k, team_ids=team_ids, exclude=exclude, company=company
         )
         return hits[0], stored.generation
 
@@ -396,10 +411,13 @@ class Engine:
         team_ids: list[int | None],
         exclude_cases: list[int | None] | None = None,
         label_sets: Sequence[str] | None = None,
+        companies: list[str] | None = None,
     ) -> list[TextAnalysis]:
         """Analyse texts in one batch (a history after an import, a benchmark); each text is
-        matched against the solved cases of its own team, and read with the intents of its own
-        label set (`label_sets`, one per text; the default set for all when None)."""
+        matched against the solved cases of its own team and, with `companies`, its own
+        company (a brand's customer is never shown another brand's case), and read with the
+        intents of its own label set (`label_sets`, one per text; the default set for all when
+        None)."""
         sets = list(label_sets) if label_sets is not None else [DEFAULT_LABEL_SET] * len(texts)
         vectors, sentiments, intents = self.signals(texts, label_sets=sets)
         versions: dict[str, Any] = {
@@ -415,12 +433,20 @@ class Engine:
         try:
             stored = self.current_index()
             versions["index_generation"] = stored.generation
-            for team in set(team_ids):
-                rows = [i for i, t in enumerate(team_ids) if t == team]
+            scopes: list[tuple[int | None, str | None]] = [
+                (team, companies[i] if companies is not None else None)
+                for i, team in enumerate(team_ids)
+            ]
+            for team, company in set(scopes):
+                rows = [i for i, scope in enumerate(scopes) if scope == (team, company)]
                 # Each row excludes at most its own ticket: one extra hit covers it.
                 extra = int(any(excludes[i] is not None for i in rows))
                 hits = self.team_search(
-                    stored, vectors[rows], pool + extra, team_ids=None if team is None else [team]
+                    stored,
+                    vectors[rows],
+                    pool + extra,
+                    team_ids=None if team is None else [team],
+                    company=company,
                 )
                 for row, found in zip(rows, hits, strict=True):
                     neighbours[row] = [n for n in found if n.id != excludes[row]][:pool]
@@ -480,9 +506,14 @@ class Engine:
         team_id: int | None,
         exclude_case: int | None = None,
         label_set: str = DEFAULT_LABEL_SET,
+        company: str | None = None,
     ) -> TextAnalysis:
         return self.analyse_many(
-            [text], team_ids=[team_id], exclude_cases=[exclude_case], label_sets=[label_set]
+            [text],
+            team_ids=[team_id],
+            exclude_cases=[exclude_case],
+            label_sets=[label_set],
+            companies=None if company is None else [company],
         )[0]
 
     def warm_up(self) -> None:

@@ -13,6 +13,7 @@ class ReplyFilterForm(forms.Form):
     team = forms.ModelChoiceField(
         queryset=Team.objects.order_by("name"), required=False, empty_label="Every team"
     )
+    company = forms.CharField(required=False, max_length=100, label="Company")
     source = forms.ChoiceField(choices=[("", "Any source"), *ReplySource.choices], required=False)
     active = forms.ChoiceField(
         choices=[("", "On and off"), ("yes", "On"), ("no", "Off")], required=False, label="State"
@@ -21,6 +22,12 @@ class ReplyFilterForm(forms.Form):
 
 class ReplyAddForm(forms.Form):
     team = forms.ModelChoiceField(queryset=Team.objects.order_by("name"))
+    company = forms.CharField(
+        required=False,
+        max_length=100,
+        help_text="The brand whose tickets get this reply, as on its tickets; "
+        "empty for the team's tickets without a company.",
+    )
     text = forms.CharField(
         max_length=TEXT_MAX,
         widget=forms.Textarea(attrs={"rows": 6}),

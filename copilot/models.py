@@ -220,6 +220,9 @@ class ReplyEntry(models.Model):
     team = models.ForeignKey(
         "accounts.Team", on_delete=models.CASCADE, related_name="reply_entries"
     )
+    # The brand whose tickets the reply came from (`Ticket.company`): it is suggested only on
+    # that brand's tickets. Empty: the team's tickets without a company.
+    company = models.CharField(max_length=100, blank=True, default="")
     text = models.TextField()
     # sha256 of the normalised de-identified text as built: a rebuild finds the entry again by
     # it (an admin's edit changes `text`, not `key`, so the edit and a disable survive).
@@ -250,7 +253,7 @@ class ReplyEntry(models.Model):
         ordering = ["team", "-count", "pk"]
         constraints = [
             models.UniqueConstraint(
-                fields=["team", "key"],
+                fields=["team", "company", "key"],
                 condition=Q(source="history"),
                 name="replyentry_history_key_unique",
             ),
@@ -258,10 +261,13 @@ class ReplyEntry(models.Model):
                 condition=Q(source__in=ReplySource.values), name="replyentry_source_valid"
             ),
         ]
-        indexes = [models.Index(fields=["team", "active"], name="replyentry_team_active_idx")]
+        indexes = [
+            models.Index(fields=["team", "company", "active"], name="replyentry_scope_active_idx")
+        ]
 
     def __str__(self) -> str:
-        return f"reply {self.pk} of team {self.team_id} ({self.source})"
+        brand = f" ({self.company})" if self.company else ""
+        return f"reply {self.pk} of team {self.team_id}{brand} ({self.source})"
 
 
 class IntentLabel(models.Model):

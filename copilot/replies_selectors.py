@@ -34,6 +34,7 @@ class PastReply:
     ticket_id: int
     team_id: int
     body: str
+    company: str = ""  # the ticket's brand: the entry is suggested to that brand only
 
 
 def past_replies_for_library(*, team_ids: list[int] | None = None) -> Iterator[PastReply]:
@@ -51,12 +52,14 @@ def past_replies_for_library(*, team_ids: list[int] | None = None) -> Iterator[P
     if team_ids is not None:
         messages = messages.filter(ticket__team_id__in=team_ids)
     previous: tuple[int, str] | None = None
-    rows = messages.values_list("ticket_id", "ticket__team_id", "author_kind", "body")
-    for ticket_id, team_id, kind, body in rows.iterator(chunk_size=2000):
+    rows = messages.values_list(
+        "ticket_id", "ticket__team_id", "ticket__company", "author_kind", "body"
+    )
+    for ticket_id, team_id, company, kind, body in rows.iterator(chunk_size=2000):
         follows_customer = previous == (ticket_id, AuthorKind.CUSTOMER)
         previous = (ticket_id, kind)
         if kind == AuthorKind.AGENT and follows_customer:
-            yield PastReply(ticket_id=ticket_id, team_id=team_id, body=body)
+            yield PastReply(ticket_id=ticket_id, team_id=team_id, body=body, company=company)
 
 
 def people_known_for_library() -> KnownPeople:
@@ -81,9 +84,12 @@ def reply_entry_list(
     team_id: int | None = None,
     source: str = "",
     active: bool | None = None,
+    company: str | None = None,
 ) -> QuerySet[ReplyEntry]:
     """Entries for the admins' list (admins see every team), most used first."""
-    qs = ReplyEntry.objects.select_related("team").order_by("team__name", "-count", "pk")
+    qs = ReplyEntry.objects.select_related("team").order_by("team__name", "company", "-count", "pk")
+    if company is not None:
+        qs = qs.filter(company=company)
     if q:
         qs = qs.filter(text__icontains=q)
     if team_id is not None:
@@ -109,16 +115,16 @@ class TeamReplies:
     vectors: npt.NDArray[np.float32]  # (len(entries), dim) unit rows: `vectors @ q` is cosine
 
 
-# Per process: team id -> (stamp, replies). The stamp is read from the database on every call
-# (one indexed aggregate), so a change made by any process (a rebuild, an admin's edit) is seen
-# at once, without a cache server to invalidate; every write sets `updated_at` (bulk updates
-# set it explicitly, since queryset.update() skips auto_now).
-_team_cache: dict[int, tuple[tuple[object, ...], TeamReplies]] = {}
+# Per process: (team id, company) -> (stamp, replies). The stamp is read from the database on
+# every call (one indexed aggregate), so a change made by any process (a rebuild, an admin's
+# edit) is seen at once, without a cache server to invalidate; every write sets `updated_at`
+# (bulk updates set it explicitly, since queryset.update() skips auto_now).
+_team_cache: dict[tuple[int, str], tuple[tuple[object, ...], TeamReplies]] = {}
 _team_cache_lock = threading.Lock()
 
 
-def _team_stamp(team_id: int) -> tuple[object, ...]:
-    agg = ReplyEntry.objects.filter(team_id=team_id).aggregate(
+def _team_stamp(team_id: int, company: str) -> tuple[object, ...]:
+    agg = ReplyEntry.objects.filter(team_id=team_id, company=company).aggregate(
         n=Count("pk"),
         n_active=Count("pk", filter=Q(active=True)),
         changed=Max("updated_at"),
@@ -127,17 +133,20 @@ def _team_stamp(team_id: int) -> tuple[object, ...]:
     return (agg["n"], agg["n_active"], agg["changed"], agg["last"])
 
 
-def reply_entries_for_team(*, team_id: int) -> tuple[list[ReplyEntry], npt.NDArray[np.float32]]:
-    """The team's active entries and their embeddings as one float32 matrix (a row per entry,
-    same order), for ranking as a matrix product. Cached per team in the process and
-    re-read when any entry of the team was added, changed, disabled or deleted."""
-    stamp = _team_stamp(team_id)
+def reply_entries_for_team(
+    *, team_id: int, company: str = ""
+) -> tuple[list[ReplyEntry], npt.NDArray[np.float32]]:
+    """The active entries of the team and company ("": the team's entries without a company)
+    and their embeddings as one float32 matrix (a row per entry, same order), for ranking as a
+    matrix product. Cached per team and company in the process and re-read when any of their
+    entries was added, changed, disabled or deleted."""
+    stamp = _team_stamp(team_id, company)
     with _team_cache_lock:
-        cached = _team_cache.get(team_id)
+        cached = _team_cache.get((team_id, company))
     if cached is not None and cached[0] == stamp:
         return cached[1].entries, cached[1].vectors
     entries = list(
-        ReplyEntry.objects.filter(team_id=team_id, active=True)
+        ReplyEntry.objects.filter(team_id=team_id, company=company, active=True)
         .defer("embedding")
         .order_by("-count", "pk")
     )
@@ -147,7 +156,7 @@ def reply_entries_for_team(*, team_id: int) -> tuple[list[ReplyEntry], npt.NDArr
     vectors = reply_vectors([bytes(blobs[e.pk]) for e in entries])
     replies = TeamReplies(entries=entries, vectors=vectors)
     with _team_cache_lock:
-        _team_cache[team_id] = (stamp, replies)
+        _team_cache[(team_id, company)] = (stamp, replies)
     return replies.entries, replies.vectors
 
 
@@ -190,18 +199,24 @@ class Suggestion:
         return {"entry_id": self.entry_id, "text": self.text, "score": round(self.score, 4)}
 
 
-# Per process: (team id, selector version) -> (the team's vectors it was mapped from, mapped).
+# Per process: (team id, company, selector version) -> (the vectors it was mapped from, mapped).
 # The team's matrix is a new object whenever the library changed (`reply_entries_for_team`),
 # so an identity check is the whole invalidation; ranking a message is then one product.
-_mapped_cache: dict[tuple[int, str], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]] = {}
+_mapped_cache: dict[
+    tuple[int, str, str], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]
+] = {}
 
 
 def _team_mapped(
-    *, team_id: int, vectors: npt.NDArray[np.float32], selector: ResponseSelector | None
+    *,
+    team_id: int,
+    company: str,
+    vectors: npt.NDArray[np.float32],
+    selector: ResponseSelector | None,
 ) -> npt.NDArray[np.float32]:
     if selector is None or len(vectors) == 0:
         return vectors
-    key = (team_id, selector.version)
+    key = (team_id, company, selector.version)
     with _team_cache_lock:
         cached = _mapped_cache.get(key)
     if cached is not None and cached[0] is vectors:
@@ -217,21 +232,23 @@ def reply_suggestions_rank(
     team_id: int,
     request_vecs: npt.NDArray[np.float32],
     selector: ResponseSelector | None,
+    company: str = "",
     exclude_ticket_ids: list[int | None] | None = None,
     k: int = SUGGESTIONS_SHOWN,
 ) -> tuple[list[list[Suggestion]], str]:
-    """Up to `k` of the team's active library entries for each request (rows of encoder
+    """Up to `k` of the active library entries of the team and company (the ticket's own: one
+    brand's customer never gets another brand's reply) for each request (rows of encoder
     embeddings), best first, none at all for a request whose best entry scores below the
     trigger; and which ranker scored them (the selector's version, or "cosine").
 
     `exclude_ticket_ids[i]`: entries built from that ticket alone are not offered to request i
     (a replay must not find a ticket's own reply in the library)."""
     version = selector.version if selector is not None else COSINE_VERSION
-    entries, vectors = reply_entries_for_team(team_id=team_id)
+    entries, vectors = reply_entries_for_team(team_id=team_id, company=company)
     out: list[list[Suggestion]] = [[] for _ in range(len(request_vecs))]
     if not entries or len(request_vecs) == 0:
         return out, version
-    mapped = _team_mapped(team_id=team_id, vectors=vectors, selector=selector)
+    mapped = _team_mapped(team_id=team_id, company=company, vectors=vectors, selector=selector)
     if selector is not None:
         scores = selector.scores_mapped(selector.requests_map(request_vecs), mapped)
         threshold = selector.threshold

@@ -268,15 +268,18 @@ def case_text(*, ticket: Ticket) -> str:
     return text[:TEXT_MAX_CHARS]
 
 
-def solved_case_teams() -> list[tuple[int, int]]:
-    """(case id, team id) of every stored solved case; the index filters searches by team."""
-    return list(SolvedCase.objects.values_list("ticket_id", "ticket__team_id"))
+def solved_case_teams() -> list[tuple[int, int, str]]:
+    """(case id, team id, company) of every stored solved case; the index filters searches by
+    team and company."""
+    return list(SolvedCase.objects.values_list("ticket_id", "ticket__team_id", "ticket__company"))
 
 
-def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int, Ticket]:
+def similar_case_resolutions(
+    *, ids: list[int], team_id: int | None, company: str | None = None
+) -> dict[int, Ticket]:
     """The solved tickets behind index hits, re-checked against the database: a hit whose
-    ticket was reopened, erased or moved to another team since the index was published is
-    dropped."""
+    ticket was reopened, erased or moved to another team (or, with `company`, is another
+    company's) since the index was published is dropped."""
     # Consent is checked here, when the work runs: a customer who opted out since the index
     # was published (or since this task was queued) is never an example.
     qs = Ticket.objects.filter(pk__in=ids, solved_case__isnull=False).exclude(
@@ -284,7 +287,9 @@ def similar_case_resolutions(*, ids: list[int], team_id: int | None) -> dict[int
     )
     if team_id is not None:
         qs = qs.filter(team_id=team_id)
-    return {t.pk: t for t in qs.only("id", "subject", "resolution", "team_id")}
+    if company is not None:
+        qs = qs.filter(company=company)
+    return {t.pk: t for t in qs.only("id", "subject", "resolution", "team_id", "company")}
 
 
 def intent_training_examples(
@@ -429,8 +434,9 @@ def draft_text_for_agent(*, analysis: MessageAnalysis, agent: User) -> str:
 def suggestion_texts_for_agent(*, analysis: MessageAnalysis, agent: User) -> list[str]:
     """The analysis's suggestions as `agent` would send them: slots filled from this ticket
     (its customer's first name, the reference and amount in their messages up to the analysed
-    one) and this agent only, signed with the agent's name; a slot nothing fills stays visible
-    as `[order number]` (the reply box refuses to send it). One query, for all of them."""
+    one, or else in its subject) and this agent only, signed with the agent's name; a slot
+    nothing fills stays visible as `[order number]` (the reply box refuses to send it). One
+    query, for all of them."""
     return suggestion_texts_signed(analysis=analysis, sign=agent_sign_name(agent=agent))
 
 
@@ -440,11 +446,14 @@ def suggestion_texts_signed(*, analysis: MessageAnalysis, sign: str) -> list[str
     if not analysis.suggestions:
         return []
     ticket = analysis.ticket
+    # This ticket only: its customer's messages first (their own words win), then its subject.
     values = slot_values(
         customer_first_name=(ticket.customer.name.split() or [""])[0],
         customer_text=customer_messages_text(
             ticket_id=ticket.pk, up_to_sequence=analysis.transcript_version
-        ),
+        )
+        + "\n"
+        + ticket.subject,
         agent_name=sign,
     )
     return [
@@ -510,7 +519,9 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
     for analysis in analyses:
         ticket = analysis.ticket
         similar = [(int(c["ticket_id"]), float(c["similarity"])) for c in analysis.similar_cases]
-        cases = similar_case_resolutions(ids=[i for i, _ in similar], team_id=ticket.team_id)
+        cases = similar_case_resolutions(
+            ids=[i for i, _ in similar], team_id=ticket.team_id, company=ticket.company
+        )
         rebuilt_text = (
             draft_for_ticket(
                 ticket=ticket,
@@ -526,7 +537,7 @@ def draft_leaks_for_open_tickets() -> list[DraftLeak]:
         transcript = Message.objects.filter(
             ticket_id=ticket.pk, sequence__lte=analysis.transcript_version
         ).values_list("body", flat=True)
-        allowed_text = "\n".join([*transcript, ticket.customer.email])
+        allowed_text = "\n".join([*transcript, ticket.subject, ticket.customer.email])
         allowed_names = [ticket.customer.name]
         if ticket.assignee is not None:
             allowed_names.append(f"{ticket.assignee.first_name} {ticket.assignee.last_name}")

@@ -43,6 +43,7 @@ def reply_list(request: AuthedHttpRequest) -> HttpResponse:
         team_id=team.pk if team else None,
         source=filters.get("source") or "",
         active=active,
+        company=(filters.get("company") or "").strip() or None,
     )
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -64,7 +65,10 @@ def reply_add(request: AuthedHttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             entry = reply_entry_create(
-                team=form.cleaned_data["team"], text=form.cleaned_data["text"], by=request.user
+                team=form.cleaned_data["team"],
+                company=form.cleaned_data["company"],
+                text=form.cleaned_data["text"],
+                by=request.user,
             )
         except DomainError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)

@@ -30,6 +30,7 @@ from tickets.apis import (
     TicketSummaryOutput,
 )
 from tickets.models import (
+    COMPANY_MAX,
     CUSTOMER_EMAIL_MAX,
     AuthorKind,
     Channel,
@@ -105,6 +106,10 @@ class TicketListApi(ApiAuthMixin, APIView):
 
         customer = CustomerInput()
         team = serializers.SlugField()
+        # The brand the customer wrote to: suggestions and similar cases come from its tickets.
+        company = serializers.CharField(
+            max_length=COMPANY_MAX, required=False, allow_blank=True, default=""
+        )
         subject = serializers.CharField(max_length=settings.COPILOT_SUBJECT_MAX_CHARS)
         channel = serializers.ChoiceField(choices=Channel.choices, default=Channel.API)
         priority = serializers.ChoiceField(choices=Priority.choices, default=Priority.NORMAL)
@@ -139,6 +144,7 @@ class TicketListApi(ApiAuthMixin, APIView):
             ticket = ticket_receive(
                 customer=customer,
                 team=team,
+                company=payload["company"],
                 subject=payload["subject"],
                 channel=payload["channel"],
                 priority=payload["priority"],

@@ -564,6 +564,8 @@ def _twcs_ticket(thread: list[dict], brand: str, book: CustomerBook) -> dict:
         "status": status,
         "priority": priority,
         "team": BRAND_TEAM[brand],
+        # The brand the customer wrote to: its handle, as on its replies.
+        "company": brand,
         "intent": "",
         "created_at": iso(opener["_dt"]),
         "solved_at": solved_at,
@@ -806,6 +808,7 @@ def build_bitext(source: Path, book: CustomerBook) -> tuple[list[dict], Counter]
                 "status": status,
                 "priority": priority,
                 "team": team,
+                "company": BRAND_NAME,
                 "intent": r["intent"],
                 "created_at": iso(created),
                 "solved_at": solved_at,
@@ -1117,6 +1120,7 @@ def build_ibm(source: Path, book: CustomerBook) -> tuple[list[dict], Counter, Ps
                 "status": resolved_status("ibm", head["sessionID"]),
                 "priority": priority,
                 "team": BRAND_TEAM[company],
+                "company": company,
                 "intent": "",
                 "created_at": messages[0]["created_at"],
                 "solved_at": iso(resolved_dt),
@@ -1138,6 +1142,7 @@ TICKET_KEYS = {
     "status",
     "priority",
     "team",
+    "company",
     "intent",
     "created_at",
     "solved_at",
@@ -1196,6 +1201,11 @@ def validate(path: Path, ibm_handles: dict[str, str] | None = None) -> Counter:
         assert t["channel"] in CHANNELS and t["status"] in STATUSES, where
         assert t["priority"] in PRIORITIES and t["team"] in TEAMS, where
         assert isinstance(t["intent"], str), where
+        # Every reply of a social thread comes from the company the ticket names.
+        assert isinstance(t["company"], str) and t["company"], f"{where}: company"
+        assert source == "bitext" or all(
+            m["author"] == t["company"] for m in t["messages"] if m["author_kind"] == "agent"
+        ), f"{where}: an agent reply not from {t['company']}"
         if source == "bitext":
             assert t["channel"] in {"email", "chat"} and t["intent"], where
             created = _dt(t["created_at"])
@@ -1277,6 +1287,7 @@ def validate(path: Path, ibm_handles: dict[str, str] | None = None) -> Counter:
         counts[f"status:{t['status']}"] += 1
         counts[f"source_status:{source}:{t['status']}"] += 1
         counts[f"team:{t['team']}"] += 1
+        counts[f"company:{t['company']}"] += 1
         counts[f"channel:{t['channel']}"] += 1
         counts[f"priority:{t['priority']}"] += 1
         if source == "bitext":
@@ -1303,6 +1314,14 @@ def print_counts(counts: Counter, path: Path) -> None:
             (k.split(":", 1)[1], v) for k, v in counts.items() if k.startswith(prefix + ":")
         )
         print(f"  {prefix}: " + ", ".join(f"{k}={v}" for k, v in items))
+    companies = sorted(
+        ((k.split(":", 1)[1], v) for k, v in counts.items() if k.startswith("company:")),
+        key=lambda kv: (-kv[1], kv[0]),
+    )
+    print(
+        f"  companies: {len(companies)}; most tickets: "
+        + ", ".join(f"{k}={v}" for k, v in companies[:8])
+    )
     intents = [v for k, v in counts.items() if k.startswith("intent:")]
     if intents:
         print(

@@ -51,9 +51,18 @@ class CustomerAdmin(admin.ModelAdmin):
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin):
-    list_display = ["id", "subject", "customer", "team", "status", "priority", "last_message_at"]
+    list_display = [
+        "id",
+        "subject",
+        "customer",
+        "team",
+        "company",
+        "status",
+        "priority",
+        "last_message_at",
+    ]
     list_filter = ["status", "priority", "channel", "team"]
-    search_fields = ["subject", "customer__name", "external_id"]
+    search_fields = ["subject", "customer__name", "external_id", "company"]
     list_select_related = ["customer", "team"]
     raw_id_fields = ["customer", "assignee"]
     # Status moves go through the service (transition table, events), not through this form.

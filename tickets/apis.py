@@ -88,6 +88,7 @@ class TicketSummaryOutput(serializers.Serializer[Any]):
     status = serializers.CharField()
     priority = serializers.CharField()
     team = serializers.SlugField(source="team.slug")
+    company = serializers.CharField()
     assignee = serializers.CharField(source="assignee.username", default=None)
     customer = CustomerOutput()
     intent = serializers.CharField()

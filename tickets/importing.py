@@ -28,6 +28,7 @@ from accounts.services import team_get_or_create
 from core.parsers import json_loads_bounded
 from tickets.events import ticket_event_imported
 from tickets.models import (
+    COMPANY_MAX,
     CUSTOMER_EMAIL_MAX,
     DONE_STATUSES,
     AuthorKind,
@@ -87,6 +88,10 @@ class TicketRecord(serializers.Serializer[Any]):
     status = serializers.ChoiceField(choices=Status.values)
     priority = serializers.ChoiceField(choices=Priority.values, default=Priority.NORMAL)
     team = serializers.CharField(max_length=100)
+    # The brand the customer wrote to; scopes suggestions and similar cases (Ticket.company).
+    company = serializers.CharField(
+        max_length=COMPANY_MAX, required=False, allow_blank=True, default=""
+    )
     intent = serializers.CharField(max_length=100, required=False, allow_blank=True, default="")
     created_at = serializers.DateTimeField()
     solved_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
@@ -181,6 +186,7 @@ CSV_TICKET_COLUMNS = {
     "status": "status",
     "priority": "priority",
     "team": "team",
+    "company": "company",
     "intent": "intent",
     "ticket_created_at": "created_at",
     "solved_at": "solved_at",
@@ -353,6 +359,7 @@ def ticket_import(
         status=data["status"],
         priority=data["priority"],
         team=teams[data["team"]],
+        company=" ".join(text_clean(data["company"]).split()),
         intent=data["intent"],
         resolution=text_clean(data["resolution"]),
         created_at=data["created_at"],

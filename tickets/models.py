@@ -89,6 +89,9 @@ PRIORITY_RANK: dict[str, int] = {
 }
 
 
+COMPANY_MAX = 100
+
+
 class Ticket(models.Model):
     external_id = models.CharField(max_length=100, null=True, blank=True, unique=True)
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="tickets")
@@ -97,6 +100,10 @@ class Ticket(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.NEW)
     priority = models.CharField(max_length=10, choices=Priority.choices, default=Priority.NORMAL)
     team = models.ForeignKey(Team, on_delete=models.PROTECT, related_name="tickets")
+    # The brand the customer wrote to (one team serves several: "Delta", "British_Airways").
+    # Suggested replies and similar cases come from tickets of the same team and company only,
+    # so one brand's customer never reads another brand's voice. Empty: a single-brand desk.
+    company = models.CharField(max_length=COMPANY_MAX, blank=True, default="")
     assignee = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,

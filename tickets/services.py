@@ -23,6 +23,7 @@ from tickets.events import (
     ticket_event_status_changed,
 )
 from tickets.models import (
+    COMPANY_MAX,
     DONE_STATUSES,
     STATUS_TRANSITIONS,
     AuthorKind,
@@ -88,6 +89,17 @@ def _subject(value: str) -> str:
             code="max_length",
         )
     return subject
+
+
+def _company(value: str) -> str:
+    company = " ".join(text_clean(value).split())
+    if len(company) > COMPANY_MAX:
+        raise DomainError(
+            f"A company name is limited to {COMPANY_MAX} characters; this one has {len(company)}.",
+            field="company",
+            code="max_length",
+        )
+    return company
 
 
 def customer_create(
@@ -206,8 +218,11 @@ def ticket_create(
     author_name: str = "",
     posted_via: str = "",
     created_at: dt.datetime | None = None,
+    company: str = "",
 ) -> Ticket:
     """Open a ticket with its first message (the customer's, unless an agent opens it for them).
+
+    ``company`` is the brand the customer wrote to (see ``Ticket.company``).
 
     ``posted_via`` is set when the ticket came in through the API: the first message then
     records ``created_by`` as the account that posted it (see ``message_post``).
@@ -217,6 +232,7 @@ def ticket_create(
         customer=customer,
         team=team,
         subject=_subject(subject),
+        company=_company(company),
         channel=_choice(channel, choices=Channel, field="channel"),
         priority=_choice(priority, choices=Priority, field="priority"),
         created_at=now,

@@ -77,6 +77,8 @@ _COMMON_WORDS = _words(
     nevada dakota phoenix berlin london jersey kent lincoln washington jackson madison monroe
     hudson orlando vegas santa sierra tesla mercedes siena verona lourdes louis regal best
     edit
+    english french german spanish italian portuguese chinese japanese korean dutch arabic
+    russian hindi polish turkish swedish greek irish scottish welsh british american canadian
     """
 )
 # Capitalised words that can follow a greeting or sit in the vocative without being a name.

@@ -36,15 +36,17 @@ HOLDING_REPLY = (
 APOLOGY = "I'm sorry for the trouble this has caused."
 
 # An order/booking/ticket reference: after a keyword ("order 123456", "ref: AB-7781",
-# "booking no. X12Y9") or after "#" ("#55321"). The token must contain a digit so words like
-# "order status" are not echoed.
+# "booking no. X12Y9", "booking reference ZQ7T2M", "my PNR is ZQ7T2M") or after "#" ("#55321").
+# The token must contain a digit so words like "order status" are not echoed; the look-ahead
+# checks it before matching, so "booking reference AB1234" is not spent on the word "reference".
 _KEYWORDS = (
     r"order|ref|reference|booking|ticket|case|invoice|tracking|confirmation|"
-    r"reservation|shipment|parcel|receipt|claim|transaction"
+    r"reservation|shipment|parcel|receipt|claim|transaction|pnr|locator"
 )
 _REFERENCE_AFTER_KEYWORD = re.compile(
-    rf"\b(?:{_KEYWORDS})\b(?:\s*(?:number|num|no\.?|nr\.?|id|code|#))?\s*[:#]?\s*"
-    r"(?P<ref>[A-Za-z0-9][A-Za-z0-9\-_/]{2,}[A-Za-z0-9])",
+    rf"\b(?:{_KEYWORDS})\b"
+    r"(?:\s*(?:number|num|no\.?|nr\.?|id|code|reference|ref|#))?\s*(?:is\s+)?[:#]?\s*"
+    r"(?P<ref>(?=[A-Za-z0-9\-_/]*\d)[A-Za-z0-9][A-Za-z0-9\-_/]{2,}[A-Za-z0-9])",
     re.IGNORECASE,
 )
 # After a bare "#" at least 5 characters: "#301 cartridge" is a product model, "#55321" an order.

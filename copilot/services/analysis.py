@@ -188,6 +188,7 @@ def analysis_run(*, ticket_id: int, transcript_version: int) -> MessageAnalysis 
             team_id=ticket.team_id,
             exclude_case=ticket.pk,
             label_set=ticket_label_set(ticket=ticket),
+            company=ticket.company,
         )
     except EngineError as exc:
         logger.exception("Analysis of ticket %s v%s failed", ticket_id, transcript_version)
@@ -252,6 +253,7 @@ def _analyses_run_batch(keys: list[tuple[int, int]]) -> int:
             team_ids=[tickets[a.ticket_id].team_id for a, _, _ in work],
             exclude_cases=[a.ticket_id for a, _, _ in work],
             label_sets=[ticket_label_set(ticket=tickets[a.ticket_id]) for a, _, _ in work],
+            companies=[tickets[a.ticket_id].company for a, _, _ in work],
         )
     except EngineError as exc:
         logger.exception("Bulk analysis of %s messages failed", len(work))
@@ -277,8 +279,11 @@ def _analysis_fields(
 ) -> dict[str, Any]:
     """The stored result, the same for a single run and a batch: signals, the customer's state
     across the conversation, the similar cases still valid in the database, the draft, the
-    suggestions from the team's reply library."""
-    cases = similar_case_resolutions(ids=[n.id for n in result.neighbours], team_id=ticket.team_id)
+    suggestions from the reply library; cases and suggestions of the ticket's own team and
+    company only."""
+    cases = similar_case_resolutions(
+        ids=[n.id for n in result.neighbours], team_id=ticket.team_id, company=ticket.company
+    )
     neighbours = [n for n in result.neighbours if n.id in cases]
     sentiment = result.sentiment
     draft = draft_for_ticket(
@@ -290,7 +295,7 @@ def _analysis_fields(
     )
     intent = result.intent
     return {
-        **_suggestion_fields(result, team_id=ticket.team_id),
+        **_suggestion_fields(result, team_id=ticket.team_id, company=ticket.company),
         "sentiment": sentiment.label,
         "sentiment_score": round(sentiment.score, 4),
         "sentiment_confidence": round(sentiment.confidence, 4),
@@ -315,15 +320,19 @@ def _analysis_fields(
     }
 
 
-def _suggestion_fields(result: TextAnalysis, *, team_id: int) -> dict[str, Any]:
-    """Up to three of the team's library replies, best first, ranked by the response selector
+def _suggestion_fields(result: TextAnalysis, *, team_id: int, company: str) -> dict[str, Any]:
+    """Up to three of the team's library replies of this company, best first, ranked by the
+    response selector
     (the encoder's cosine when none is trained); none when the best is below the trigger.
     The team's replies are mapped once per process and selector, so this is one product."""
     if result.vector is None or not settings.COPILOT_REPLY_SUGGESTIONS:
         return {"suggestions": [], "selector_version": ""}
     selector = get_selector()
     ranked, version = reply_suggestions_rank(
-        team_id=team_id, request_vecs=result.vector.reshape(1, -1), selector=selector
+        team_id=team_id,
+        company=company,
+        request_vecs=result.vector.reshape(1, -1),
+        selector=selector,
     )
     return {
         "suggestions": [s.as_json() for s in ranked[0]],

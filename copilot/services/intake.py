@@ -134,6 +134,7 @@ def ticket_receive(
     author_name: str = "",
     posted_via: str = "",
     created_at: dt.datetime | None = None,
+    company: str = "",
 ) -> Ticket:
     """Open a ticket with its first message (`tickets.services.ticket_create`): the customer's
     queued for analysis in the same transaction, an agent's checked for unfilled slots."""
@@ -151,6 +152,7 @@ def ticket_receive(
         author_name=author_name,
         posted_via=posted_via,
         created_at=created_at,
+        company=company,
     )
     if author_kind == AuthorKind.CUSTOMER:
         # The ticket row is locked by the append until commit: its newest message is this one.

@@ -80,21 +80,23 @@ def replay_run(*, limit: int | None = None) -> ReplayReport:
     report = ReplayReport()
     selector = get_selector()
     encoder = get_engine().encoder
-    by_team: dict[int, list[int]] = defaultdict(list)
+    # Each ticket against its own team's and company's entries, as the analysis ranks them.
+    by_scope: dict[tuple[int, str], list[int]] = defaultdict(list)
     for i, (ticket, _, _, _) in enumerate(cases):
-        by_team[ticket.team_id].append(i)
-    for team_id, rows in by_team.items():
+        by_scope[(ticket.team_id, ticket.company)].append(i)
+    for (team_id, company), rows in by_scope.items():
         requests = encoder.encode([cases[i][1] for i in rows])
         sent = [" ".join(deidentify(cases[i][2], known=known).text.split()) for i in rows]
         sent_vecs = encoder.encode(sent)
         ranked, version = reply_suggestions_rank(
             team_id=team_id,
+            company=company,
             request_vecs=requests,
             selector=selector,
             exclude_ticket_ids=[cases[i][0].pk for i in rows],
         )
         report.selector_version = version
-        entries, vectors = reply_entries_for_team(team_id=team_id)
+        entries, vectors = reply_entries_for_team(team_id=team_id, company=company)
         row_of = {e.pk: (j, e.key) for j, e in enumerate(entries)}
         for k, i in enumerate(rows):
             ticket, _, _, seq = cases[i]

@@ -11,7 +11,9 @@ A build reads every agent reply that answers a customer message in a solved or c
 per team; drops what is empty, a bare greeting or too short to be a reply; collapses exact
 duplicates (same normalised text) and then near-duplicates (cosine of the base encoder's
 embeddings at or above NEAR_DUPLICATE_COSINE, greedy, most frequent first) into one entry with
-a count and a few example tickets. A rebuild replaces the team's history entries; saved replies
+a count and a few example tickets. Entries are per team and company (the tickets' brand): one
+brand's replies are never suggested to another brand's customer, nor merged with its replies.
+A rebuild replaces the team's history entries; saved replies
 and what an admin decided about a history entry (an edit, a disable) are kept.
 """
 
@@ -164,6 +166,7 @@ class TeamBuild:
     dropped: Counter[str] = field(default_factory=Counter)
     removed: int = 0  # history entries of an earlier build that no reply yields any more
     curated_kept: int = 0  # entries an admin edited or disabled, kept as they decided
+    companies: int = 0  # companies (brands) the team's entries belong to
 
 
 @dataclass
@@ -178,6 +181,7 @@ class BuildReport:
 
 @dataclass
 class _Group:
+    company: str
     text: str
     key: str
     count: int
@@ -262,7 +266,8 @@ def reply_library_build(
     known = people_known_for_library()
     teams = Team.objects.all() if team_ids is None else Team.objects.filter(pk__in=team_ids)
     reports = {team.pk: TeamBuild(team=team.slug) for team in teams.order_by("name")}
-    groups: dict[int, dict[str, _Group]] = {team_id: {} for team_id in reports}
+    # team id -> (company, key) -> group
+    groups: dict[int, dict[tuple[str, str], _Group]] = {team_id: {} for team_id in reports}
     for reply in past_replies_for_library(team_ids=list(reports)):
         report = reports[reply.team_id]
         report.read += 1
@@ -276,10 +281,10 @@ def reply_library_build(
             report.dropped[reason] += 1
             continue
         key = reply_key(text)
-        group = groups[reply.team_id].get(key)
+        group = groups[reply.team_id].get((reply.company, key))
         if group is None:
-            groups[reply.team_id][key] = _Group(
-                text=text, key=key, count=1, examples=[reply.ticket_id]
+            groups[reply.team_id][(reply.company, key)] = _Group(
+                company=reply.company, text=text, key=key, count=1, examples=[reply.ticket_id]
             )
             continue
         group.count += 1
@@ -295,9 +300,17 @@ def reply_library_build(
         vectors, now = _embed([g.text for g in team_groups], shipped=shipped)
         embedded += now
         from_file += len({g.text for g in team_groups}) - now
-        kept, kept_vectors = (
-            _near_duplicates(team_groups, vectors, report) if team_groups else ([], [])
-        )
+        kept: list[_Group] = []
+        kept_vectors: list[npt.NDArray[np.float32]] = []
+        # Near-duplicates collapse within one company: two brands' replies stay two entries.
+        for company in sorted({g.company for g in team_groups}):
+            rows = [i for i, g in enumerate(team_groups) if g.company == company]
+            company_kept, company_vectors = _near_duplicates(
+                [team_groups[i] for i in rows], vectors[rows], report
+            )
+            kept += company_kept
+            kept_vectors += company_vectors
+        report.companies = len({g.company for g in kept})
         _history_replace(
             team_id=team_id,
             groups=kept,
@@ -333,12 +346,12 @@ def _history_replace(
     enabled; the others are rewritten or deleted. Saved replies are not touched."""
     with transaction.atomic():
         existing = {
-            e.key: e
+            (e.company, e.key): e
             for e in ReplyEntry.objects.select_for_update().filter(
                 team_id=team_id, source=ReplySource.HISTORY
             )
         }
-        new_keys = {g.key for g in groups}
+        new_keys = {(g.company, g.key) for g in groups}
         gone = [e for key, e in existing.items() if key not in new_keys]
         stale = [e.pk for e in gone if not e.curated]
         report.removed = len(stale)
@@ -349,11 +362,12 @@ def _history_replace(
         creates: list[ReplyEntry] = []
         updates: list[ReplyEntry] = []
         for group, vector in zip(groups, vectors, strict=True):
-            entry = existing.get(group.key)
+            entry = existing.get((group.company, group.key))
             if entry is None:
                 creates.append(
                     ReplyEntry(
                         team_id=team_id,
+                        company=group.company,
                         text=group.text,
                         key=group.key,
                         count=group.count,
@@ -441,12 +455,17 @@ def _vector_of(text: str) -> tuple[bytes, str]:
     return encoder.encode([text])[0].astype(np.float32).tobytes(), encoder.version
 
 
-def reply_entry_create(*, team: Team, text: str, by: User) -> ReplyEntry:
-    """Add a saved reply to a team's library."""
+def reply_entry_create(*, team: Team, text: str, by: User, company: str = "") -> ReplyEntry:
+    """Add a saved reply to a team's library, for the team's tickets of `company` ("": those
+    without one)."""
     cleaned = reply_text_clean(text=text)
+    company = " ".join(company.split())
+    if len(company) > 100:
+        raise DomainError("A company name is limited to 100 characters.", field="company")
     embedding, version = _vector_of(cleaned)
     return ReplyEntry.objects.create(
         team=team,
+        company=company,
         text=cleaned,
         key=reply_key(cleaned),
         count=0,
@@ -485,9 +504,11 @@ def reply_entry_update(
     return entry
 
 
-def reply_vectors_save(*, path: Path) -> int:
+def reply_vectors_save(*, path: Path, reuse: Path | None = None) -> int:
     """Write every history entry's text digest and vector, and the texts they stand for, with
-    the encoder version (the demo ships this file, so `seed_demo` embeds nothing)."""
+    the encoder version (the demo ships this file, so `seed_demo` embeds nothing). With
+    `reuse`, an earlier such file, only texts it lacks are embedded (a de-identifier change
+    rewrites a few dozen texts: minutes of embedding on 2 cores become seconds)."""
     # Every de-identified text a build would embed, not only the entries' own: a near-duplicate
     # is compared before it is merged, so it needs its vector too.
     version = get_engine().encoder.version
@@ -498,7 +519,7 @@ def reply_vectors_save(*, path: Path) -> int:
         if _drop_reason(text) is None:
             texts.setdefault(_text_digest(text), text)
     digests = list(texts)
-    vectors, _ = _embed([texts[d] for d in digests], shipped={})
+    vectors, _ = _embed([texts[d] for d in digests], shipped=reply_vectors_load(path=reuse))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as fh:
         np.savez_compressed(

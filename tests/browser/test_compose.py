@@ -14,14 +14,25 @@ from tickets.models import Ticket
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 DRAFT = "Hi Ann, your parcel [order number] has been re-sent.\n\nBest,\n[agent name]"
+# The panel shows the suggestions (the single draft above stays stored, not shown).
+SUGGESTED = (
+    "Hi {customer_first_name}, your parcel {order_number} has been re-sent.\n\nBest,\n{agent_name}"
+)
 
 
 @pytest.fixture
 def drafted(ticket_a: Ticket, agent: User) -> Ticket:
     agent.first_name = "Alice"
     agent.save(update_fields=["first_name"])
+    ticket_a.customer.name = "Ann Lee"
+    ticket_a.customer.save(update_fields=["name"])
     MessageAnalysisFactory(
-        ticket=ticket_a, finished_at=timezone.now(), draft_reply=DRAFT, duration_ms=40
+        ticket=ticket_a,
+        finished_at=timezone.now(),
+        draft_reply=DRAFT,
+        duration_ms=40,
+        selector_version="cosine",
+        suggestions=[{"entry_id": 3, "text": SUGGESTED, "score": 0.8}],
     )
     return ticket_a
 

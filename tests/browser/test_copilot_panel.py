@@ -8,10 +8,11 @@ from accounts.models import User
 from copilot.models import DraftDecision, DraftDecisionEvent
 from copilot.services.cases import case_index_rebuild
 from copilot.services.intake import customer_message_receive
+from copilot.services.replies import reply_library_build
 from tests.browser.conftest import log_in
 from tests.factories import TicketFactory
 from tests.worker import celery_worker
-from tickets.models import Status, Ticket
+from tickets.models import AuthorKind, Message, Status, Ticket
 
 pytestmark = [
     pytest.mark.browser,
@@ -21,7 +22,7 @@ pytestmark = [
 ]
 
 
-def test_panel_fills_in_live_and_agent_uses_the_draft(
+def test_panel_fills_in_live_and_agent_uses_a_suggestion(
     live_server, page: Page, agent: User, ticket_a: Ticket, tmp_path
 ) -> None:
     case = TicketFactory(
@@ -32,9 +33,17 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
         first_message="My order has not arrived, my parcel never came.",
         resolution="We have sent a replacement parcel by express delivery.",
     )
+    Message.objects.create(
+        ticket=case,
+        sequence=2,
+        author_kind=AuthorKind.AGENT,
+        body=case.resolution,
+        created_at=ticket_a.created_at,
+    )
     agent.first_name = "Alice"
     agent.save(update_fields=["first_name"])
     case_index_rebuild(progress=None)
+    reply_library_build()
     with transaction.atomic():
         customer_message_receive(
             ticket=ticket_a,
@@ -50,9 +59,9 @@ def test_panel_fills_in_live_and_agent_uses_the_draft(
     with celery_worker(tmp_path / "worker.log"):
         expect(panel.locator(".sentiment")).to_have_text("Negative", timeout=60_000)
     expect(panel.get_by_role("link", name=f"#{case.pk} Lost parcel")).to_be_visible()
-    expect(panel.locator(".draft")).to_contain_text("express delivery")
-    panel.get_by_text("Why this draft").click()
-    expect(panel.locator(".why")).to_contain_text(f"based on case #{case.pk}")
+    # The suggestion, from the library built from the team's past replies.
+    expect(panel.locator("li.suggestion .draft")).to_contain_text("express delivery")
+    expect(panel.get_by_text("Drafted reply")).to_have_count(0)
 
     panel.get_by_role("button", name="Use").click()
 

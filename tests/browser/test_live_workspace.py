@@ -74,6 +74,16 @@ def demo_like(ticket: Ticket, agent: User, team: Team, *, messages: int = 24) ->
             "the tracking number by e-mail today. [agent name]"
         ),
         draft_reasons=[f"based on case #{solved[0].pk}"],
+        # What the panel shows: the suggestions (the draft above is stored, not shown).
+        selector_version="cosine",
+        suggestions=[
+            {
+                "entry_id": 5,
+                "text": "Hi {customer_first_name}, I am sorry your parcel has not arrived. I have "
+                "asked the carrier to trace it and sent a replacement by express delivery.",
+                "score": 0.8,
+            }
+        ],
         similar_cases=[
             {"ticket_id": t.pk, "similarity": 0.8 - n / 10} for n, t in enumerate(solved)
         ],
@@ -154,6 +164,14 @@ def test_api_message_and_its_analysis_appear_live_and_the_typed_reply_stays(
         intent="where_is_my_order",
         intent_confidence=0.8,
         draft_reply="Hi [customer first name], your parcel is on its way.",
+        selector_version="cosine",
+        suggestions=[
+            {
+                "entry_id": 5,
+                "text": "Hi {customer_first_name}, your parcel is on its way.",
+                "score": 0.7,
+            }
+        ],
     )
     expect(panel.locator(".sentiment")).to_have_text("Negative", timeout=8_000)
     expect(panel.locator(".draft")).to_contain_text("your parcel is on its way")
@@ -223,7 +241,7 @@ def test_shortcuts_work_and_stay_quiet_in_text_fields(
     ticket.refresh_from_db()
     assert ticket.status != Status.SOLVED
 
-    # u: the draft goes into the reply box (which had been emptied).
+    # u: the first suggestion goes into the reply box (which had been emptied).
     box.fill("")
     page.locator("body").click(position={"x": 5, "y": 5})
     page.keyboard.press("u")

@@ -20,6 +20,7 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 DRAFT = "Hi Ann, your parcel [order number] has been re-sent.\n\nBest,\n[agent name]"
+SUGGESTED = "Hi {customer_first_name}, your parcel {order_number} has been re-sent."
 
 
 @pytest.fixture
@@ -31,6 +32,9 @@ def analysis(ticket_a: Ticket) -> MessageAnalysis:
         intent="track_order",
         draft_reply=DRAFT,
         draft_reasons=["based on case #1"],
+        # The panel shows suggestions (the single draft is no longer shown there).
+        suggestions=[{"entry_id": 1, "text": SUGGESTED, "score": 0.9}],
+        selector_version="cosine",
         duration_ms=40,
     )
 

@@ -2,6 +2,7 @@
 and its admin pages."""
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,6 +13,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Team, User
+from copilot.engine import get_engine
 from copilot.models import ReplyEntry, ReplySource
 from copilot.nlp.deid import identifier_leaks
 from copilot.replies_selectors import people_known_for_library, reply_entries_for_team
@@ -20,6 +22,7 @@ from copilot.services.replies import (
     reply_entry_create,
     reply_entry_update,
     reply_library_build,
+    reply_vectors_save,
 )
 from core.errors import DomainError
 from privacy.erasure import customer_erase
@@ -359,3 +362,32 @@ def test_agents_and_supervisors_are_refused_and_nothing_changes(
 
     assert answers == [403, 403, 403, 403]
     assert list(ReplyEntry.objects.order_by("pk").values_list()) == before
+
+
+def test_saving_vectors_reuses_an_earlier_file_and_embeds_only_new_texts(
+    team_a: Team, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = "Please send us your booking details by direct message and we will look."
+    solved_ticket(team_a, "Ann Lee", kept)
+    first = tmp_path / "first.npz"
+    assert reply_vectors_save(path=first) == 1
+    added = "Your refund has been issued and shows on your statement in a few days."
+    solved_ticket(team_a, "Bo Chan", added)
+    encoder = get_engine().encoder
+    embedded: list[str] = []
+    real_encode = encoder.encode
+
+    def encode_and_note(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts)
+        return real_encode(texts)
+
+    monkeypatch.setattr(encoder, "encode", encode_and_note)
+
+    assert reply_vectors_save(path=tmp_path / "second.npz", reuse=first) == 2
+
+    assert embedded == [added]  # the kept text's vector came from the first file
+    with np.load(first) as a, np.load(tmp_path / "second.npz") as b:
+        old = dict(zip(a["text_digests"], a["vectors"], strict=True))
+        new = dict(zip(b["text_digests"], b["vectors"], strict=True))
+    (digest,) = old
+    assert np.array_equal(old[digest], new[digest])

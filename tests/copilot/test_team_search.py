@@ -51,11 +51,16 @@ def cases(team_a: Team, team_b: Team) -> dict[int, set[int]]:
     return out
 
 
-def search(team_ids: list[int], k: int = 4, exclude: tuple[int, ...] = ()) -> list[list]:
+def search(
+    team_ids: list[int], k: int = 4, exclude: tuple[int, ...] = (), company: str | None = ""
+) -> list[list]:
+    # The factories' tickets have no company (""), as on a single-brand desk.
     engine = get_engine()
     stored = engine.current_index()
     vectors = engine.encoder.encode(QUERIES)
-    return engine.team_search(stored, vectors, k, team_ids=team_ids, exclude=exclude)
+    return engine.team_search(
+        stored, vectors, k, team_ids=team_ids, exclude=exclude, company=company
+    )
 
 
 def test_a_teams_own_copy_gives_the_hits_of_the_filtered_index(
@@ -70,6 +75,8 @@ def test_a_teams_own_copy_gives_the_hits_of_the_filtered_index(
         settings.COPILOT_INDEX_PER_TEAM = True
         assert all(len(row) == 4 and {n.id for n in row} <= ids for row in own)
         assert all(min(ids) not in {n.id for n in row} for row in excluded)
+        # Every company of the team (None) is searched through the filter: the same hits here.
+        assert own == search([team], company=None)
     # Both teams at once, and a team without cases.
     assert {n.id for row in search(list(cases)) for n in row} <= set().union(*cases.values())
     assert search([TeamFactory().pk]) == [[] for _ in QUERIES]

@@ -17,6 +17,7 @@ from tickets.models import Ticket
 pytestmark = pytest.mark.django_db
 HX = {"HTTP_HX_REQUEST": "true"}
 DRAFT = "Hi Ann, I'm sorry about the delay. Your parcel 4411 has been re-sent."
+SUGGESTED = "We have re-sent your parcel {order_number} by express post."
 
 
 @pytest.fixture
@@ -31,11 +32,13 @@ def analysis(ticket_a: Ticket) -> MessageAnalysis:
         intent_confidence=0.82,
         draft_reply=DRAFT,
         draft_reasons=["based on case #1"],
+        suggestions=[{"entry_id": 1, "text": SUGGESTED, "score": 0.8}],
+        selector_version="cosine",
         duration_ms=40,
     )
 
 
-def test_ticket_page_shows_panel_with_signals_and_draft(
+def test_ticket_page_shows_panel_with_signals_and_suggestions_not_the_old_draft(
     login: Callable[[User], Client], agent: User, analysis: MessageAnalysis
 ) -> None:
     response = login(agent).get(reverse("desk:ticket", args=[analysis.ticket_id]))
@@ -43,7 +46,11 @@ def test_ticket_page_shows_panel_with_signals_and_draft(
     content = response.content.decode()
     assert f'id="ticket-{analysis.ticket_id}-analysis"' in content
     assert "Negative" in content and "Track order" in content and "82%" in content
-    assert "Your parcel 4411 has been re-sent." in content
+    assert "We have re-sent your parcel" in content
+    # The suggestions replaced the single draft on the panel; it stays stored.
+    assert "Your parcel 4411 has been re-sent." not in content
+    assert "Drafted reply" not in content and "Why this draft" not in content
+    assert analysis.draft_reply == DRAFT
     panel_tag = content.split(f'id="ticket-{analysis.ticket_id}-analysis"', 1)[1].split(">", 1)[0]
     assert "every 2s" not in panel_tag  # finished: the copilot panel does not poll
 
@@ -64,7 +71,7 @@ def test_panel_polls_while_analysis_pending(
     assert content.lstrip().startswith(f'<section id="ticket-{analysis.ticket_id}-analysis"')
     assert 'hx-trigger="every 2s"' in content
     assert "Analysing the latest message" in content
-    assert "Your parcel 4411 has been re-sent." in content  # the previous analysis stays visible
+    assert "We have re-sent your parcel" in content  # the previous analysis stays visible
 
 
 def test_use_button_with_htmx_fills_the_reply_box_and_records_nothing(

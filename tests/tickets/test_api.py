@@ -46,6 +46,19 @@ def test_create_ticket_with_first_message(integration_api: APIClient, team_a: Te
         (1, "customer", "The box was crushed and the mug inside is broken.")
     ]
     assert MessageAnalysis.objects.filter(ticket_id=body["id"], transcript_version=1).exists()
+    assert body["company"] == ""  # none given: the team's tickets without a company
+
+
+def test_create_ticket_for_a_company(integration_api: APIClient, team_a: Team) -> None:
+    response = integration_api.post(
+        reverse("api:ticket-list"),
+        _create_payload(team_a, company="  British_Airways "),
+        format="json",
+    )
+
+    assert response.status_code == 201
+    assert response.json()["company"] == "British_Airways"
+    assert Ticket.objects.get(pk=response.json()["id"]).company == "British_Airways"
 
 
 def test_create_ticket_reuses_known_customer(integration_api: APIClient, team_a: Team) -> None:
@@ -65,6 +78,8 @@ def test_create_ticket_reuses_known_customer(integration_api: APIClient, team_a:
     [
         ({"subject": ""}, "subject"),
         ({"subject": "x" * 201}, "subject"),
+        ({"company": "x" * 101}, "company"),
+        ({"company": ["Delta"]}, "company"),
         ({"channel": "pigeon"}, "channel"),
         ({"priority": "whenever"}, "priority"),
         ({"team": None}, "team"),

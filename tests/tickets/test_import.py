@@ -78,6 +78,19 @@ def test_import_jsonl_creates_tickets_with_transcripts(tmp_path: Path) -> None:
     assert not MessageAnalysis.objects.exists()  # history is not queued for analysis
 
 
+def test_import_keeps_each_tickets_company(tmp_path: Path) -> None:
+    path = _write_jsonl(
+        tmp_path / "t.jsonl", [_ticket("t-1", company="British_Airways"), _ticket("t-2")]
+    )
+
+    call_command("import_tickets", str(path), no_progress=True, stdout=StringIO())
+
+    assert dict(Ticket.objects.values_list("external_id", "company")) == {
+        "t-1": "British_Airways",
+        "t-2": "",  # none given: a single-brand desk
+    }
+
+
 def test_import_is_idempotent(tmp_path: Path) -> None:
     path = _write_jsonl(tmp_path / "t.jsonl", [_ticket("t-1")])
     call_command("import_tickets", str(path), no_progress=True, stdout=StringIO())
@@ -100,6 +113,11 @@ def test_import_is_idempotent(tmp_path: Path) -> None:
         ({"created_at": "yesterday"}, "row 2: created_at: Datetime has wrong format."),
         ({"customer": {"external_id": "c"}}, "row 2: customer.name: This field is required."),
         ({"external_id": "t-1"}, "row 2: external_id: repeats row 1"),
+        (
+            {"company": "x" * 101},
+            "row 2: company: Ensure this field has no more than 100 characters.",
+        ),
+        ({"company": ["Delta"]}, "row 2: company: Not a valid string."),
     ],
 )
 def test_malformed_row_is_named_and_nothing_is_imported(
@@ -297,3 +315,25 @@ def test_import_keeps_teams_whose_names_have_no_slug_apart(tmp_path: Path) -> No
 
     teams = dict(Ticket.objects.values_list("external_id", "team__name"))
     assert teams == {"t-1": "???", "t-2": "!!!", "t-3": "???"}
+
+
+def test_import_csv_reads_the_company_column(tmp_path: Path) -> None:
+    path = tmp_path / "t.csv"
+    header = (
+        "ticket_external_id,subject,channel,status,team,company,ticket_created_at,"
+        "customer_external_id,customer_name,author_kind,author,body,message_created_at"
+    )
+    rows = [
+        "c-1,Lost bag,social,new,Orders,British_Airways,2024-01-01T10:00Z,cust-9,Bo,customer,Bo,"
+        "Where is my bag?,2024-01-01T10:00Z",
+        "c-2,Late,social,new,Orders,,2024-01-02T10:00Z,cust-9,Bo,customer,Bo,Late again,"
+        "2024-01-02T10:00Z",
+    ]
+    path.write_text("\n".join([header, *rows]) + "\n", encoding="utf-8")
+
+    call_command("import_tickets", str(path), no_progress=True, stdout=StringIO())
+
+    assert dict(Ticket.objects.values_list("external_id", "company")) == {
+        "c-1": "British_Airways",
+        "c-2": "",
+    }

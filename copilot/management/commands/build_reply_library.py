@@ -22,7 +22,8 @@ class Command(BaseCommand):
         parser.add_argument(
             "--save-vectors",
             type=Path,
-            help="Write every de-identified reply's vector to this file (for shipping with data).",
+            help="Write every de-identified reply's vector to this file (for shipping with data); "
+            "with --vectors, only the texts that file lacks are embedded.",
         )
 
     def handle(
@@ -54,5 +55,5 @@ class Command(BaseCommand):
                 f"dropped: {dropped}"
             )
         if save_vectors is not None:
-            saved = reply_vectors_save(path=save_vectors)
+            saved = reply_vectors_save(path=save_vectors, reuse=vectors)
             self.stdout.write(f"{saved} reply vectors written to {save_vectors}.")

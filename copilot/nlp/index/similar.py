@@ -17,9 +17,9 @@ Kinds:
 from __future__ import annotations
 
 import math
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import faiss
 import numpy as np
@@ -43,6 +43,8 @@ _DIRECT_MAP_HASHTABLE: int = faiss.DirectMap.Hashtable  # type: ignore[attr-defi
 
 IdArray = npt.NDArray[np.int64]
 CaseIds = Iterable[int] | npt.NDArray[np.integer[Any]]
+# A group's key in `subsets` (a team, or a team and a company).
+K = TypeVar("K", bound=Hashable)
 FloatArray = npt.NDArray[np.float32]
 
 
@@ -230,13 +232,13 @@ class SimilarCaseIndex:
         keep = np.array([int(i) not in exclude for i in ids], dtype=bool)
         return ids[keep], np.ascontiguousarray(vectors[keep], dtype=np.float32)
 
-    def subsets(self, groups: Mapping[int, CaseIds]) -> dict[int, SimilarCaseIndex]:
+    def subsets(self, groups: Mapping[K, CaseIds]) -> dict[K, SimilarCaseIndex]:
         """For each group of ids, an exact (flat) index of those cases only, their vectors
         copied from this one (ids not held here are skipped). A search of a group's own index
         gives the same hits as `search(..., allowed=group)` and reads only the group's
         vectors."""
         ids, vectors = self._all_vectors()
-        out: dict[int, SimilarCaseIndex] = {}
+        out: dict[K, SimilarCaseIndex] = {}
         for key, group in groups.items():
             keep = _members(ids, np.sort(_as_ids(group)))
             out[key] = SimilarCaseIndex.build(ids[keep], vectors[keep], kind="flat", dim=self.dim)
