@@ -289,10 +289,12 @@ def _suggestion_fields(result: TextAnalysis, *, team_id: int) -> dict[str, Any]:
     (the encoder's cosine when none is trained); none when the best is below the trigger.
     The team's replies are mapped once per process and selector, so this is one product."""
     selector = get_selector()
-    if result.vector is None:
+    # The selector's request branch read this message in the same encoder pass.
+    request = result.selector_input if result.selector_input is not None else result.vector
+    if request is None:
         return {"suggestions": [], "selector_version": ""}
     ranked, version = reply_suggestions_rank(
-        team_id=team_id, request_vecs=result.vector.reshape(1, -1), selector=selector
+        team_id=team_id, request_vecs=request.reshape(1, -1), selector=selector
     )
     return {
         "suggestions": [s.as_json() for s in ranked[0]],
