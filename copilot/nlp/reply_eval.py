@@ -539,8 +539,8 @@ def score_timing(
 def format_replies(result: ReplyEvaluation) -> str:
     header = f"{'':52} " + "  ".join(f"{m:>22}" for m in METHODS)
     lines = [
-        f"Encoder: {result.encoder_version}; selector {result.selector_version} trained on "
-        f"{result.n_train} train pairs (all sources)",
+        f"Encoder: {result.encoder_version}; selector {result.selector_version} (shipped, "
+        f"trained on no test pair); linear maps trained here on {result.n_train} train pairs",
         "1-of-100: the true reply among 99 others of the same company; R@1 / R@3 in %",
         header,
     ]
