@@ -222,7 +222,8 @@ def reply_suggestions_rank(
 ) -> tuple[list[list[Suggestion]], str]:
     """Up to `k` of the team's active library entries for each request (rows of
     `selector.request_inputs`: the encoder's embeddings, or its request branch's), best first,
-    none at all for a request whose best entry scores below the trigger; and which ranker scored them (the selector's version, or "cosine").
+    none at all for a request whose best entry scores below the trigger; and which ranker
+    scored them (the selector's version, or "cosine").
 
     `exclude_ticket_ids[i]`: entries built from that ticket alone are not offered to request i
     (a replay must not find a ticket's own reply in the library)."""
