@@ -150,7 +150,9 @@ def main() -> None:
     )
     branch.load_state_dict(kept)
     branch.eval()
-    log(f"kept epoch {max(best)[1]}")
+    # The first epoch of the best R@1 (the one whose weights were kept).
+    kept_epoch = min(e for r, e in best if r == max(r for r, _ in best))
+    log(f"kept epoch {kept_epoch}")
     cal_scores = np.einsum(
         "qd,qcd->qc",
         request_vectors(branch, cal_states),
