@@ -136,7 +136,7 @@ class RequestBlocks(nn.Module):
     ) -> torch.Tensor:
         hidden = hidden_states[self.start_layer]
         key_mask = attention_mask.bool()[:, None, None, :]
-        for block in self.blocks:  # type: ignore[union-attr]
+        for block in self.blocks.children():  # a ModuleList, int8 or not: in order
             hidden = block(hidden, key_mask)
         weights = attention_mask.unsqueeze(-1).to(hidden.dtype)
         pooled = (hidden * weights).sum(dim=1) / weights.sum(dim=1).clamp(min=1.0)

@@ -31,13 +31,17 @@ TINY = BranchConfig(
 )
 
 
-def _toy(n_classes: int = 6, per_class: int = 8, seed: int = 0):  # type: ignore[no-untyped-def]
+def _toy(
+    n_classes: int = 6, per_class: int = 8, seed: int = 0
+) -> tuple[list[torch.Tensor], np.ndarray, list[int]]:
     """Requests of class c are token sequences around a class direction; the reply of class c
     is another direction the encoder knows nothing of: only training can match them."""
     g = torch.Generator().manual_seed(seed)
     request_dirs = torch.randn(n_classes, 16, generator=g)
     reply_dirs = np.random.default_rng(seed).standard_normal((n_classes, 16)).astype(np.float32)
-    states, replies, labels = [], [], []
+    states: list[torch.Tensor] = []
+    replies: list[np.ndarray] = []
+    labels: list[int] = []
     for c in range(n_classes):
         for _ in range(per_class):
             length = int(torch.randint(3, 9, (1,), generator=g))
@@ -47,7 +51,9 @@ def _toy(n_classes: int = 6, per_class: int = 8, seed: int = 0):  # type: ignore
     return states, np.stack(replies).astype(np.float32), labels
 
 
-def _r1(branch: SelectorBranch, states, replies, labels) -> float:  # type: ignore[no-untyped-def]
+def _r1(
+    branch: SelectorBranch, states: list[torch.Tensor], replies: np.ndarray, labels: list[int]
+) -> float:
     scores = request_vectors(branch, states) @ reply_vectors(branch, replies).T
     best = scores.argmax(axis=1)
     return float(np.mean([labels[b] == labels[i] for i, b in enumerate(best)]))
