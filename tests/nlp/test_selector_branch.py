@@ -169,3 +169,21 @@ def test_the_shipped_selector_sits_on_the_shipped_encoder(encoder: Encoder) -> N
     assert shipped.encoder_version == encoder.version
     assert 0.0 < shipped.threshold < 1.0
     assert SHIPPED.stat().st_size < 10_000_000
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped selector")
+def test_one_pass_serves_sentiment_and_the_selector_branch(encoder: Encoder) -> None:
+    """The analysis pass runs the selector's branch next to the sentiment branch: the same
+    embeddings and sentiment as without it, and the same request vectors as a pass of its own."""
+    from copilot.nlp.sentiment import DEFAULT_BRANCH_PATH, BranchSentimentAnalyzer
+
+    sentiment = BranchSentimentAnalyzer(DEFAULT_BRANCH_PATH, encoder)
+    selector = load_selector(SHIPPED.parent)
+    texts = ["My order never came and nobody answers!", "Thanks, all sorted now."]
+    vectors, results, inputs = sentiment.analyse_with_extra(texts, selector.branch_inputs)
+    alone_vectors, alone_results = sentiment.analyse_with_embeddings(texts)
+    assert inputs is not None and inputs.shape == (2, encoder.dim)
+    assert np.allclose(vectors, alone_vectors, atol=1e-5)
+    assert [r.label for r in results] == [r.label for r in alone_results]
+    assert np.allclose(inputs, selector.request_inputs(texts, encoder), atol=1e-5)
+    assert np.allclose(np.linalg.norm(inputs, axis=1), 1.0, atol=1e-4)
