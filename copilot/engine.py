@@ -34,8 +34,9 @@ from copilot.nlp.index import (
     rerank_by_intent,
 )
 from copilot.nlp.intent import UNSURE, IntentClassifier, IntentPrediction
-from copilot.nlp.selector import MODEL_JSON as SELECTOR_JSON
 from copilot.nlp.selector import ResponseSelector
+from copilot.nlp.selector_branch import SHIPPED as SHIPPED_SELECTOR
+from copilot.nlp.selector_branch import has_selector, load_selector
 from copilot.nlp.sentiment import (
     BranchSentimentAnalyzer,
     HeadSentimentAnalyzer,
@@ -66,6 +67,9 @@ class TextAnalysis:
     model_versions: dict[str, Any]
     notes: list[str] = field(default_factory=list)  # why evidence is missing, for the agent
     vector: npt.NDArray[np.float32] | None = None  # the text's embedding
+    # The text as the response selector's request side reads it (its branch on the same
+    # encoder pass); None: the selector reads `vector`.
+    selector_input: npt.NDArray[np.float32] | None = None
 
 
 def index_store() -> IndexStore:
@@ -81,7 +85,18 @@ def intent_model_dir(label_set: str = DEFAULT_LABEL_SET) -> Path | None:
 def selector_model_dir() -> Path | None:
     """The organisation's response selector, if `train_intent` has trained one."""
     candidate = Path(settings.COPILOT_SELECTOR_MODEL_DIR)
-    return candidate if (candidate / SELECTOR_JSON).is_file() else None
+    return candidate if has_selector(candidate) else None
+
+
+def selector_model_path() -> Path | None:
+    """The organisation's response selector if trained, else the shipped one (trained on
+    public support conversations, see README), else none."""
+    own = selector_model_dir()
+    if own is not None:
+        return own
+    if not settings.COPILOT_SELECTOR_SHIPPED or not SHIPPED_SELECTOR.is_file():
+        return None
+    return SHIPPED_SELECTOR.parent
 
 
 def index_health(*, verify: bool) -> tuple[bool, str]:
@@ -229,10 +244,10 @@ class Engine:
         if not self._selector_loaded:
             with self._lock:
                 if not self._selector_loaded:
-                    directory = selector_model_dir()
+                    directory = selector_model_path()
                     if directory is not None:
                         try:
-                            model = ResponseSelector.load(directory)
+                            model = load_selector(directory)
                         except (OSError, ValueError) as exc:
                             raise EngineError(f"Response selector in {directory}: {exc}") from exc
                         if model.encoder_version == self.encoder.version:
@@ -364,14 +379,27 @@ class Engine:
     def signals(
         self, texts: list[str], *, label_sets: Sequence[str] | None = None
     ) -> tuple[npt.NDArray[np.float32], list[SentimentResult], list[IntentPrediction | None]]:
-        """Embeddings, sentiment and intent of a batch of texts.
+        """Embeddings, sentiment and intent of a batch of texts (see `_signals`)."""
+        vectors, sentiments, intents, _ = self._signals(texts, label_sets=label_sets)
+        return vectors, sentiments, intents
+
+    def _signals(
+        self, texts: list[str], *, label_sets: Sequence[str] | None = None
+    ) -> tuple[
+        npt.NDArray[np.float32],
+        list[SentimentResult],
+        list[IntentPrediction | None],
+        npt.NDArray[np.float32] | None,
+    ]:
+        """Embeddings, sentiment, intent and the response selector's request vectors (None
+        when the selector reads the embedding) of a batch of texts.
 
         Each text's intent comes from the model of its label set (`label_sets`, one per text;
         the default set for all when None), None where that set has no model.
 
         With the shipped sentiment head (or the fine-tuned branch) on the same encoder, one
-        forward pass of the encoder serves all three: the embedding for intent and search, its
-        hidden states for sentiment.
+        forward pass of the encoder serves all of them: the embedding for intent and search, its
+        hidden states for sentiment and for the selector's request branch.
         """
         sets = list(label_sets) if label_sets is not None else [DEFAULT_LABEL_SET] * len(texts)
         if len(sets) != len(texts):
@@ -379,14 +407,20 @@ class Engine:
         try:
             encoder = self.encoder
             sentiment = self.sentiment
+            selector = self.selector
+            branch = selector.branch_inputs if selector and selector.request_branch else None
+            selector_inputs = None
             if isinstance(sentiment, BranchSentimentAnalyzer) and sentiment.encoder is encoder:
-                vectors, sentiments = sentiment.analyse_with_embeddings(texts)
+                vectors, sentiments, selector_inputs = sentiment.analyse_with_extra(texts, branch)
             elif isinstance(sentiment, HeadSentimentAnalyzer) and sentiment.encoder is encoder:
                 vectors, means = encoder.encode_with_layer_means(texts, sentiment.layers)
                 sentiments = sentiment.analyse_layer_means(texts, means)
             else:
                 vectors = encoder.encode(texts)
                 sentiments = sentiment.analyse(texts)
+            if branch is not None and selector_inputs is None and selector is not None:
+                # Another sentiment backend: the selector's branch needs a pass of its own.
+                selector_inputs = selector.request_inputs(texts, encoder)
             intents: list[IntentPrediction | None] = [None] * len(texts)
             for label_set in sorted(set(sets)):
                 intent_model = self.intent_for(label_set)
@@ -402,7 +436,7 @@ class Engine:
             raise
         except (OSError, ValueError, RuntimeError) as exc:
             raise EngineError(f"{type(exc).__name__}: {exc}") from exc
-        return vectors, sentiments, intents
+        return vectors, sentiments, intents, selector_inputs
 
     def analyse_many(
         self,
@@ -419,7 +453,7 @@ class Engine:
         intents of its own label set (`label_sets`, one per text; the default set for all when
         None)."""
         sets = list(label_sets) if label_sets is not None else [DEFAULT_LABEL_SET] * len(texts)
-        vectors, sentiments, intents = self.signals(texts, label_sets=sets)
+        vectors, sentiments, intents, selector_inputs = self._signals(texts, label_sets=sets)
         versions: dict[str, Any] = {
             "encoder": self.encoder.version,
             "sentiment": sentiments[0].model_version if sentiments else "",
@@ -476,6 +510,7 @@ class Engine:
                     model_versions=own_versions,
                     notes=own_notes,
                     vector=vectors[i],
+                    selector_input=selector_inputs[i] if selector_inputs is not None else None,
                 )
             )
         return out

@@ -237,9 +237,10 @@ def reply_suggestions_rank(
     k: int = SUGGESTIONS_SHOWN,
 ) -> tuple[list[list[Suggestion]], str]:
     """Up to `k` of the active library entries of the team and company (the ticket's own: one
-    brand's customer never gets another brand's reply) for each request (rows of encoder
-    embeddings), best first, none at all for a request whose best entry scores below the
-    trigger; and which ranker scored them (the selector's version, or "cosine").
+    brand's customer never gets another brand's reply) for each request (rows of
+    `selector.request_inputs`: the encoder's embeddings, or its request branch's), best first,
+    none at all for a request whose best entry scores below the trigger; and which ranker
+    scored them (the selector's version, or "cosine").
 
     `exclude_ticket_ids[i]`: entries built from that ticket alone are not offered to request i
     (a replay must not find a ticket's own reply in the library)."""

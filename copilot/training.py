@@ -3,6 +3,7 @@ selector from the replies its agents sent."""
 
 from __future__ import annotations
 
+import copy
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -24,7 +25,16 @@ from copilot.nlp.reply_eval import (
     split_for_calibration,
     trigger_calibrate,
 )
-from copilot.nlp.selector import ResponseSelector
+from copilot.nlp.selector_branch import (
+    SHIPPED,
+    BranchTraining,
+    encoder_bottom_states,
+    reply_vectors,
+    request_vectors,
+    save_selector,
+    start_branch,
+    train_branch,
+)
 from copilot.selectors import intent_training_examples, reply_training_pairs
 from core.errors import DomainError
 
@@ -157,6 +167,9 @@ def intent_model_train(
     )
 
 
+# Fine-tuning the shipped branch on an organisation's own history: fewer epochs and a lower
+# learning rate than the shipped training, which started from the bare encoder.
+ORG_FINE_TUNING = BranchTraining(epochs=2, block_lr=1e-5, map_lr=1e-4)
 # Fewer (request, reply) pairs than this teach a selector nothing worth its file.
 SELECTOR_MIN_PAIRS = 20
 # Below this many distinct replies there is no honest ranking test to choose a threshold on.
@@ -184,7 +197,8 @@ def selector_model_train(
     target_precision: float | None = None,
     seed: int = 0,
 ) -> SelectorTrainingResult:
-    """Train the response selector on every (request, agent reply) pair of the tickets.
+    """Fine-tune the response selector on every (request, agent reply) pair of the tickets,
+    starting from the shipped one.
 
     A seeded `holdout` share of the tickets chooses the trigger: a selector fitted on the rest
     ranks each held-out request's true reply among 99 others of the same team, and the lowest
@@ -215,35 +229,42 @@ def selector_model_train(
         for p in found
     ]
     encoder = get_engine().encoder
-    requests = encoder.encode([p.request for p in pairs])
     replies = encoder.encode([p.reply for p in pairs])
     keys = [p.reply for p in pairs]
     size = min(CANDIDATES, len(set(keys)))
+    # Fine-tune from the shipped branch (or the encoder's own top block): the request side's
+    # block reads the hidden state below it, computed once for every request here.
+    initial, origin = start_branch(
+        encoder, shipped=SHIPPED if settings.COPILOT_SELECTOR_SHIPPED else None
+    )
+    config = ORG_FINE_TUNING
+    states = encoder_bottom_states(encoder, [p.request for p in pairs], initial.config.start_layer)
     calibration = None
     held: list[int] = []
     if 0 < holdout < 1 and size >= SELECTOR_MIN_CANDIDATES:
         fit, held = split_for_calibration(pairs, range(len(pairs)), seed=seed, share=holdout)
         if len(fit) >= 2 and held:
-            first = ResponseSelector.fit(
-                requests[fit],
+            first = copy.deepcopy(initial)
+            train_branch(
+                first,
+                [states[i] for i in fit],
                 replies[fit],
-                encoder_version=encoder.version,
                 reply_keys=[keys[i] for i in fit],
+                config=config,
             )
             sets = candidate_sets(pairs, held, seed=seed, size=size)
-            mapped = first.replies_map(replies)[sets.rows]
-            scores = (mapped @ first.requests_map(requests[held])[:, :, None])[:, :, 0]
+            mapped = reply_vectors(first, replies)[sets.rows]
+            queries = request_vectors(first, [states[i] for i in held])
+            scores = (mapped @ queries[:, :, None])[:, :, 0]
             calibration = trigger_calibrate(scores, target_precision=target)
     threshold = calibration.chosen.threshold if calibration else 0.0
-    model = ResponseSelector.fit(
-        requests,
-        replies,
-        encoder_version=encoder.version,
-        reply_keys=keys,
-        threshold=threshold,
-    )
+    model = copy.deepcopy(initial)
+    record = train_branch(model, states, replies, reply_keys=keys, config=config)
+    record["started_from"] = origin
     target_dir = output or Path(settings.COPILOT_SELECTOR_MODEL_DIR)
-    version = model.save(target_dir)
+    version = save_selector(
+        target_dir, model, encoder_version=encoder.version, threshold=threshold, info=record
+    )
     return SelectorTrainingResult(
         version=version,
         path=target_dir,

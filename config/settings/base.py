@@ -384,11 +384,13 @@ COPILOT_INTENT_THRESHOLD = env.float("COPILOT_INTENT_THRESHOLD", default=None)
 # `train_intent` picks the lowest threshold at which this share of the intents it still
 # answers on held-out tickets are right.
 COPILOT_INTENT_TARGET_PRECISION = env.float("COPILOT_INTENT_TARGET_PRECISION", default=0.9)
-# Where `train_intent` writes the response selector (which past reply fits a request); without
-# one, suggested replies are ranked by the encoder's cosine.
+# Where `train_intent` writes the response selector (which past reply fits a request); until
+# it has one, the selector shipped in copilot/nlp/weights ranks suggested replies (trained on
+# public support conversations); with COPILOT_SELECTOR_SHIPPED off, the encoder's cosine does.
 COPILOT_SELECTOR_MODEL_DIR = env.str(
     "COPILOT_SELECTOR_MODEL_DIR", default=str(VAR_DIR / "selector")
 )
+COPILOT_SELECTOR_SHIPPED = env.bool("COPILOT_SELECTOR_SHIPPED", default=True)
 # `train_intent` picks the lowest top-score threshold at which, on held-out tickets, this share
 # of the requests that get suggestions have the agent's real reply among the three shown.
 COPILOT_REPLY_TARGET_PRECISION = env.float("COPILOT_REPLY_TARGET_PRECISION", default=0.8)

@@ -19,6 +19,11 @@ target precision by the training code.
 Ranking costs two small matrix products plus one over the team's entries: the reply maps can be
 applied once to a whole library (`replies_map`), so ranking at analysis time is one product.
 Saved as .npz + JSON (no pickle), about 1.2 MB for MiniLM's 384 dimensions.
+
+With a request branch (`copilot/nlp/selector_branch.py`, the shipped default) the request side
+reads the encoder's fine-tuned top block instead of its final embedding: `request_inputs` gives
+the vectors that `requests_map` takes, from the hidden state of the encoder pass. The reply side
+is unchanged (the library's stored embeddings), so a library never needs new vectors.
 """
 
 from __future__ import annotations
@@ -30,10 +35,13 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from copilot.nlp.embeddings import Encoder
 
 MODEL_NPZ = "selector.npz"
 MODEL_JSON = "selector.json"
@@ -69,10 +77,29 @@ class ResponseSelector:
     config: SelectorConfig = field(default_factory=SelectorConfig)
     training: dict[str, Any] = field(default_factory=dict)
     version: str = ""
+    # The request side's fine-tuned encoder block(s) (a `selector_branch.RequestBlocks`), or
+    # None: requests are then read from the encoder's own embedding.
+    request_branch: Any = field(default=None, compare=False, repr=False)
+    # The branch file's own version (its blocks' content), part of this selector's version.
+    branch_version: str = ""
 
     @property
     def dim(self) -> int:
         return int(self.request_weight.shape[0])
+
+    def branch_inputs(self, hidden_states: tuple[Any, ...], attention_mask: Any) -> Any:
+        """(B, dim) torch request vectors from one batch of the encoder's hidden states
+        (index i = output of block i), for `Encoder.encode_with_branch`."""
+        if self.request_branch is None:
+            raise ValueError("this response selector has no request branch")
+        return self.request_branch(hidden_states, attention_mask)
+
+    def request_inputs(self, texts: Sequence[str], encoder: Encoder) -> FloatArray:
+        """The vectors `requests_map` takes for these texts: the encoder's embeddings, or the
+        request branch's on the encoder's hidden states."""
+        if self.request_branch is None:
+            return encoder.encode(list(texts))
+        return encoder.encode_with_branch(list(texts), self.branch_inputs)[1]
 
     # --- training --------------------------------------------------------------------
 
@@ -236,6 +263,12 @@ class ResponseSelector:
 
     def _spec(self) -> dict[str, Any]:
         """Everything in the JSON file that affects scores or suggestions."""
+        spec = self._base_spec()
+        if self.branch_version:
+            spec["branch_version"] = self.branch_version
+        return spec
+
+    def _base_spec(self) -> dict[str, Any]:
         return {
             "format_version": FORMAT_VERSION,
             "threshold": round(self.threshold, 6),
@@ -259,7 +292,10 @@ class ResponseSelector:
         return f"selector-{digest.hexdigest()[:12]}"
 
     def save(self, directory: str | os.PathLike[str]) -> str:
-        """Write `selector.npz` + `selector.json` into `directory`; returns the version."""
+        """Write `selector.npz` + `selector.json` into `directory`; returns the version.
+        A selector with a request branch is saved by `selector_branch.save_selector`."""
+        if self.request_branch is not None:
+            raise ValueError("a selector with a request branch is saved as its branch file")
         target = Path(directory)
         target.mkdir(parents=True, exist_ok=True)
         npz_tmp = target / f".{MODEL_NPZ}.tmp.npz"

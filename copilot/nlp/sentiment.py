@@ -24,7 +24,7 @@ import json
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -351,11 +351,32 @@ class BranchSentimentAnalyzer:
         """Sentence embeddings and sentiment of `texts` from one encoder pass."""
         if isinstance(texts, str):
             raise TypeError("analyse() takes a sequence of strings")
-        if len(texts) == 0:
-            return np.zeros((0, self._encoder.dim), dtype=np.float32), []
-        vectors, probs = self._encoder.encode_with_branch(texts, self.probabilities)
-        results = [_result(row.astype(np.float64), self._version) for row in probs]
+        vectors, results, _ = self.analyse_with_extra(texts, None)
         return vectors, results
+
+    def analyse_with_extra(
+        self,
+        texts: Sequence[str],
+        extra: Callable[[tuple[Any, ...], Any], Any] | None,
+    ) -> tuple[FloatArray, list[SentimentResult], FloatArray | None]:
+        """As `analyse_with_embeddings`, plus `extra(hidden_states, attention_mask)` (another
+        branch on the same pass, e.g. the response selector's request side) when given."""
+        if isinstance(texts, str):
+            raise TypeError("analyse() takes a sequence of strings")
+        if len(texts) == 0:
+            empty = np.zeros((0, self._encoder.dim), dtype=np.float32)
+            return empty, [], (empty.copy() if extra is not None else None)
+        if extra is None:
+            vectors, probs = self._encoder.encode_with_branch(texts, self.probabilities)
+            return vectors, [_result(row.astype(np.float64), self._version) for row in probs], None
+        import torch
+
+        def both(states: tuple[Any, ...], mask: Any) -> Any:
+            return torch.cat([self.probabilities(states, mask), extra(states, mask)], dim=1)
+
+        vectors, out = self._encoder.encode_with_branch(texts, both)
+        results = [_result(row.astype(np.float64), self._version) for row in out[:, :3]]
+        return vectors, results, np.ascontiguousarray(out[:, 3:])
 
 
 # --- alternative backend: any local HF text-classification model ---------------------------

@@ -325,13 +325,15 @@ def _suggestion_fields(result: TextAnalysis, *, team_id: int, company: str) -> d
     response selector
     (the encoder's cosine when none is trained); none when the best is below the trigger.
     The team's replies are mapped once per process and selector, so this is one product."""
-    if result.vector is None or not settings.COPILOT_REPLY_SUGGESTIONS:
+    # The selector's request branch read this message in the same encoder pass.
+    request = result.selector_input if result.selector_input is not None else result.vector
+    if request is None or not settings.COPILOT_REPLY_SUGGESTIONS:
         return {"suggestions": [], "selector_version": ""}
     selector = get_selector()
     ranked, version = reply_suggestions_rank(
         team_id=team_id,
         company=company,
-        request_vecs=result.vector.reshape(1, -1),
+        request_vecs=request.reshape(1, -1),
         selector=selector,
     )
     return {

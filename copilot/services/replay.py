@@ -85,7 +85,8 @@ def replay_run(*, limit: int | None = None) -> ReplayReport:
     for i, (ticket, _, _, _) in enumerate(cases):
         by_scope[(ticket.team_id, ticket.company)].append(i)
     for (team_id, company), rows in by_scope.items():
-        requests = encoder.encode([cases[i][1] for i in rows])
+        texts = [cases[i][1] for i in rows]
+        requests = selector.request_inputs(texts, encoder) if selector else encoder.encode(texts)
         sent = [" ".join(deidentify(cases[i][2], known=known).text.split()) for i in rows]
         sent_vecs = encoder.encode(sent)
         ranked, version = reply_suggestions_rank(

@@ -6,10 +6,11 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 from django.utils import timezone
+from pytest_django.fixtures import Settings
 
 from accounts.models import Team
 from copilot.engine import get_selector, reset_engine
-from copilot.nlp.selector import ResponseSelector
+from copilot.nlp.selector_branch import SHIPPED, load_selector, load_selector_branch
 from copilot.selectors import reply_training_pairs
 from privacy.services import consent_record
 from tests.factories import TicketFactory
@@ -86,13 +87,27 @@ def test_train_intent_trains_and_saves_the_selector(team_a: Team, copilot_dirs: 
 
     settings.COPILOT_SELECTOR_MODEL_DIR = str(copilot_dirs / "selector")
     reset_engine()
-    assert get_selector() is None  # nothing trained: suggestions rank by cosine
+    shipped = get_selector()  # nothing trained: the shipped selector ranks
+    assert shipped is not None and shipped.request_branch is not None
+    assert shipped.version == load_selector(SHIPPED.parent).version
 
     call_command("train_intent", stdout=out)
 
-    saved = ResponseSelector.load(copilot_dirs / "selector")
+    saved = load_selector(copilot_dirs / "selector")
     assert f"Saved response selector {saved.version}" in out.getvalue()
     assert saved.training["n_pairs"] == 25
+    # Fine-tuned from the shipped branch, not from the bare encoder.
+    assert saved.training["started_from"] == load_selector_branch(SHIPPED).version
+    assert saved.request_branch is not None and saved.version != shipped.version
     reset_engine()
     selector = get_selector()
     assert selector is not None and selector.version == saved.version
+
+
+def test_without_the_shipped_selector_suggestions_rank_by_cosine_until_trained(
+    settings: Settings, copilot_dirs: Path
+) -> None:
+    settings.COPILOT_SELECTOR_MODEL_DIR = str(copilot_dirs / "selector")
+    settings.COPILOT_SELECTOR_SHIPPED = False
+    reset_engine()
+    assert get_selector() is None

@@ -16,7 +16,12 @@ from copilot import replies_selectors
 from copilot.engine import get_engine, reset_engine
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis, ReplyEntry
 from copilot.nlp.selector import ResponseSelector
-from copilot.selectors import draft_leaks_for_open_tickets, suggestion_texts_for_agent
+from copilot.nlp.selector_branch import SHIPPED, load_selector
+from copilot.selectors import (
+    customer_text_for_version,
+    draft_leaks_for_open_tickets,
+    suggestion_texts_for_agent,
+)
 from copilot.services.analysis import analyses_run_pending, analysis_request, analysis_run
 from copilot.services.intake import customer_message_receive
 from copilot.services.replay import replay_report_html, replay_run
@@ -32,6 +37,14 @@ PARCEL = "Hi {customer_first_name}, we have re-sent your parcel {order_number} b
 REFUND = "Hi {customer_first_name}, your refund has been issued and shows in 3 to 5 days."
 PASSWORD = "Use the Forgot password link on the sign-in page to set a new password."
 OTHER_TEAM = "Team B only: we have re-sent your missing parcel by express post today."
+
+
+@pytest.fixture(autouse=True)
+def cosine_until_trained(settings: Settings) -> None:
+    """These tests are about the library, the panel and the fallback ranking: the encoder's
+    cosine (the shipped selector has tests of its own below)."""
+    settings.COPILOT_SELECTOR_SHIPPED = False
+    reset_engine()
 
 
 @pytest.fixture
@@ -110,6 +123,47 @@ def test_a_trained_selector_ranks_and_its_version_and_trigger_are_recorded(
     assert analysis.selector_version == model.version
     assert len(analysis.suggestions) == 3  # threshold 0: the team's three entries
     assert analysis.suggestions[0]["entry_id"] == library["parcel"]
+
+
+@pytest.mark.skipif(not SHIPPED.is_file(), reason="no shipped selector")
+def test_the_shipped_selector_ranks_with_its_branch_until_one_is_trained(
+    team_a: Team, library: dict[str, int], settings: Settings, tmp_path: Path
+) -> None:
+    """A fresh install ranks with the shipped selector: its request branch reads the message
+    in the analysis pass, its version is recorded, and the bulk path agrees."""
+    settings.COPILOT_SELECTOR_SHIPPED = True
+    settings.COPILOT_SELECTOR_MODEL_DIR = str(tmp_path / "none-trained")
+    reset_engine()
+    shipped = load_selector(SHIPPED.parent)
+
+    single = run(customer_says(parcel_ticket(team_a), "Still no parcel, please resend it."))
+
+    assert single.selector_version == shipped.version
+    ticket = parcel_ticket(team_a)
+    with transaction.atomic():
+        message = customer_message_receive(ticket=ticket, body="Still no parcel, please resend it.")
+    MessageAnalysis.objects.filter(ticket=ticket).delete()
+    with transaction.atomic():
+        analysis_request(message=message, queue=False)
+    assert analyses_run_pending() == 1
+    bulk = MessageAnalysis.objects.get(ticket=ticket)
+    assert bulk.selector_version == shipped.version
+    assert [s["entry_id"] for s in bulk.suggestions] == [s["entry_id"] for s in single.suggestions]
+    # The scores are the selector's on the branch's request vector, not on the embedding.
+    engine = get_engine()
+    text, _ = customer_text_for_version(
+        ticket_id=single.ticket_id, transcript_version=single.transcript_version
+    )
+    inputs = shipped.request_inputs([text], engine.encoder)
+    entries, vectors = replies_selectors.reply_entries_for_team(team_id=team_a.pk)
+    expected = shipped.scores(inputs, vectors)[0]
+    for s in single.suggestions:
+        j = [e.pk for e in entries].index(s["entry_id"])
+        assert abs(s["score"] - float(expected[j])) < 1e-3
+    ids = [s["entry_id"] for s in single.suggestions]
+    assert library["other"] not in ids
+    if ids:
+        assert ids[0] == library["parcel"]
 
 
 def test_the_bulk_path_stores_the_same_suggestions(team_a: Team, library: dict[str, int]) -> None:

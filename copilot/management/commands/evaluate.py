@@ -52,6 +52,11 @@ class Command(BaseCommand):
             "cosine and the nearest case's reply. --target-precision defaults to "
             "COPILOT_REPLY_TARGET_PRECISION here.",
         )
+        parser.add_argument(
+            "--real-only",
+            action="store_true",
+            help="With --replies: the real conversations only (Twitter and IBM), not Bitext.",
+        )
         parser.add_argument("--target-precision", type=float, default=None)
         parser.add_argument(
             "--sentiment-only",
@@ -75,6 +80,7 @@ class Command(BaseCommand):
     ) -> None:
         if replies:
             from copilot.nlp.reply_eval import evaluate_replies, format_replies
+            from copilot.nlp.selector_branch import SHIPPED, load_selector_branch
 
             target = (
                 settings.COPILOT_REPLY_TARGET_PRECISION
@@ -83,10 +89,21 @@ class Command(BaseCommand):
             )
             if not 0.0 < target <= 1.0:
                 raise CommandError("--target-precision must be above 0 and at most 1")
+            encoder = get_engine().encoder
+            # The shipped selector, never the organisation's: `train_intent` on the demo
+            # tickets would have trained on the Twitter test threads.
+            shipped = load_selector_branch(SHIPPED)
+            if shipped.encoder_version != encoder.version:
+                raise CommandError(
+                    f"The shipped response selector sits on encoder {shipped.encoder_version}, "
+                    f"not {encoder.version}: retrain it with scripts/finetune_selector.py"
+                )
             measured = evaluate_replies(
+                selector=shipped.selector(),
+                real_only=bool(options.get("real_only")),
                 tickets_jsonl=Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl",
                 data_dir=data,
-                encoder=get_engine().encoder,
+                encoder=encoder,
                 # Embeddings of the evaluation texts, so a second run skips the encoder.
                 cache_dir=Path(settings.VAR_DIR) / "cache" / "reply-eval",
                 target_precision=target,
