@@ -335,12 +335,15 @@ class BranchSentimentAnalyzer:
     def start_layer(self) -> int:
         return self._start_layer
 
+    def logits(self, hidden_states: tuple[Any, ...], attention_mask: Any) -> Any:
+        """(B, 3) torch logits of the branch, before its offsets, for one batch."""
+        return self._net(hidden_states[self._start_layer], attention_mask)
+
     def probabilities(self, hidden_states: tuple[Any, ...], attention_mask: Any) -> Any:
         """(B, 3) torch probabilities from the encoder's hidden states of one batch."""
         import torch
 
-        logits = self._net(hidden_states[self._start_layer], attention_mask) + self._offsets
-        return torch.softmax(logits, dim=1)
+        return torch.softmax(self.logits(hidden_states, attention_mask) + self._offsets, dim=1)
 
     def analyse(self, texts: Sequence[str]) -> list[SentimentResult]:
         return self.analyse_with_embeddings(texts)[1]
