@@ -6,7 +6,12 @@ and shipped as the branch; at run time the branch reads the hidden state that th
 pass computed anyway (see copilot/nlp/sentiment_branch.py).
 
 Because the bottom blocks are frozen, their output is computed once per training text and kept
-in memory (fp16); each epoch then runs only the branch.
+in memory (fp16); each epoch then runs only the branch. `--cache-dir var/sentiment_cache` also
+keeps it on disk (not in git) and computes it for every training text before the first step,
+so later runs with other settings skip it. `--init` starts from a trained branch file (with
+`--start-layer` one lower, the new bottom block is the encoder's own and training starts at
+that branch's output); `--hold-out` leaves out TweetEval train rows kept for measuring what val
+cannot (see scripts/sentiment_blend.py and scripts/sentiment_offsets.py).
 
     HF_HUB_OFFLINE=1 nice -n 19 .venv/bin/python scripts/finetune_sentiment.py \
         > scripts/logs/finetune_sentiment.log 2>&1
