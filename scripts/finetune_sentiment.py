@@ -6,7 +6,12 @@ and shipped as the branch; at run time the branch reads the hidden state that th
 pass computed anyway (see copilot/nlp/sentiment_branch.py).
 
 Because the bottom blocks are frozen, their output is computed once per training text and kept
-in memory (fp16); each epoch then runs only the branch.
+in memory (fp16); each epoch then runs only the branch. `--cache-dir var/sentiment_cache` also
+keeps it on disk (not in git) and computes it for every training text before the first step,
+so later runs with other settings skip it. `--init` starts from a trained branch file (with
+`--start-layer` one lower, the new bottom block is the encoder's own and training starts at
+that branch's output); `--hold-out` leaves out TweetEval train rows kept for measuring what val
+cannot (see scripts/sentiment_blend.py and scripts/sentiment_offsets.py).
 
     HF_HUB_OFFLINE=1 nice -n 19 .venv/bin/python scripts/finetune_sentiment.py \
         > scripts/logs/finetune_sentiment.log 2>&1
@@ -23,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import hashlib
 import json
 import os
 import random
@@ -94,6 +100,36 @@ def bottom_states(
                 rate = done / (time.perf_counter() - started)
                 log(f"  bottom states {done}/{len(texts)} ({rate:.0f} texts/s)")
     return [t for t in out if t is not None]
+
+
+def cached_bottom_states(
+    cache_dir: Path | None,
+    tag: str,
+    bottom: torch.nn.Module,
+    tokenizer: object,
+    texts: list[str],
+    max_length: int,
+    key: str,
+) -> list[torch.Tensor]:
+    """`bottom_states`, kept on disk under `cache_dir` (not in git: var/ is ignored).
+
+    The frozen blocks' output depends only on the encoder, the depth, the length limit and the
+    texts, so it is computed once and every later run (epochs, settings) reads it back."""
+    if cache_dir is None:
+        return bottom_states(bottom, tokenizer, texts, max_length)
+    digest = hashlib.sha256("\x00".join([key, str(max_length), *texts]).encode()).hexdigest()
+    path = cache_dir / f"{tag}-{digest[:16]}.pt"
+    if path.exists():
+        saved = torch.load(path)
+        log(f"  {tag}: bottom states read from {path}")
+        return list(torch.split(saved["flat"], saved["lengths"].tolist()))
+    states = bottom_states(bottom, tokenizer, texts, max_length)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    lengths = torch.tensor([s.shape[0] for s in states])
+    torch.save({"flat": torch.cat(states), "lengths": lengths}, path.with_suffix(".tmp"))
+    path.with_suffix(".tmp").replace(path)
+    log(f"  {tag}: bottom states written to {path}")
+    return states
 
 
 def batches(
@@ -169,6 +205,30 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--skip-test", action="store_true")
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        help="keep the frozen blocks' output for all training texts here (e.g. var/sentiment_cache)"
+        " and compute it before training, so that epochs only run the branch",
+    )
+    parser.add_argument("--cache-only", action="store_true", help="fill --cache-dir and stop")
+    parser.add_argument(
+        "--init",
+        type=Path,
+        default=None,
+        help="start from this branch file (its blocks become the top blocks; any extra lower "
+        "block is copied from the encoder, so training starts at that branch's output)",
+    )
+    parser.add_argument("--label-smoothing", type=float, default=0.0)
+    parser.add_argument(
+        "--hold-out",
+        type=Path,
+        default=None,
+        help="TweetEval train line numbers (one a line, 0-based) left out of training, e.g. "
+        "data/eval/tweeteval_sentiment/train_holdout_lines.txt, kept for choosing a blend",
+    )
+    parser.add_argument("--eval-points", default="0.6,0.8,1.0", help="fractions of --minutes")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
@@ -185,6 +245,11 @@ def main() -> None:
     bottom.encoder.layer = bottom.encoder.layer[: args.start_layer]
 
     texts, labels = load_tweeteval(args.data_dir / "tweeteval_sentiment", "train")
+    if args.hold_out is not None:
+        held = {int(line) for line in args.hold_out.read_text().split()}
+        kept = [i for i in range(len(texts)) if i not in held]
+        texts, labels = [texts[i] for i in kept], [labels[i] for i in kept]
+        log(f"held out {len(held)} TweetEval train rows listed in {args.hold_out}")
     sources = ["tweeteval"] * len(texts)
     if args.limit:
         picked = sorted(rng.sample(range(len(texts)), args.limit))
@@ -203,10 +268,28 @@ def main() -> None:
     log(f"training rows {len(texts)} (negative/neutral/positive {counts.tolist()})")
 
     started = time.perf_counter()
-    val_states = bottom_states(bottom, tokenizer, val_texts, args.max_length)
+    key = f"{encoder.version}-L{args.start_layer}"
+    val_states = cached_bottom_states(
+        args.cache_dir, "val", bottom, tokenizer, val_texts, args.max_length, key
+    )
     log(f"val bottom states in {time.perf_counter() - started:.0f}s")
+    cache: dict[int, torch.Tensor] = {}
+    bottom_seconds = 0.0
+    if args.cache_dir is not None:
+        started = time.perf_counter()
+        train_states = cached_bottom_states(
+            args.cache_dir, "train", bottom, tokenizer, texts, args.max_length, key
+        )
+        cache.update(enumerate(train_states))
+        bottom_seconds = time.perf_counter() - started
+        log(f"train bottom states in {bottom_seconds:.0f}s")
+    if args.cache_only:
+        return
 
     model = SentimentBranch.from_encoder(auto_model, args.start_layer)
+    if args.init is not None:
+        model.start_from(load_branch(args.init).branch)
+        log(f"started from {args.init}")
     # "Balanced" class weights: the loss counts each class as much as the others.
     class_weights = torch.tensor(len(y) / (3.0 * counts), dtype=torch.float32)
     optimizer = torch.optim.AdamW(
@@ -220,15 +303,13 @@ def main() -> None:
     # The machine is shared, so throughput varies: the schedule follows wall time, not steps
     # (5% warm-up, then linear decay to zero at --minutes), and training stops there.
     budget = args.minutes * 60.0
-    eval_points = [0.6, 0.8, 1.0]
+    eval_points = [float(x) for x in args.eval_points.split(",")]
     y_t = torch.tensor(y)
-    cache: dict[int, torch.Tensor] = {}
     step = seen = 0
     best: tuple[float, int, dict[str, torch.Tensor]] | None = None
     history: list[dict[str, float]] = []
     train_started = time.perf_counter()
     running = 0.0
-    bottom_seconds = 0.0
     done = False
     for epoch in range(math_ceil(args.epochs)):
         order = list(range(len(texts)))
@@ -262,7 +343,10 @@ def main() -> None:
                 model.train()
                 hidden, mask = collate(cache, rows)
                 loss = torch.nn.functional.cross_entropy(
-                    model(hidden, mask), y_t[rows], weight=class_weights
+                    model(hidden, mask),
+                    y_t[rows],
+                    weight=class_weights,
+                    label_smoothing=args.label_smoothing,
                 )
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()

@@ -233,6 +233,19 @@ class SentimentEvaluation:
     branch: SentimentScores | None = None
     branch_fp32: SentimentScores | None = None
     branch_version: str | None = None
+    # Milliseconds per message that the int8 branch adds to the shared encoder pass (its own
+    # blocks and classifier), measured in this run.
+    branch_ms: float | None = None
+    # Other branch files (e.g. the previous one) scored in the same encoder pass, int8.
+    compared: tuple[ComparedBranch, ...] = ()
+
+
+@dataclass(frozen=True)
+class ComparedBranch:
+    path: str
+    version: str
+    scores: SentimentScores
+    ms: float  # per message on top of the shared encoder pass, same run
 
 
 def evaluate_tweeteval(
@@ -240,10 +253,12 @@ def evaluate_tweeteval(
     *,
     analyzer: SentimentAnalyzer | None = None,
     encoder: Encoder | None = None,
+    compare: Sequence[Path] = (),
 ) -> SentimentEvaluation:
     """The default sentiment model on TweetEval test, next to the fine-tuned branch (int8 and
     fp32), VADER and the majority class. The head and the branch share one encoder pass per
-    batch (both read its hidden states)."""
+    batch (both read its hidden states); so do the branch files in `compare`, whose cost per
+    message is timed in the same batches as the shipped branch's."""
     texts, labels = load_tweeteval(directory, "test")
     vader = sentiment_scores(labels, vader_rule_predictions(texts))
     majority = sentiment_scores(labels, ["neutral"] * len(labels))
@@ -266,17 +281,39 @@ def evaluate_tweeteval(
     head = analyzer
     int8 = BranchSentimentAnalyzer(DEFAULT_BRANCH_PATH, head.encoder)
     fp32 = BranchSentimentAnalyzer(DEFAULT_BRANCH_PATH, head.encoder, quantise=False)
+    others = [BranchSentimentAnalyzer(path, head.encoder) for path in compare]
+    timed = [int8, *others, fp32]
+    spent = [0.0] * len(timed)
+    widths: list[int] = []
+    batch_count = [0]
 
     def everything(hidden_states: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
         weights = mask.unsqueeze(-1).to(torch.float32)
         counts = weights.sum(dim=1).clamp(min=1.0)
         means = [(hidden_states[i] * weights).sum(dim=1) / counts for i in head.layers]
-        own = [int8.probabilities(hidden_states, mask), fp32.probabilities(hidden_states, mask)]
-        return torch.cat([*own, *means], dim=1)
+        own: list[torch.Tensor | None] = [None] * len(timed)
+        # The order turns batch by batch, so that load from other processes falls on each alike.
+        batch_count[0] += 1
+        for j in range(len(timed)):
+            k = (j + batch_count[0]) % len(timed)
+            t0 = time.perf_counter()
+            own[k] = timed[k].probabilities(hidden_states, mask)
+            spent[k] += time.perf_counter() - t0
+        outputs = [o for o in own if o is not None]
+        widths[:] = [o.shape[1] for o in outputs]
+        return torch.cat([*outputs, *means], dim=1)
 
     _, out = head.encoder.encode_with_branch(texts, everything)
-    predicted = [r.label for r in head.analyse_layer_means(texts, out[:, 6:])]
+    edges = np.cumsum([0, *widths])
+    predicted = [r.label for r in head.analyse_layer_means(texts, out[:, edges[-1] :])]
     seconds = time.perf_counter() - started
+
+    def scored(k: int) -> SentimentScores:
+        probs = out[:, edges[k] : edges[k + 1]]
+        return sentiment_scores(labels, [LABELS[i] for i in probs.argmax(axis=1)])
+
+    all_scores = [scored(k) for k in range(len(timed))]
+    per_message = [1000.0 * t / len(texts) for t in spent]
     return SentimentEvaluation(
         n_test=len(texts),
         model=sentiment_scores(labels, predicted),
@@ -284,9 +321,16 @@ def evaluate_tweeteval(
         majority=majority,
         seconds=seconds,
         model_version=head.version,
-        branch=sentiment_scores(labels, [LABELS[i] for i in out[:, :3].argmax(axis=1)]),
-        branch_fp32=sentiment_scores(labels, [LABELS[i] for i in out[:, 3:6].argmax(axis=1)]),
+        branch=all_scores[0],
+        branch_fp32=all_scores[-1],
         branch_version=int8.version,
+        branch_ms=per_message[0],
+        compared=tuple(
+            ComparedBranch(path=str(path), version=other.version, scores=scores, ms=ms)
+            for path, other, scores, ms in zip(
+                compare, others, all_scores[1:-1], per_message[1:-1], strict=True
+            )
+        ),
     )
 
 
@@ -449,11 +493,15 @@ class EvaluationReport:
     seconds: float
 
 
-def run_all(data_dir: Path, *, encoder: Encoder | None = None) -> EvaluationReport:
+def run_all(
+    data_dir: Path, *, encoder: Encoder | None = None, compare: Sequence[Path] = ()
+) -> EvaluationReport:
     encoder = encoder or get_encoder()
     started = time.perf_counter()
     intent = evaluate_banking77(data_dir / "banking77", encoder=encoder)
-    sentiment = evaluate_tweeteval(data_dir / "tweeteval_sentiment", encoder=encoder)
+    sentiment = evaluate_tweeteval(
+        data_dir / "tweeteval_sentiment", encoder=encoder, compare=compare
+    )
     bitext = evaluate_bitext_retrieval(data_dir / "bitext_customer_support", encoder=encoder)
     ibm = evaluate_ibm_retrieval(data_dir / "twitter_cdp_ibm", encoder=encoder)
     return EvaluationReport(
@@ -489,9 +537,15 @@ def format_sentiment(s: SentimentEvaluation) -> list[str]:
     ]
     if s.branch is not None and s.branch_fp32 is not None:
         lines += [
-            f"  fine-tuned branch {s.branch_version}: {_sent(s.branch)}",
+            f"  fine-tuned branch {s.branch_version}: {_sent(s.branch)}"
+            + (f"  ({s.branch_ms:.2f} ms/message on top of the encoder)" if s.branch_ms else ""),
             f"    same branch in fp32 (before int8): {_sent(s.branch_fp32)}",
         ]
+    for c in s.compared:
+        lines.append(
+            f"  compared branch {c.path} {c.version}: {_sent(c.scores)}  "
+            f"({c.ms:.2f} ms/message on top of the encoder)"
+        )
     lines += [
         f"  baseline VADER compound rule: {_sent(s.vader)}",
         f"  baseline majority (neutral): {_sent(s.majority)}",
@@ -543,13 +597,20 @@ def main(argv: Sequence[str] | None = None) -> None:
     args = list(sys.argv[1:] if argv is None else argv)
     only_sentiment = "--sentiment-only" in args
     args = [a for a in args if a != "--sentiment-only"]
+    # --compare-branch PATH (repeatable): another branch file scored in the same pass.
+    compare: list[Path] = []
+    while "--compare-branch" in args:
+        at = args.index("--compare-branch")
+        compare.append(Path(args[at + 1]))
+        del args[at : at + 2]
     data_dir = Path(args[0]) if args else Path("data/eval")
     if only_sentiment:
         started = time.perf_counter()
-        print("\n".join(format_sentiment(evaluate_tweeteval(data_dir / "tweeteval_sentiment"))))
+        report = evaluate_tweeteval(data_dir / "tweeteval_sentiment", compare=compare)
+        print("\n".join(format_sentiment(report)))
         print(f"Total time {time.perf_counter() - started:.0f}s")
         return
-    print(format_report(run_all(data_dir)))
+    print(format_report(run_all(data_dir, compare=compare)))
 
 
 if __name__ == "__main__":

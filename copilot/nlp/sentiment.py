@@ -2,17 +2,17 @@
 
 Three backends behind `SentimentAnalyzer`:
 
-* `HeadSentimentAnalyzer` (default): a logistic-regression head in `weights/sentiment_head.npz`
+* `HeadSentimentAnalyzer`: a logistic-regression head in `weights/sentiment_head.npz`
   on the frozen encoder's layer means plus VADER lexicon/emoji/punctuation features, trained by
-  `scripts/train_sentiment.py` on TweetEval val.
-* `BranchSentimentAnalyzer`: the encoder's top two blocks fine-tuned for sentiment with a 3-way
-  classifier (`weights/sentiment_branch.safetensors`, fp16, built by
+  `scripts/train_sentiment.py` on TweetEval val (`COPILOT_SENTIMENT_MODEL=head`).
+* `BranchSentimentAnalyzer` (the engine's default): the encoder's top two blocks fine-tuned for
+  sentiment with a 3-way classifier (`weights/sentiment_branch.safetensors`, fp16, built by
   `scripts/finetune_sentiment.py` on TweetEval train + part of GoEmotions). It runs on the
   hidden state of the shared encoder pass, so one pass serves the embedding and sentiment;
   its Linear layers are quantised to int8 at load. See `copilot/nlp/sentiment_branch.py`.
   On TweetEval test it has the better macro-recall (69.4 against 66.9) but finds fewer of the
-  negatives (81.6% against 87.7%), so it is not the default; `COPILOT_SENTIMENT_MODEL` set to a
-  branch `.safetensors` file selects it.
+  negatives (81.6% against 87.7%); on the hand-labelled support conversations it finds more of
+  the unhappy customers (README, "Measured quality").
 * `TransformersSentimentAnalyzer`: any local Hugging Face text-classification model directory
   (a setting points at it), labels mapped onto the three classes.
 """
@@ -335,12 +335,15 @@ class BranchSentimentAnalyzer:
     def start_layer(self) -> int:
         return self._start_layer
 
+    def logits(self, hidden_states: tuple[Any, ...], attention_mask: Any) -> Any:
+        """(B, 3) torch logits of the branch, before its offsets, for one batch."""
+        return self._net(hidden_states[self._start_layer], attention_mask)
+
     def probabilities(self, hidden_states: tuple[Any, ...], attention_mask: Any) -> Any:
         """(B, 3) torch probabilities from the encoder's hidden states of one batch."""
         import torch
 
-        logits = self._net(hidden_states[self._start_layer], attention_mask) + self._offsets
-        return torch.softmax(logits, dim=1)
+        return torch.softmax(self.logits(hidden_states, attention_mask) + self._offsets, dim=1)
 
     def analyse(self, texts: Sequence[str]) -> list[SentimentResult]:
         return self.analyse_with_embeddings(texts)[1]

@@ -151,6 +151,23 @@ class SentimentBranch(nn.Module):
         nn.init.zeros_(branch.classifier.bias)
         return branch
 
+    def start_from(self, trained: SentimentBranch) -> None:
+        """Copy a trained branch into this one's top blocks and classifier.
+
+        This branch may have more blocks than `trained`: its lower ones keep their weights
+        (the encoder's own, from `from_encoder`), so before any training it computes exactly
+        what `trained` computes, and fine-tuning one more block starts from there."""
+        extra = self.config.num_layers - trained.config.num_layers
+        if extra < 0 or self.config.start_layer + extra != trained.config.start_layer:
+            raise ValueError(
+                f"a branch from block {trained.config.start_layer} with "
+                f"{trained.config.num_layers} blocks does not sit on top of one from block "
+                f"{self.config.start_layer} with {self.config.num_layers}"
+            )
+        for block, source in zip(self.blocks[extra:], trained.blocks, strict=True):
+            block.load_state_dict(source.state_dict())
+        self.classifier.load_state_dict(trained.classifier.state_dict())
+
 
 def _rename(hf_name: str) -> str:
     module, _, param = hf_name.rpartition(".")

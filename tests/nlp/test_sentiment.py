@@ -294,3 +294,75 @@ def test_shared_forward_pass_gives_the_same_sentiment(
     for a, b in zip(shared, separate, strict=True):
         assert a.probabilities == pytest.approx(b.probabilities, abs=1e-4)
     assert vectors == pytest.approx(encoder.encode(texts), abs=1e-5)
+
+
+def test_a_deeper_branch_started_from_the_shipped_one_computes_what_it_computes(
+    branch: BranchSentimentAnalyzer, encoder: Encoder
+) -> None:
+    # Fine-tuning one more block starts from the shipped branch: its lower block is the
+    # encoder's own, so before training the deeper branch must give the same probabilities.
+    import torch
+
+    shipped = load_branch(DEFAULT_BRANCH_PATH)
+    start = shipped.branch.config.start_layer
+    auto_model = encoder._load()[0].auto_model
+    deeper = SentimentBranch.from_encoder(auto_model, start_layer=start - 1)
+    deeper.start_from(shipped.branch)
+    deeper.eval()
+    captured: list[float] = []
+
+    def both(states: tuple[torch.Tensor, ...], mask: torch.Tensor) -> torch.Tensor:
+        with torch.inference_mode():
+            a = shipped.branch(states[start], mask)
+            b = deeper(states[start - 1], mask)
+        captured.append(float((a - b).abs().max()))
+        return a
+
+    encoder.encode_with_branch([ANGRY, TERRIBLE, HAPPY, *HOW_TO], both)
+
+    assert deeper.config.num_layers == shipped.branch.config.num_layers + 1
+    assert max(captured) < 1e-3
+
+
+def test_a_branch_that_does_not_sit_on_top_is_refused(encoder: Encoder) -> None:
+    shipped = load_branch(DEFAULT_BRANCH_PATH).branch
+    auto_model = encoder._load()[0].auto_model
+    higher = SentimentBranch.from_encoder(auto_model, start_layer=shipped.config.start_layer + 1)
+
+    with pytest.raises(ValueError, match="does not sit on top"):
+        higher.start_from(shipped)
+
+
+def test_tweeteval_scores_a_compared_branch_in_the_same_pass(
+    encoder: Encoder, data_dir: Path, tmp_path: Path
+) -> None:
+    from copilot.nlp.evaluation import evaluate_tweeteval, format_sentiment
+
+    source = data_dir / "tweeteval_sentiment"
+    (tmp_path / "mapping.txt").write_text((source / "mapping.txt").read_text())
+    texts = [ANGRY, TERRIBLE, DISAPPOINTED, *HOW_TO, HAPPY]
+    codes = {"negative": "0", "neutral": "1", "positive": "2"}
+    gold = ["negative"] * 3 + ["neutral"] * 2 + ["positive"]
+    (tmp_path / "test_text.txt").write_text("".join(f"{t}\n" for t in texts))
+    (tmp_path / "test_labels.txt").write_text("".join(f"{codes[g]}\n" for g in gold))
+    shipped = load_branch(DEFAULT_BRANCH_PATH)
+    # The same branch with a large positive offset: it must score differently, in one pass.
+    tilted = tmp_path / "tilted.safetensors"
+    save_branch(
+        tilted,
+        shipped.branch,
+        encoder_version=shipped.encoder_version,
+        logit_offsets=(0.0, 0.0, 50.0),
+        labels=shipped.labels,
+        max_length=shipped.max_length,
+        info=shipped.info,
+    )
+
+    report = evaluate_tweeteval(tmp_path, encoder=encoder, compare=[tilted])
+
+    assert report.branch is not None and report.branch.macro_recall == 100.0
+    (compared,) = report.compared
+    assert compared.scores.recall == (0.0, 0.0, 100.0)
+    assert compared.version != report.branch_version
+    assert compared.ms > 0 and report.branch_ms is not None and report.branch_ms > 0
+    assert any("compared branch" in line for line in format_sentiment(report))

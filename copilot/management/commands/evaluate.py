@@ -63,6 +63,15 @@ class Command(BaseCommand):
             action="store_true",
             help="only (b): the sentiment model, the previous one and VADER on TweetEval test",
         )
+        parser.add_argument(
+            "--compare-branch",
+            type=Path,
+            action="append",
+            default=[],
+            help="another sentiment branch file (e.g. the previous one) to score on TweetEval "
+            "test in the same encoder pass, or with --conversation, on the same conversations; "
+            "may be repeated",
+        )
         parser.add_argument("--seed", type=int, default=0)
 
     def handle(
@@ -76,6 +85,7 @@ class Command(BaseCommand):
         seed: int = 0,
         sentiment_only: bool = False,
         replies: bool = False,
+        compare_branch: list[Path] | None = None,
         **options: Any,
     ) -> None:
         if replies:
@@ -142,24 +152,41 @@ class Command(BaseCommand):
             )
             self.stdout.write(format_few_shot(result))
             return
+        compare = list(compare_branch or [])
+        for path in compare:
+            if not path.is_file():
+                raise CommandError(f"--compare-branch: no file {path}")
         if conversation:
             from copilot.nlp.conversation_eval import evaluate_conversation_state
+            from copilot.nlp.sentiment import BranchSentimentAnalyzer
 
+            engine = get_engine()
+            models = [
+                engine.sentiment,
+                *(BranchSentimentAnalyzer(path, engine.encoder) for path in compare),
+            ]
             self.stdout.write(
-                evaluate_conversation_state(
-                    samples=[
-                        ("test", data / "conversation_state.jsonl"),
-                        ("development", data / "conversation_state_dev.jsonl"),
-                    ],
-                    transcripts=Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl",
-                    sentiment=get_engine().sentiment,
+                "\n\n".join(
+                    evaluate_conversation_state(
+                        samples=[
+                            ("test", data / "conversation_state.jsonl"),
+                            ("development", data / "conversation_state_dev.jsonl"),
+                        ],
+                        transcripts=Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl",
+                        sentiment=model,
+                    )
+                    for model in models
                 )
             )
             return
         if not (data / "banking77").is_dir():
             raise CommandError(f"No evaluation data in {data} (see data/eval/README.md)")
         if sentiment_only:
-            report = evaluate_tweeteval(data / "tweeteval_sentiment", encoder=get_engine().encoder)
+            report = evaluate_tweeteval(
+                data / "tweeteval_sentiment", encoder=get_engine().encoder, compare=compare
+            )
             self.stdout.write("\n".join(format_sentiment(report)))
             return
-        self.stdout.write(format_report(run_all(data, encoder=get_engine().encoder)))
+        self.stdout.write(
+            format_report(run_all(data, encoder=get_engine().encoder, compare=compare))
+        )
