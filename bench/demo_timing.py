@@ -68,7 +68,18 @@ def _read_output(proc: subprocess.Popen[str], clock: Clock, log: list[str]) -> N
         clock.mark(f"| {line[:150]}")
 
 
-def _web(clock: Clock, base: str, stop: threading.Event) -> None:
+def _user_exists(database: Path, username: str) -> bool:
+    try:
+        with sqlite3.connect(f"file:{database}?mode=ro", uri=True, timeout=1) as conn:
+            row = conn.execute(
+                "SELECT 1 FROM accounts_user WHERE username = ?", [username]
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return row is not None
+
+
+def _web(clock: Clock, base: str, database: Path, stop: threading.Event) -> None:
     jar = http.cookiejar.CookieJar()
     opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
     while not stop.is_set():
@@ -81,6 +92,10 @@ def _web(clock: Clock, base: str, stop: threading.Event) -> None:
     else:
         return
     clock.mark("== login page answered")
+    # Log in once the demo user exists: failed logins would be throttled, then locked out.
+    while not stop.is_set() and not _user_exists(database, "agent"):
+        time.sleep(0.2)
+    clock.mark("== demo users exist")
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
     assert token, "no CSRF token on the login page"
     form = urllib.parse.urlencode(
@@ -159,8 +174,11 @@ def main() -> None:
     log: list[str] = []
     stop = threading.Event()
     reader = threading.Thread(target=_read_output, args=(proc, clock, log), daemon=True)
-    web = threading.Thread(target=_web, args=(clock, f"http://127.0.0.1:{args.port}", stop))
-    work = threading.Thread(target=_analyses, args=(clock, clone / "var" / "copilot.sqlite3", stop))
+    database = clone / "var" / "copilot.sqlite3"
+    web = threading.Thread(
+        target=_web, args=(clock, f"http://127.0.0.1:{args.port}", database, stop)
+    )
+    work = threading.Thread(target=_analyses, args=(clock, database, stop))
     for thread in (reader, web, work):
         thread.start()
     deadline = time.monotonic() + args.timeout
