@@ -29,12 +29,12 @@ def _write(ticket: Ticket, kind: str, body: str) -> Message:
 
 def _backlog(team: Team) -> dict[str, Ticket]:
     # An older request still pending, then an agent reply and a new request: superseded.
-    moved_on = TicketFactory(team=team, subject="moved on")
+    moved_on: Ticket = TicketFactory(team=team, subject="moved on")
     MessageAnalysisFactory(ticket=moved_on, status=AnalysisStatus.PENDING)
     _write(moved_on, AuthorKind.AGENT, "Please DM us.")
     _write(moved_on, AuthorKind.CUSTOMER, "Done, sent you the order number.")
     # Its latest request failed: started over (retry_failed).
-    failed = TicketFactory(team=team, subject="failed")
+    failed: Ticket = TicketFactory(team=team, subject="failed")
     MessageAnalysisFactory(
         ticket=failed,
         status=AnalysisStatus.FAILED,
@@ -43,12 +43,12 @@ def _backlog(team: Team) -> dict[str, Ticket]:
         finished_at=timezone.now(),
     )
     # Never analysed, the agent wrote last: the customer's request is the work.
-    fresh = TicketFactory(team=team, subject="fresh", status=Status.PENDING)
+    fresh: Ticket = TicketFactory(team=team, subject="fresh", status=Status.PENDING)
     _write(fresh, AuthorKind.AGENT, "We are looking into it.")
     # Already analysed, and solved: left alone.
-    done = TicketFactory(team=team, subject="done")
+    done: Ticket = TicketFactory(team=team, subject="done")
     MessageAnalysisFactory(ticket=done, status=AnalysisStatus.DONE)
-    solved = TicketFactory(
+    solved: Ticket = TicketFactory(
         team=team,
         subject="solved",
         status=Status.SOLVED,
