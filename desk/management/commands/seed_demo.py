@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 from django.utils import timezone
 
-from accounts.models import Role, User
+from accounts.models import Role, Team, User
 from accounts.services import team_get_or_create, user_create
 from copilot.services.analysis import analyses_queue_missing
 from copilot.services.cases import case_vectors_load
@@ -118,7 +118,7 @@ class Command(BaseCommand):
             names = ", ".join(TEAMS[i] for i in team_idx)
             self.stdout.write(f"  {username:<14} {role.label:<10} teams: {names}")
 
-    def _users_ensure(self, teams: list[Any]) -> None:
+    def _users_ensure(self, teams: list[Team]) -> None:
         missing = [u for u in DEMO_USERS if not User.objects.filter(username=u[0]).exists()]
         # One hash for the four (one password): each costs 0.4 s on purpose.
         hashed = make_password(DEMO_PASSWORD) if missing else ""
