@@ -16,6 +16,14 @@ def ticket_event_imported(*, ticket: Ticket, source: str) -> TicketEvent:
     )
 
 
+def ticket_events_imported(*, tickets: list[Ticket], source: str) -> list[TicketEvent]:
+    """The import events of many tickets in one insert (a bulk import)."""
+    return TicketEvent.objects.bulk_create(
+        TicketEvent(ticket=ticket, kind=TicketEventKind.IMPORTED, data={"source": source})
+        for ticket in tickets
+    )
+
+
 def ticket_event_status_changed(
     *, ticket: Ticket, actor: User | None, old: str, new: str
 ) -> TicketEvent:
