@@ -458,6 +458,6 @@ from recovery.proactive.models import (  # noqa: E402, F401
     ProactiveDecisionKind,
     ProactiveEntry,
     ProactiveModelRun,
+    ProactiveQueueRun,
     ProactiveStatus,
 )
-

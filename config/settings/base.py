@@ -330,6 +330,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "recovery.tasks.refresh_customer_signals",
         "schedule": 24 * 60 * 60,
     },
+    # Predictive support: outcomes, emerging issues, retraining and the proactive queue.
+    "proactive-nightly": {
+        "task": "recovery.tasks.proactive_nightly",
+        "schedule": 24 * 60 * 60,
+    },
     "enforce-retention": {
         "task": "privacy.tasks.enforce_retention",
         "schedule": 24 * 60 * 60,

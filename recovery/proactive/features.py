@@ -15,7 +15,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -51,7 +51,7 @@ def history_end() -> dt.datetime | None:
     return None if newest is None else min(newest, timezone.now())
 
 
-def _intent(row: dict[str, Any]) -> str:
+def _intent(row: Mapping[str, Any]) -> str:
     # The shop's own label first; the copilot's reading of the ticket when there is none.
     return str(row["intent"] or row["insight__intent"] or "")
 
@@ -138,7 +138,7 @@ def solve_rows(
         .order_by("message__created_at")
         .values_list("ticket_id", "message__created_at", "conversation_score")
     ):
-        conversation[ticket_id].append((created, float(score)))
+        conversation[ticket_id].append((created, float(score or 0.0)))
 
     profile = {
         pk: (signup, order_count)
@@ -154,13 +154,15 @@ def solve_rows(
         .order_by("decided_at")
         .values_list("customer_id", "decided_at")
     ):
-        outreach[customer_id].append(decided)
+        if decided is not None:
+            outreach[customer_id].append(decided)
 
     window = dt.timedelta(days=window_days)
     recent = dt.timedelta(days=RECENT_DAYS)
     rows: list[SolveRow] = []
     for solve in solves:
-        pk, cid, at = solve["pk"], solve["customer_id"], solve["solved_at"]
+        pk, cid = solve["pk"], solve["customer_id"]
+        at: dt.datetime = solve["solved_at"]  # type: ignore[assignment]  # filtered not null
         intent = _intent(solve)
         own = [t for t in tickets_of[cid] if t[0] <= at]
         in_30 = [t for t in own if t[0] >= at - recent]

@@ -232,10 +232,14 @@ def reasons_for(
         )
     if features.conversation_score is not None and features.conversation_score >= 0.4:
         texts["conversation_score"] = "The conversation was still tense when it was solved"
-    if features.wait_hours >= 4:
+    if features.wait_hours >= 1:
         texts["wait_hours_log"] = f"Waited about {features.wait_hours:.0f} h on us in this ticket"
-    if features.prior_tickets >= 3:
-        texts["prior_tickets_log"] = f"{features.prior_tickets} tickets with us before this one"
+    if features.prior_tickets >= 1:
+        texts["prior_tickets_log"] = f"{features.prior_tickets} ticket(s) with us before this one"
+    if features.tenure_days < 365:
+        texts["tenure_days_log"] = f"A recent customer ({features.tenure_days:.0f} days with us)"
+    if features.order_count <= 2:
+        texts["order_count_log"] = f"Few orders with us so far ({features.order_count})"
     if contributions is None:
         ordered = list(texts)
     else:

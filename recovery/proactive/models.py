@@ -74,6 +74,8 @@ class ProactiveStatus(models.TextChoices):
     SENT = "sent", "Sent"
     SNOOZED = "snoozed", "Snoozed"
     DISMISSED = "dismissed", "Dismissed"
+    # Nobody decided within the window: the moment for a first contact has passed.
+    EXPIRED = "expired", "Expired"
 
 
 # Entries still waiting for an agent: one per customer at most (a database constraint).
@@ -91,6 +93,7 @@ PROACTIVE_TRANSITIONS: dict[str, tuple[str, ...]] = {
     ),
     ProactiveStatus.SENT: (),
     ProactiveStatus.DISMISSED: (),
+    ProactiveStatus.EXPIRED: (),
 }
 
 
@@ -148,6 +151,22 @@ class ProactiveEntry(models.Model):
 
     def __str__(self) -> str:
         return f"proactive entry {self.pk} ({self.status})"
+
+
+class ProactiveQueueRun(models.Model):
+    """One refresh of the queue, per team: how many customers it put on the queue, and how many
+    it left out because they opted out of proactive contact or of personalisation."""
+
+    ran_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    model_version = models.CharField(max_length=64)
+    # {team id (str): {"candidates": n, "entries": n, "left_out_consent": n}}
+    counts = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["-ran_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"proactive queue run {self.ran_at:%Y-%m-%d %H:%M}"
 
 
 class ProactiveDecisionKind(models.TextChoices):

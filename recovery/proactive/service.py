@@ -156,7 +156,7 @@ def proactive_predict(
             )
         return out
     vectors = [row.features.vector() for row in rows]
-    probabilities = model.predict(vectors) if vectors else []
+    probabilities = model.predict(vectors).tolist() if vectors else []
     for row, vector, p in zip(rows, vectors, probabilities, strict=True):
         out.append(
             Prediction(
