@@ -14,6 +14,7 @@ from copilot.services.replies import reply_library_build
 from desk.demo import demo_file_shift
 from recovery.catalogue import action_catalogue_ensure
 from recovery.customer_features import customer_signals_refresh_all
+from recovery.proactive.tasks_run import proactive_demo_refresh
 
 DEMO_FILE = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
 # The solved demo cases' vectors, computed once (manage.py save_case_vectors) and checked against
@@ -74,6 +75,7 @@ class Command(BaseCommand):
         self.stdout.write(f"Recovery catalogue: {created} action(s) added.")
         refreshed = customer_signals_refresh_all()
         self.stdout.write(f"Customer signals computed for {refreshed} customers.")
+        self.stdout.write(f"Proactive queue: {proactive_demo_refresh()}")
         # One task analyses them all in batches (per-message tasks cost the worker a broker round
         # trip and a forward pass each).
         call_command("analyse_tickets", bulk=True, stdout=self.stdout)
