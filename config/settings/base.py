@@ -299,6 +299,9 @@ CELERY_TASK_ROUTES = {
     "privacy.tasks.build_customer_export": {"queue": "copilot.slow"},
     "privacy.tasks.enforce_retention": {"queue": "copilot.slow"},
     "recovery.tasks.refresh_customer_signals": {"queue": "copilot.slow"},
+    # Seconds of queries and a model fit: never ahead of a message's analysis.
+    "recovery.tasks.proactive_nightly": {"queue": "copilot.slow"},
+    "recovery.tasks.proactive_after_solve": {"queue": "copilot.slow"},
 }
 # Periodic work, run by `celery -A config beat` (one beat process per deployment).
 CELERY_BEAT_SCHEDULE = {
