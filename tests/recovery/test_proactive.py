@@ -4,6 +4,7 @@ queue (consent honoured), the agents' decisions, outcomes, emerging issues, the 
 import datetime as dt
 import random
 from io import StringIO
+from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -37,6 +38,7 @@ from recovery.proactive.service import proactive_model_train
 from tests.factories import CustomerFactory, TicketFactory
 from tickets.consent import ConsentPurpose
 from tickets.models import AuthorKind, Customer, Message, Status, Ticket, TicketEvent
+from tickets.services import ticket_change_status
 
 pytestmark = pytest.mark.django_db
 
@@ -531,3 +533,52 @@ def test_api_lists_the_queue_and_records_a_decision(
     assert sent.json()["sent_body"] == "Is all well now?"
     shop = client.get(reverse("api:proactive-queue"), {"status": "sent"})
     assert [e["id"] for e in shop.json()] == [entry_id]
+
+
+def test_an_issue_template_is_the_outreach_for_its_exposed_customers(team_a: Team) -> None:
+    customer = CustomerFactory(name="Dee Exposed")
+    solved_ticket(
+        customer=customer,
+        team=team_a,
+        created=NOW - dt.timedelta(days=12),
+        intent="track_refund",
+    )
+    EmergingIssue.objects.create(
+        kind=EmergingIssueKind.INTENT_RISE,
+        key="track_refund",
+        label="track refund",
+        detected_on=timezone.localdate(NOW),
+        recent_count=10,
+        recent_total=30,
+        outreach_template="Hi {customer_first_name}, refunds are delayed this week. {agent_name}",
+    )
+
+    proactive_queue_refresh(now=NOW)
+
+    entry = ProactiveEntry.objects.get(customer=customer)
+    assert entry.suggested_message == "Hi Dee, refunds are delayed this week. {agent_name}"
+    assert entry.reasons[1].startswith("Exposed to a rising issue: track refund")
+    assert entry.emerging_issue is not None
+
+
+def test_solving_a_ticket_scores_it_once_the_solve_commits(
+    team_a: Team, agent: User, django_capture_on_commit_callbacks: Any, eager_tasks: None
+) -> None:
+    customer = CustomerFactory()
+    solved_ticket(
+        customer=customer,
+        team=team_a,
+        created=NOW - dt.timedelta(days=12),
+        intent="track_refund",
+    )
+    ticket = TicketFactory(
+        customer=customer,
+        team=team_a,
+        intent="track_refund",
+        created_at=NOW - dt.timedelta(hours=5),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        ticket_change_status(ticket=ticket, status=Status.SOLVED, by=agent, resolution="Done.")
+
+    assert ProactiveEntry.objects.get(customer=customer).ticket_id == ticket.pk
