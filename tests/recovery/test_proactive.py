@@ -582,3 +582,20 @@ def test_solving_a_ticket_scores_it_once_the_solve_commits(
         ticket_change_status(ticket=ticket, status=Status.SOLVED, by=agent, resolution="Done.")
 
     assert ProactiveEntry.objects.get(customer=customer).ticket_id == ticket.pk
+
+
+def test_fairness_report_shows_who_is_reached_by_segment_within_an_intent(
+    recent_solves: list[Ticket], agent: User, supervisor: User
+) -> None:
+    Customer.objects.filter(pk=recent_solves[0].customer_id).update(segment="vip")
+    proactive_queue_refresh(now=NOW)
+    vip = ProactiveEntry.objects.get(customer=recent_solves[0].customer)
+    proactive_entry_send(entry=vip, agent=agent, body="Checking in.")
+    client = Client()
+    client.force_login(supervisor)
+
+    page = client.get(reverse("supervision:fairness")).content.decode()
+
+    section = page[page.index("Proactive outreach") :]
+    assert "<td>vip</td><td>1</td><td>1</td><td>100%</td>" in section
+    assert "<td>standard</td><td>2</td><td>0</td><td>0%</td>" in section
