@@ -39,7 +39,7 @@ from recovery.proactive.models import (
 )
 from recovery.proactive.service import Prediction, proactive_model_current, proactive_predict
 from tickets.consent import ConsentPurpose, consent_granted, customer_ids_opted_out
-from tickets.customer_data import customer_ids_erased, customer_refuse_if_erased
+from tickets.customer_data import customer_ids_erased, customer_lock, customer_refuse_if_erased
 from tickets.models import AuthorKind, Customer, Message, Status, Ticket
 from tickets.services import ticket_create
 from tickets.text import text_clean
@@ -339,6 +339,9 @@ def _refuse_without_consent(customer: Customer) -> None:
 def proactive_entry_send(*, entry: ProactiveEntry, agent: User, body: str) -> ProactiveEntry:
     """Send the outreach as the agent's reply on the entry's ticket (a new ticket when that one
     is closed), and record whether it went as suggested or edited."""
+    # The customer first, as an erasure locks it: send and erasure serialise, and an erased
+    # customer is refused below (agent_reply_send), never written to.
+    customer_lock(customer_id=entry.customer_id)
     locked = _locked(entry, ProactiveStatus.SENT)
     _refuse_without_consent(locked.customer)
     body = text_clean(body).strip()
