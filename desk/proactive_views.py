@@ -21,6 +21,7 @@ from recovery.proactive.queue import (
     proactive_message_for_agent,
 )
 from recovery.proactive.selectors import (
+    emerging_issues_for_user,
     proactive_entry_get_for_user,
     proactive_hit_rates_for_user,
     proactive_queue_for_user,
@@ -49,6 +50,7 @@ def proactive_queue(request: AuthedHttpRequest) -> HttpResponse:
             "refreshed_at": page.refreshed_at,
             "hit_rates": proactive_hit_rates_for_user(user=request.user),
             "reach": proactive_reach_for_user(user=request.user),
+            "issues": emerging_issues_for_user(user=request.user),
         },
     )
 

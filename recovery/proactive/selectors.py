@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -13,6 +14,7 @@ from accounts.models import User
 from accounts.selectors import team_ids_for_user
 from recovery.proactive.models import (
     WAITING,
+    EmergingIssue,
     ProactiveEntry,
     ProactiveQueueRun,
     ProactiveStatus,
@@ -148,3 +150,29 @@ def proactive_reach_for_user(*, user: User) -> list[Reach]:
     return [
         Reach(intent=i, segment=s, entries=v[0], sent=v[1]) for (i, s), v in sorted(counts.items())
     ]
+
+
+@dataclass(frozen=True)
+class IssueLine:
+    issue: EmergingIssue
+    exposed_waiting: int  # exposed customers of the user's teams waiting on the queue
+
+
+def emerging_issues_for_user(*, user: User, days: int = 3) -> list[IssueLine]:
+    """Issues detected in the last `days`, each with how many of its exposed customers wait on
+    the user's teams' queue (the issue itself holds no customer data)."""
+    since = timezone.localdate() - dt.timedelta(days=days)
+    issues = list(
+        EmergingIssue.objects.filter(active=True, detected_on__gte=since)
+        .annotate(
+            waiting=Count(
+                "entries",
+                filter=Q(
+                    entries__status__in=WAITING,
+                    entries__team_id__in=team_ids_for_user(user=user),
+                ),
+            )
+        )
+        .order_by("-detected_on", "kind", "key")
+    )
+    return [IssueLine(issue=i, exposed_waiting=i.waiting) for i in issues]

@@ -535,7 +535,9 @@ def test_api_lists_the_queue_and_records_a_decision(
     assert [e["id"] for e in shop.json()] == [entry_id]
 
 
-def test_an_issue_template_is_the_outreach_for_its_exposed_customers(team_a: Team) -> None:
+def test_an_issue_template_is_the_outreach_for_its_exposed_customers(
+    team_a: Team, agent: User
+) -> None:
     customer = CustomerFactory(name="Dee Exposed")
     solved_ticket(
         customer=customer,
@@ -559,6 +561,11 @@ def test_an_issue_template_is_the_outreach_for_its_exposed_customers(team_a: Tea
     assert entry.suggested_message == "Hi Dee, refunds are delayed this week. {agent_name}"
     assert entry.reasons[1].startswith("Exposed to a rising issue: track refund")
     assert entry.emerging_issue is not None
+    client = Client()
+    client.force_login(agent)
+    page = client.get(reverse("desk:proactive")).content.decode()
+    assert "10 of 30 new tickets" in page
+    assert "1 exposed customer who has not written yet on the queue below" in page
 
 
 def test_solving_a_ticket_scores_it_once_the_solve_commits(
