@@ -6,6 +6,7 @@ import random
 from io import StringIO
 from typing import Any
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.test import Client
@@ -14,6 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from accounts.models import Team, User
+from copilot.models import SolvedCase
 from core.errors import Conflict, DomainError
 from privacy.erasure import customer_erase
 from privacy.services import consent_record
@@ -25,7 +27,11 @@ from recovery.models import (
     ProactiveModelRun,
     ProactiveStatus,
 )
-from recovery.proactive.emerging import emerging_exposed_customers, emerging_intents_detect
+from recovery.proactive.emerging import (
+    emerging_clusters_detect,
+    emerging_exposed_customers,
+    emerging_intents_detect,
+)
 from recovery.proactive.features import solve_rows
 from recovery.proactive.queue import (
     proactive_entry_dismiss,
@@ -606,3 +612,35 @@ def test_fairness_report_shows_who_is_reached_by_segment_within_an_intent(
     section = page[page.index("Proactive outreach") :]
     assert "<td>vip</td><td>1</td><td>1</td><td>100%</td>" in section
     assert "<td>standard</td><td>2</td><td>0</td><td>0%</td>" in section
+
+
+def test_new_similar_requests_no_intent_covers_form_a_cluster(team_a: Team) -> None:
+    rng = np.random.default_rng(0)
+    theme = rng.normal(size=384)
+    for i in range(9):
+        # Six requests about one new thing (their vectors close), three about anything else.
+        vector = theme + 0.3 * rng.normal(size=384) if i < 6 else rng.normal(size=384)
+        vector = (vector / np.linalg.norm(vector)).astype(np.float32)
+        ticket = solved_ticket(
+            customer=CustomerFactory(),
+            team=team_a,
+            created=NOW - dt.timedelta(days=2, hours=i),
+        )
+        Ticket.objects.filter(pk=ticket.pk).update(
+            subject="Voucher code rejected at checkout" if i < 6 else f"Other thing {i}"
+        )
+        SolvedCase.objects.create(
+            ticket=ticket, text="x", embedding=vector.tobytes(), model_version="t"
+        )
+
+    [issue] = emerging_clusters_detect(now=NOW)
+
+    assert (issue.kind, issue.recent_count, issue.recent_total) == (
+        EmergingIssueKind.NEW_CLUSTER,
+        6,
+        9,
+    )
+    assert issue.label.startswith("New requests: ")
+    words = issue.label[len("New requests: ") :].split(", ")
+    assert len(words) == 3
+    assert set(words) <= {"voucher", "code", "rejected", "checkout"}
