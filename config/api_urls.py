@@ -48,6 +48,12 @@ urlpatterns = [
         name="recommendation-coapproval",
     ),
     path("audit-events/", recovery_apis.AuditEventListApi.as_view(), name="audit-event-list"),
+    path("proactive/", recovery_apis.ProactiveQueueApi.as_view(), name="proactive-queue"),
+    path(
+        "proactive/<id:proactive_id>/decision/",
+        recovery_apis.ProactiveDecisionApi.as_view(),
+        name="proactive-decision",
+    ),
     path(
         "customers/<id:customer_id>/consents/",
         privacy_apis.CustomerConsentApi.as_view(),

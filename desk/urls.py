@@ -1,6 +1,6 @@
 from django.urls import path
 
-from desk import health, views
+from desk import health, proactive_views, views
 
 app_name = "desk"
 urlpatterns = [
@@ -50,6 +50,12 @@ urlpatterns = [
         "tickets/<id:ticket_id>/recovery/add/",
         views.recommendation_add_view,
         name="recommendation-add",
+    ),
+    path("proactive/", proactive_views.proactive_queue, name="proactive"),
+    path(
+        "proactive/<id:proactive_id>/decide/",
+        proactive_views.proactive_decide,
+        name="proactive-decide",
     ),
     # Among the supervisors' pages (recovery.supervisor_urls), but it reads the copilot too.
     path("supervision/status/", health.copilot_status_page, name="copilot-status"),

@@ -13,6 +13,7 @@ from recovery.models import (
     RecoveryAction,
     RecoveryExecution,
 )
+from recovery.proactive.models import EmergingIssue, ProactiveModelRun
 
 
 @admin.register(RecoveryAction)
@@ -98,4 +99,45 @@ class ChurnModelRunAdmin(ReadOnlyAdmin):
         "n_churned",
         "validation_auc",
         "baseline_auc",
+    ]
+
+
+@admin.register(EmergingIssue)
+class EmergingIssueAdmin(admin.ModelAdmin):
+    """Detected issues: admins write the outreach message for the customers exposed to one
+    (with the reply library's `{slots}`) or switch it off; the figures are the detector's."""
+
+    list_display = ["label", "kind", "detected_on", "recent_count", "recent_total", "active"]
+    list_filter = ["kind", "active"]
+    readonly_fields = [
+        "label",
+        "kind",
+        "key",
+        "detected_on",
+        "recent_count",
+        "recent_total",
+        "baseline_count",
+        "baseline_total",
+        "p_value",
+        "ticket_ids",
+    ]
+    fields = [*readonly_fields, "outreach_template", "active"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+
+@admin.register(ProactiveModelRun)
+class ProactiveModelRunAdmin(ReadOnlyAdmin):
+    """The predictor's trainings with their backtest beside the baseline."""
+
+    list_display = [
+        "version",
+        "trained_at",
+        "n_train",
+        "n_test",
+        "auc",
+        "baseline_auc",
+        "precision_at_20",
+        "baseline_precision_at_20",
     ]

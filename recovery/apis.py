@@ -14,6 +14,17 @@ from rest_framework.views import APIView
 from accounts.apis import ApiAuthMixin
 from accounts.http import AuthedRequest
 from recovery.models import AuditEvent, AuditKind, Recommendation, RecoveryAction
+from recovery.proactive.models import ProactiveEntry, ProactiveStatus
+from recovery.proactive.queue import (
+    proactive_entry_dismiss,
+    proactive_entry_send,
+    proactive_entry_snooze,
+)
+from recovery.proactive.selectors import (
+    proactive_entries_with_status_for_user,
+    proactive_entry_get_for_user,
+    proactive_queue_for_user,
+)
 from recovery.selectors import (
     audit_event_filter,
     audit_event_qs_for_user,
@@ -240,3 +251,110 @@ class AuditEventListApi(ApiAuthMixin, APIView):
         paginator = self.Pagination()
         page = paginator.paginate_queryset(events, request, view=self)
         return paginator.get_paginated_response(AuditEventOutput(page, many=True).data)
+
+
+# --- the proactive queue -----------------------------------------------------------------------
+
+
+class ProactiveEntryOutput(serializers.ModelSerializer[ProactiveEntry]):
+    customer_external_id = serializers.CharField(source="customer.external_id", read_only=True)
+    customer_name = serializers.CharField(source="customer.name", read_only=True)
+    team = serializers.CharField(source="team.slug", read_only=True)
+    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    emerging_issue = serializers.CharField(source="emerging_issue.label", default=None)
+    likelihood = serializers.SerializerMethodField()
+    sent_body = serializers.CharField(source="sent_message.body", default=None)
+
+    class Meta:
+        model = ProactiveEntry
+        fields = [
+            "id",
+            "customer_external_id",
+            "customer_name",
+            "team",
+            "ticket_id",
+            "intent",
+            "likelihood",
+            "reasons",
+            "probability",
+            "model_version",
+            "window_days",
+            "emerging_issue",
+            "suggested_message",
+            "action_key",
+            "status",
+            "snoozed_until",
+            "decided_by",
+            "decided_at",
+            "sent_body",
+            "wrote_again",
+            "created_at",
+        ]
+
+    def get_likelihood(self, entry: ProactiveEntry) -> str:
+        # The first reason is always the probability in words (see proactive_queue_refresh).
+        return str(entry.reasons[0]) if entry.reasons else ""
+
+
+class ProactiveQueueApi(ApiAuthMixin, APIView):
+    # The shop's own messaging reads the queue (the decisions agents took, with `status=sent`)
+    # with its token; it decides nothing: only staff send, snooze or dismiss.
+    integration_methods = ("GET",)
+
+    class FilterInput(serializers.Serializer[Any]):
+        status = serializers.ChoiceField(choices=ProactiveStatus.choices, required=False)
+
+    @extend_schema(
+        operation_id="proactive_queue",
+        parameters=[FilterInput],
+        responses=ProactiveEntryOutput(many=True),
+        summary="The proactive queue of your teams: waiting entries, or those with a status",
+        description="Customers who opted out of proactive contact or personalisation are never "
+        "listed; `left_out_consent` (a header, X-Left-Out-Consent) says how many were left out.",
+    )
+    def get(self, request: AuthedRequest) -> Response:
+        filters = self.FilterInput(data=request.query_params)
+        filters.is_valid(raise_exception=True)
+        status_filter = filters.validated_data.get("status")
+        if status_filter:
+            entries = proactive_entries_with_status_for_user(
+                user=request.user, status=status_filter
+            )
+            left_out = 0
+        else:
+            page = proactive_queue_for_user(user=request.user)
+            entries, left_out = page.entries, page.left_out_consent
+        response = Response(ProactiveEntryOutput(entries, many=True).data)
+        response["X-Left-Out-Consent"] = str(left_out)
+        return response
+
+
+class ProactiveDecisionApi(ApiAuthMixin, APIView):
+    class DecisionInput(serializers.Serializer[Any]):
+        decision = serializers.ChoiceField(choices=["send", "snooze", "dismiss"])
+        body = serializers.CharField(required=False, max_length=5000, default="")
+        days = serializers.IntegerField(required=False, min_value=1, max_value=30, default=2)
+        reason = serializers.CharField(required=False, max_length=500, default="")
+
+    @extend_schema(
+        operation_id="proactive_decision",
+        request=DecisionInput,
+        responses=ProactiveEntryOutput,
+        summary="Send, snooze or dismiss a proactive entry (send needs the message's `body`)",
+        description="An entry already decided answers 409; a customer who withdrew consent "
+        "answers 404, as an entry of another team.",
+    )
+    def post(self, request: AuthedRequest, proactive_id: int) -> Response:
+        entry = proactive_entry_get_for_user(user=request.user, entry_id=proactive_id)
+        data = self.DecisionInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        payload: dict[str, Any] = data.validated_data
+        if payload["decision"] == "send":
+            entry = proactive_entry_send(entry=entry, agent=request.user, body=payload["body"])
+        elif payload["decision"] == "snooze":
+            entry = proactive_entry_snooze(entry=entry, agent=request.user, days=payload["days"])
+        else:
+            entry = proactive_entry_dismiss(
+                entry=entry, agent=request.user, reason=payload["reason"]
+            )
+        return Response(ProactiveEntryOutput(entry).data)

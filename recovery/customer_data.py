@@ -22,6 +22,7 @@ from recovery.models import (
     Recommendation,
     RecoveryExecution,
 )
+from recovery.proactive.models import WAITING, ProactiveDecision, ProactiveEntry
 from tickets.customer_data import ERASED
 
 
@@ -29,6 +30,7 @@ from tickets.customer_data import ERASED
 class RecoveryExport:
     recommendations: list[dict[str, Any]]
     signals: dict[str, Any] | None
+    proactive: list[dict[str, Any]]
 
 
 def recovery_export_for_customer(*, customer_id: int) -> RecoveryExport:
@@ -73,6 +75,7 @@ def recovery_export_for_customer(*, customer_id: int) -> RecoveryExport:
     signals = CustomerSignals.objects.filter(customer_id=customer_id).first()
     return RecoveryExport(
         recommendations=rows,
+        proactive=_proactive_export(customer_id=customer_id),
         signals=None
         if signals is None
         else {
@@ -89,6 +92,34 @@ def recovery_export_for_customer(*, customer_id: int) -> RecoveryExport:
     )
 
 
+def _proactive_export(*, customer_id: int) -> list[dict[str, Any]]:
+    """Each time the customer was put on the proactive queue: why, what was suggested, what an
+    agent did with it (sent, snoozed, dismissed) and whether they wrote again afterwards."""
+    entries = (
+        ProactiveEntry.objects.filter(customer_id=customer_id)
+        .prefetch_related("decisions")
+        .order_by("created_at", "id")
+    )
+    return [
+        {
+            "id": e.pk,
+            "ticket_id": e.ticket_id,
+            "created_at": e.created_at,
+            "reasons": e.reasons,
+            "probability": e.probability,
+            "suggested_message": e.suggested_message,
+            "status": e.status,
+            "decided_at": e.decided_at,
+            "wrote_again": e.wrote_again,
+            "decisions": [
+                {"kind": d.kind, "at": d.created_at, "body": d.body, "reason": d.reason}
+                for d in e.decisions.all()
+            ],
+        }
+        for e in entries
+    ]
+
+
 def recovery_erase_for_customer(*, customer_id: int) -> dict[str, int]:
     """Remove the text of the recommendations made for the customer and of their audit events
     (amounts, statuses and who decided stay), and delete their signals. Call under the
@@ -102,6 +133,14 @@ def recovery_erase_for_customer(*, customer_id: int) -> dict[str, int]:
         ).redact_for_erasure(),
     }
     counts["signals"], _ = CustomerSignals.objects.filter(customer_id=customer_id).delete()
+    # Proactive outreach: entries nobody decided go; decided ones stay (who sent what, when,
+    # and the outcome feed the hit rate) with their texts removed.
+    ProactiveEntry.objects.filter(customer_id=customer_id, status__in=WAITING).delete()
+    counts["proactive_entries"] = ProactiveEntry.objects.filter(customer_id=customer_id).update(
+        reasons=[], suggested_message=ERASED
+    )
+    # A queryset update: the rows are append-only for everyone else (ProactiveDecision.save).
+    ProactiveDecision.objects.filter(entry__customer_id=customer_id).update(body=ERASED, reason="")
     return counts
 
 
@@ -118,6 +157,8 @@ def recovery_redact_copies(*, terms: tuple[str, ...], redact: Callable[[Any], An
     for model, fields in (
         (Recommendation, ("explanation", "decision_reason", "evidence")),
         (RecoveryExecution, ("error", "result")),
+        (ProactiveEntry, ("suggested_message", "reasons")),
+        (ProactiveDecision, ("body", "reason")),
     ):
         changed += rows_redact(rows_containing(model, fields, terms), fields, redact)
     audit = cast(

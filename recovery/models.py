@@ -448,3 +448,16 @@ class ChurnModelRun(models.Model):
 
     def __str__(self) -> str:
         return f"churn model {self.version}"
+
+
+# Predictive support's rows live beside their code; imported here so they belong to this app.
+from recovery.proactive.models import (  # noqa: E402, F401
+    EmergingIssue,
+    EmergingIssueKind,
+    ProactiveDecision,
+    ProactiveDecisionKind,
+    ProactiveEntry,
+    ProactiveModelRun,
+    ProactiveQueueRun,
+    ProactiveStatus,
+)

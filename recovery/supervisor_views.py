@@ -33,6 +33,7 @@ from recovery.overrides import (
     override_queue_for_user,
     override_review,
 )
+from recovery.proactive.selectors import proactive_reach_for_user
 from recovery.selectors import execution_stuck_for_user
 
 QUEUE = "recovery/supervisor/override_queue.html"
@@ -173,4 +174,9 @@ def override_rates(request: AuthedHttpRequest) -> HttpResponse:
 def fairness_report(request: AuthedHttpRequest) -> HttpResponse:
     period = PeriodForm(request.GET, default="90")
     report = fairness_report_for_user(user=request.user, since=period.since())
-    return render(request, FAIRNESS, {"period_form": period, "report": report})
+    reach = proactive_reach_for_user(user=request.user)
+    return render(
+        request,
+        FAIRNESS,
+        {"period_form": period, "report": report, "proactive_reach": reach},
+    )

@@ -11,6 +11,8 @@ from recovery.customer_features import (
     customers_not_erased,
 )
 from recovery.hooks import HookTemporaryError
+from recovery.proactive.queue import proactive_queue_refresh
+from recovery.proactive.tasks_run import proactive_nightly_run
 
 # Nightly or per message, and done again the next time: a few retries are enough.
 REFRESH = {"max_retries": 3}
@@ -62,3 +64,16 @@ def refresh_customer(*, customer_id: int) -> None:
     if customer is not None:
         services.recovery_outcomes_update(customer=customer)
         customer_signals_compute(customer=customer)
+
+
+@shared_task(**retry_options(**REFRESH, retry_backoff=30))
+def proactive_nightly() -> None:
+    """Nightly: outcomes of past entries, emerging issues, retraining, then the queue."""
+    proactive_nightly_run()
+
+
+@shared_task(**retry_options(**REFRESH))
+def proactive_after_solve(*, ticket_id: int) -> None:
+    """After a ticket is solved: the queue again, with this solve scored (safe to run twice:
+    one waiting entry per customer, upserted)."""
+    proactive_queue_refresh()

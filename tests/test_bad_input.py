@@ -19,7 +19,7 @@ from accounts.models import Team, User
 from core.parsers import JSON_MAX_DEPTH
 from desk import apis as desk_apis
 from recovery.catalogue import action_catalogue_ensure
-from recovery.models import Recommendation, RecoveryAction
+from recovery.models import ProactiveEntry, Recommendation, RecoveryAction
 from tests.factories import MessageAnalysisFactory
 from tickets import apis, importing
 from tickets.models import Customer, Message, Ticket
@@ -155,10 +155,18 @@ def body_operations(ticket_a: Ticket, tmp_path: Path) -> list[tuple[str, str]]:
     recommendation = Recommendation.objects.create(
         ticket=ticket_a, action=refund, amount="15.00", currency="EUR"
     )
+    entry = ProactiveEntry.objects.create(
+        customer=ticket_a.customer,
+        team=ticket_a.team,
+        ticket=ticket_a,
+        probability=0.3,
+        model_version="test",
+    )
     ids = {
         "ticket_id": ticket_a.pk,
         "customer_id": ticket_a.customer_id,
         "recommendation_id": recommendation.pk,
+        "proactive_id": entry.pk,
         "version": analysis.transcript_version,
     }
     schema = SchemaGenerator().get_schema(request=None, public=True)

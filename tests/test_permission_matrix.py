@@ -32,7 +32,7 @@ from copilot.services.replies import reply_entry_create
 from desk.models import SavedView
 from privacy.models import DataExport, ExportStatus
 from recovery.catalogue import action_catalogue_ensure
-from recovery.models import AuditEvent, Recommendation, RecoveryAction
+from recovery.models import AuditEvent, ProactiveEntry, Recommendation, RecoveryAction
 from recovery.services import recommendation_reject
 from tests.factories import MessageAnalysisFactory, UserFactory
 from tickets.models import Customer, Ticket
@@ -87,6 +87,9 @@ RULES: dict[str, Rule] = {
     "desk:recommendation-decide": Rule(AGENT, POST, team=True, htmx=True),
     "desk:recommendation-add": Rule(AGENT, POST, team=True, htmx=True),
     "desk:recommendation-coapprove": Rule(SUPERVISOR, POST, team=True, htmx=True),
+    # The proactive queue: agents and supervisors, each entry in its team.
+    "desk:proactive": Rule(AGENT),
+    "desk:proactive-decide": Rule(AGENT, POST, team=True, htmx=True),
     # Supervisors' pages: lists are scoped to their teams, so only the review names an object.
     "supervision:overrides": Rule(SUPERVISOR),
     "supervision:override-review": Rule(SUPERVISOR, POST, team=True, htmx=True),
@@ -126,6 +129,9 @@ RULES: dict[str, Rule] = {
     "api:recommendation-decision": Rule(AGENT, POST, team=True, kind="api"),
     "api:recommendation-coapproval": Rule(SUPERVISOR, POST, team=True, kind="api"),
     "api:audit-event-list": Rule(SUPERVISOR, kind="api"),
+    # A shop's own messaging reads the queue (what agents decided to send); staff decide.
+    "api:proactive-queue": Rule(AGENT, kind="api", integration=GET),
+    "api:proactive-decision": Rule(AGENT, POST, team=True, kind="api"),
     "schema": Rule(AGENT, kind="api"),
     "swagger-ui": Rule(AGENT),
 }
@@ -231,6 +237,14 @@ def url_kwargs(
         customer=ticket_a.customer, status=ExportStatus.DONE, progress=100, file="ready.zip"
     )
     reply = reply_entry_create(team=ticket_a.team, text="We re-sent it.", by=admin_user)
+    entry = ProactiveEntry.objects.create(
+        customer=ticket_a.customer,
+        team=ticket_a.team,
+        ticket=ticket_a,
+        probability=0.3,
+        model_version="test",
+        reasons=["Likely to write again"],
+    )
     return {
         "entry_id": reply.pk,
         "ticket_id": ticket_a.pk,
@@ -241,6 +255,7 @@ def url_kwargs(
         "event_id": AuditEvent.objects.get(recommendation=overridden, is_override=True).pk,
         "export_id": export.pk,
         "view_id": SavedView.objects.create(owner=agent, name="Mine", query="mine=on").pk,
+        "proactive_id": entry.pk,
     }
 
 

@@ -29,6 +29,8 @@ class ConsentPurpose(models.TextChoices):
     TRAINING = "training", "Model training"
     # Their solved tickets may be shown and used as similar-case examples for other customers.
     SIMILAR_CASES = "similar_cases", "Similar-case examples"
+    # Agents may write to them first, before they contact us (the proactive queue).
+    PROACTIVE = "proactive_contact", "Proactive contact"
 
 
 class ConsentReader(Protocol):

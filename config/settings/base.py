@@ -299,6 +299,9 @@ CELERY_TASK_ROUTES = {
     "privacy.tasks.build_customer_export": {"queue": "copilot.slow"},
     "privacy.tasks.enforce_retention": {"queue": "copilot.slow"},
     "recovery.tasks.refresh_customer_signals": {"queue": "copilot.slow"},
+    # Seconds of queries and a model fit: never ahead of a message's analysis.
+    "recovery.tasks.proactive_nightly": {"queue": "copilot.slow"},
+    "recovery.tasks.proactive_after_solve": {"queue": "copilot.slow"},
 }
 # Periodic work, run by `celery -A config beat` (one beat process per deployment).
 CELERY_BEAT_SCHEDULE = {
@@ -328,6 +331,11 @@ CELERY_BEAT_SCHEDULE = {
     },
     "refresh-customer-signals": {
         "task": "recovery.tasks.refresh_customer_signals",
+        "schedule": 24 * 60 * 60,
+    },
+    # Predictive support: outcomes, emerging issues, retraining and the proactive queue.
+    "proactive-nightly": {
+        "task": "recovery.tasks.proactive_nightly",
         "schedule": 24 * 60 * 60,
     },
     "enforce-retention": {

@@ -22,6 +22,12 @@ _PURPOSE_TEXT = {
         "Similar-case examples: once solved, your tickets may be shown to our agents as examples"
         " when another customer has a similar problem."
     ),
+    ConsentPurpose.PROACTIVE: (
+        "Proactive contact: when our records suggest a problem of yours may not be settled (you"
+        " wrote about it more than once, a solved ticket came back) or many customers report the"
+        " same problem, one of our agents may write to you first. An agent always decides; no"
+        " message is sent automatically."
+    ),
 }
 
 _README = """\

@@ -267,6 +267,7 @@ def _customer_data(
         {"recommendation_id": r["id"], **r["execution"]} for r in recommendations if r["execution"]
     ]
     data["customer_signals"] = recovery.signals
+    data["proactive_outreach"] = recovery.proactive
     progress(60)
     return data
 

@@ -71,7 +71,12 @@ def test_consent_reads_delegate_to_the_registered_reader(no_readers: None) -> No
     opted_out = list(customer_ids_opted_out(purpose=ConsentPurpose.SIMILAR_CASES))
 
     assert granted is False
-    assert states == {"personalisation": False, "training": False, "similar_cases": False}
+    assert states == {
+        "personalisation": False,
+        "training": False,
+        "similar_cases": False,
+        "proactive_contact": False,
+    }
     assert opted_out == [{"pk": customer.pk}]
     assert reader.asked == [
         ("granted", (customer.pk, "training")),

@@ -268,6 +268,7 @@ def test_export_holds_consents_analyses_decisions_recommendations_and_signals(
         "personalisation": False,
         "training": True,
         "similar_cases": True,
+        "proactive_contact": True,
     }
     [analysis] = data["copilot_analyses"]
     assert analysis["id"] == scenario.analysis.pk

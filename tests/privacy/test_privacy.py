@@ -132,7 +132,12 @@ def test_consent_states_take_each_purposes_newest_record_in_one_query(
     with django_assert_num_queries(1):
         states = consent_states(customer=customer)
 
-    assert states == {"personalisation": True, "training": True, "similar_cases": False}
+    assert states == {
+        "personalisation": True,
+        "training": True,
+        "similar_cases": False,
+        "proactive_contact": True,
+    }
     assert states[ConsentPurpose.SIMILAR_CASES] == consent_granted(
         customer=customer, purpose=ConsentPurpose.SIMILAR_CASES
     )
@@ -270,6 +275,7 @@ def test_consent_api_for_a_shops_systems(
     assert read.data["current"] == {
         "personalisation": False,
         "training": True,
+        "proactive_contact": True,
         "similar_cases": True,
     }
 

@@ -18,6 +18,7 @@ from copilot.services.replies import reply_library_build
 from desk.demo import demo_file_shift, demo_intent_labels
 from recovery.catalogue import action_catalogue_ensure
 from recovery.customer_features import customer_signals_refresh_all
+from recovery.proactive.tasks_run import proactive_demo_refresh
 from tickets.services import ticket_intents_label
 
 DEMO_FILE = Path(settings.BASE_DIR) / "data" / "demo" / "tickets.jsonl"
@@ -119,6 +120,8 @@ class Command(BaseCommand):
         # trip and a forward pass each).
         queued = analyses_queue_missing(bulk=True)
         clock.step(f"{queued} analyses queued for the worker")
+        # After the queue, so the worker's analyses are not kept waiting by it.
+        clock.step(f"proactive queue: {proactive_demo_refresh()}")
         self.stdout.write(f"Demo logins (password for all: {DEMO_PASSWORD}):")
         for username, role, team_idx in DEMO_USERS:
             names = ", ".join(TEAMS[i] for i in team_idx)
