@@ -360,22 +360,22 @@ class BranchSentimentAnalyzer:
     def analyse_with_extra(
         self,
         texts: Sequence[str],
-        extra: Callable[[tuple[Any, ...], Any], Any] | None,
+        other_branch: Callable[[tuple[Any, ...], Any], Any] | None,
     ) -> tuple[FloatArray, list[SentimentResult], FloatArray | None]:
-        """As `analyse_with_embeddings`, plus `extra(hidden_states, attention_mask)` (another
+        """As `analyse_with_embeddings`, plus `other_branch(hidden_states, attention_mask)` (another
         branch on the same pass, e.g. the response selector's request side) when given."""
         if isinstance(texts, str):
             raise TypeError("analyse() takes a sequence of strings")
         if len(texts) == 0:
             empty = np.zeros((0, self._encoder.dim), dtype=np.float32)
-            return empty, [], (empty.copy() if extra is not None else None)
-        if extra is None:
+            return empty, [], (empty.copy() if other_branch is not None else None)
+        if other_branch is None:
             vectors, probs = self._encoder.encode_with_branch(texts, self.probabilities)
             return vectors, [_result(row.astype(np.float64), self._version) for row in probs], None
         import torch
 
         def both(states: tuple[Any, ...], mask: Any) -> Any:
-            return torch.cat([self.probabilities(states, mask), extra(states, mask)], dim=1)
+            return torch.cat([self.probabilities(states, mask), other_branch(states, mask)], dim=1)
 
         vectors, out = self._encoder.encode_with_branch(texts, both)
         results = [_result(row.astype(np.float64), self._version) for row in out[:, :3]]
