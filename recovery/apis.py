@@ -330,7 +330,7 @@ class ProactiveQueueApi(ApiAuthMixin, APIView):
 
 
 class ProactiveDecisionApi(ApiAuthMixin, APIView):
-    class DecisionInput(serializers.Serializer[Any]):
+    class OutreachDecisionInput(serializers.Serializer[Any]):
         decision = serializers.ChoiceField(choices=["send", "snooze", "dismiss"])
         body = serializers.CharField(required=False, max_length=5000, default="")
         days = serializers.IntegerField(required=False, min_value=1, max_value=30, default=2)
@@ -338,7 +338,7 @@ class ProactiveDecisionApi(ApiAuthMixin, APIView):
 
     @extend_schema(
         operation_id="proactive_decision",
-        request=DecisionInput,
+        request=OutreachDecisionInput,
         responses=ProactiveEntryOutput,
         summary="Send, snooze or dismiss a proactive entry (send needs the message's `body`)",
         description="An entry already decided answers 409; a customer who withdrew consent "
@@ -346,7 +346,7 @@ class ProactiveDecisionApi(ApiAuthMixin, APIView):
     )
     def post(self, request: AuthedRequest, proactive_id: int) -> Response:
         entry = proactive_entry_get_for_user(user=request.user, entry_id=proactive_id)
-        data = self.DecisionInput(data=request.data)
+        data = self.OutreachDecisionInput(data=request.data)
         data.is_valid(raise_exception=True)
         payload: dict[str, Any] = data.validated_data
         if payload["decision"] == "send":

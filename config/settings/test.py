@@ -57,6 +57,11 @@ COPILOT_INTENT_MODEL_DIR = env.str(
 COPILOT_INTENT_LABEL_SETS_DIR = env.str(
     "COPILOT_INTENT_LABEL_SETS_DIR", default=str(VAR_DIR / f"test-intent-sets-{os.getpid()}")
 )
+# Suggestions rank by the encoder's cosine unless a test turns the shipped selector on: the tests
+# of the library, the panel and the keys use small made-up libraries that the shipped selector's
+# trigger (calibrated on real conversations) would mostly silence. The selector's own tests and the
+# done-when browser test on a real demo conversation run with it on.
+COPILOT_SELECTOR_SHIPPED = env.bool("COPILOT_SELECTOR_SHIPPED", default=False)
 RECOVERY_CHURN_MODEL_DIR = env.str(
     "RECOVERY_CHURN_MODEL_DIR", default=str(VAR_DIR / f"test-churn-{os.getpid()}")
 )

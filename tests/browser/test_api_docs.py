@@ -21,4 +21,4 @@ def test_api_docs_render_under_csp(live_server, page: Page, agent: User) -> None
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Copilot API")
     operations = page.locator(".opblock-summary-path")
     expect(operations.filter(has_text="/api/tickets/{ticket_id}/messages/")).to_have_count(1)
-    expect(page.locator(".opblock-summary-method")).to_have_count(17)
+    expect(page.locator(".opblock-summary-method")).to_have_count(19)

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 from playwright.sync_api import Page, expect
+from pytest_django.fixtures import Settings
 
 from accounts.models import Role, Team, User
+from copilot.engine import reset_engine
 from copilot.models import DraftDecision, DraftDecisionEvent, MessageAnalysis, ReplyEntry
 from copilot.selectors import suggestion_texts_for_agent
 from copilot.services.analysis import analysis_request, analysis_run
@@ -43,6 +45,13 @@ def demo_lines(*companies: str) -> list[tuple[int, dict[str, object]]]:
     with (DEMO / "tickets.jsonl").open(encoding="utf-8") as fh:
         records = [json.loads(line) for line in fh]
     return [(i, r) for i, r in enumerate(records, start=1) if r["company"] in companies]
+
+
+@pytest.fixture(autouse=True)
+def shipped_selector(settings: Settings) -> None:
+    """As a fresh install ranks: with the shipped selector (the test settings turn it off)."""
+    settings.COPILOT_SELECTOR_SHIPPED = True
+    reset_engine()
 
 
 @pytest.fixture

@@ -148,7 +148,8 @@ def test_status_change_to_solved_queues_the_case_on_commit(
         )
 
     assert ticket.status == Status.SOLVED
-    assert len(callbacks) == 1  # record_solved_case, after commit
+    # record_solved_case and the proactive queue's refresh for this customer, after commit
+    assert len(callbacks) == 2
     assert not SolvedCase.objects.exists()
 
 

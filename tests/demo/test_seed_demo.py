@@ -55,6 +55,7 @@ def test_seed_demo_times_its_steps_and_a_second_run_adds_nothing(
         "demo users",
         "recovery catalogue (N action(s) added), signals of N customers",
         "N analyses queued for the worker",
+        "proactive queue",
     ]
     since_start = [float(at) for at, _, _ in steps]
     assert since_start == sorted(since_start)
