@@ -74,7 +74,9 @@ REQUESTS = [
 ]
 
 
-def test_train_intent_trains_and_saves_the_selector(team_a: Team, copilot_dirs: Path) -> None:
+def test_train_intent_trains_and_saves_the_selector(
+    team_a: Team, copilot_dirs: Path, settings: Settings
+) -> None:
     for round_ in range(5):
         for label, (request, reply) in enumerate(REQUESTS):
             ticket = TicketFactory(
@@ -83,9 +85,8 @@ def test_train_intent_trains_and_saves_the_selector(team_a: Team, copilot_dirs: 
             add(ticket, AuthorKind.AGENT, f"{reply} Ref {round_}.")
     out = StringIO()
 
-    from django.conf import settings
-
     settings.COPILOT_SELECTOR_MODEL_DIR = str(copilot_dirs / "selector")
+    settings.COPILOT_SELECTOR_SHIPPED = True  # as installed (the test settings turn it off)
     reset_engine()
     shipped = get_selector()  # nothing trained: the shipped selector ranks
     assert shipped is not None and shipped.request_branch is not None
