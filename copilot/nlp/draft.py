@@ -41,7 +41,7 @@ APOLOGY = "I'm sorry for the trouble this has caused."
 # checks it before matching, so "booking reference AB1234" is not spent on the word "reference".
 _KEYWORDS = (
     r"order|ref|reference|booking|ticket|case|invoice|tracking|confirmation|"
-    r"reservation|shipment|parcel|receipt|claim|transaction|pnr|locator"
+    r"reservation|shipment|parcel|receipt|claim|transaction|pnr|locator|purchase"
 )
 _REFERENCE_AFTER_KEYWORD = re.compile(
     rf"\b(?:{_KEYWORDS})\b"

@@ -37,6 +37,9 @@ REFUND = (
         ("booking reference XK42LM, flight cancelled", ("XK42LM",)),
         ("my PNR is ZQ7T2M", ("ZQ7T2M",)),
         ("Booking ref: AB-77812", ("AB-77812",)),
+        # As a demo customer wrote it: the purchase's number, no "order" or "#".
+        ("i want ehlp to change some articles of purchase 732201349959", ("732201349959",)),
+        ("I made a purchase 2 days ago", ()),
         ("what is my order status?", ()),
         ("the order from 2 days ago", ()),
     ],
