@@ -41,7 +41,12 @@ from torch.nn import functional as F
 
 from copilot.nlp.embeddings import _CHARS_PER_TOKEN_BOUND, Encoder
 from copilot.nlp.selector import MODEL_JSON, ResponseSelector
-from copilot.nlp.sentiment_branch import Block, BranchConfig, _rename
+from copilot.nlp.sentiment_branch import (
+    Block,
+    BranchConfig,
+    blocks_copy_from,
+    branch_config_from,
+)
 
 FORMAT = "copilot-selector-branch/1"
 # In a selector directory (COPILOT_SELECTOR_MODEL_DIR), next to or instead of the npz maps.
@@ -101,23 +106,8 @@ class SelectorBranch(nn.Module):
     ) -> SelectorBranch:
         """A branch that scores exactly like the encoder's cosine: the encoder's blocks after
         `start_layer` copied, the maps at zero."""
-        cfg = auto_model.config
-        n_layers = int(cfg.num_hidden_layers)
-        if not 0 <= start_layer < n_layers:
-            raise ValueError(f"start_layer {start_layer} out of range 0..{n_layers - 1}")
-        config = BranchConfig(
-            hidden_size=int(cfg.hidden_size),
-            num_heads=int(cfg.num_attention_heads),
-            intermediate_size=int(cfg.intermediate_size),
-            num_layers=n_layers - start_layer,
-            start_layer=start_layer,
-            layer_norm_eps=float(cfg.layer_norm_eps),
-            dropout=dropout,
-        )
-        branch = cls(config)
-        for i, block in enumerate(branch.blocks):
-            source = auto_model.encoder.layer[start_layer + i].state_dict()
-            block.load_state_dict({_rename(k): v for k, v in source.items()}, strict=True)
+        branch = cls(branch_config_from(auto_model, start_layer, dropout))
+        blocks_copy_from(branch.blocks, auto_model, start_layer)
         return branch
 
 

@@ -127,26 +127,8 @@ class SentimentBranch(nn.Module):
     ) -> SentimentBranch:
         """A branch initialised from a BERT-like transformers model's blocks after
         `start_layer` (the classifier starts at zero)."""
-        cfg = auto_model.config
-        n_layers = int(cfg.num_hidden_layers)
-        if not 0 <= start_layer < n_layers:
-            raise ValueError(f"start_layer {start_layer} out of range 0..{n_layers - 1}")
-        config = BranchConfig(
-            hidden_size=int(cfg.hidden_size),
-            num_heads=int(cfg.num_attention_heads),
-            intermediate_size=int(cfg.intermediate_size),
-            num_layers=n_layers - start_layer,
-            start_layer=start_layer,
-            layer_norm_eps=float(cfg.layer_norm_eps),
-            dropout=dropout,
-        )
-        branch = cls(config)
-        layers = auto_model.encoder.layer
-        for i, block in enumerate(branch.blocks):
-            source = layers[start_layer + i].state_dict()
-            block.load_state_dict(
-                {_rename(name): value for name, value in source.items()}, strict=True
-            )
+        branch = cls(branch_config_from(auto_model, start_layer, dropout))
+        blocks_copy_from(branch.blocks, auto_model, start_layer)
         nn.init.zeros_(branch.classifier.weight)
         nn.init.zeros_(branch.classifier.bias)
         return branch
@@ -172,6 +154,31 @@ class SentimentBranch(nn.Module):
 def _rename(hf_name: str) -> str:
     module, _, param = hf_name.rpartition(".")
     return f"{_HF_NAMES[module]}.{param}"
+
+
+def branch_config_from(auto_model: Any, start_layer: int, dropout: float) -> BranchConfig:
+    """The shape of a branch on a BERT-like transformers model's blocks after `start_layer`."""
+    cfg = auto_model.config
+    n_layers = int(cfg.num_hidden_layers)
+    if not 0 <= start_layer < n_layers:
+        raise ValueError(f"start_layer {start_layer} out of range 0..{n_layers - 1}")
+    return BranchConfig(
+        hidden_size=int(cfg.hidden_size),
+        num_heads=int(cfg.num_attention_heads),
+        intermediate_size=int(cfg.intermediate_size),
+        num_layers=n_layers - start_layer,
+        start_layer=start_layer,
+        layer_norm_eps=float(cfg.layer_norm_eps),
+        dropout=dropout,
+    )
+
+
+def blocks_copy_from(blocks: Any, auto_model: Any, start_layer: int) -> None:
+    """Load a branch's blocks with the model's own blocks from `start_layer` on."""
+    layers = auto_model.encoder.layer
+    for i, block in enumerate(blocks):
+        source = layers[start_layer + i].state_dict()
+        block.load_state_dict({_rename(name): value for name, value in source.items()}, strict=True)
 
 
 @dataclass(frozen=True)
